@@ -1,0 +1,85 @@
+"""The action-type protocol: a small class per type, registered by key.
+
+An action type declares a key, a label, a category, whether it has outside
+effects (it is skipped in a dry run and never repeated for the same
+(run, step, action, iteration)), and a Django form that validates its JSON
+config. The engine renders the config's templates, then calls
+`run(ctx, inputs)`, which returns a `Result` or raises `ActionError`.
+"""
+
+from dataclasses import dataclass, field
+
+from django import forms
+
+from picky.templating import render_deep, template_errors
+
+
+@dataclass
+class Result:
+    outputs: dict = field(default_factory=dict)
+    stop: bool = False
+
+
+class ActionError(Exception):
+    """An action failed. `permanent=False` means retrying may succeed."""
+
+    def __init__(self, message, permanent=True):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class ActionConfigForm(forms.Form):
+    """Base of every type's config form: refuses templates that do not parse."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            for text in _strings_in(value):
+                for error in template_errors(text):
+                    self.add_error(name, error)
+        return cleaned
+
+
+def _strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_in(key)
+            yield from _strings_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings_in(item)
+
+
+class ActionType:
+    key = ""
+    label = ""
+    category = ""
+    description = ""
+    has_outside_effects = False
+    form_class = ActionConfigForm
+    # Config keys that are not templates (rendered as given).
+    literal_fields = ()
+
+    def validate(self, config):
+        """Return the cleaned config, or raise forms.ValidationError with per-field errors."""
+        form = self.form_class(data=config or {})
+        if not form.is_valid():
+            raise forms.ValidationError(form.errors.get_json_data())
+        return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+
+    def render(self, ctx, config):
+        """The inputs after templating: what the log shows and `run` receives."""
+        return {
+            key: value if key in self.literal_fields else render_deep(value, ctx.data)
+            for key, value in config.items()
+        }
+
+    def run(self, ctx, inputs):
+        raise NotImplementedError
+
+    def dry_run(self, ctx, inputs):
+        """What a simulation returns for a type with outside effects."""
+        return Result(outputs={"simulated": True})

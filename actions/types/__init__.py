@@ -1,0 +1,1 @@
+"""One module per action category; importing them registers the types."""

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ConnectorsConfig(AppConfig):
+    name = "connectors"
+    verbose_name = "Connectors"
+
+    def ready(self):
+        from . import signals  # noqa: F401

@@ -1,0 +1,143 @@
+"""Turning an incoming webhook request into one JSON object, or a clear error."""
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import QueryDict
+
+JSON_TYPES = ("application/json", "text/json")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Senders that post JSON with a text type are common; we try JSON for these.
+TEXT_TYPES = ("text/plain", "")
+
+
+class IngestError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ParsedRequest:
+    payload: dict
+    raw_body: str
+
+
+def querydict_to_json(querydict):
+    """A QueryDict as a JSON object; repeated keys become lists."""
+    result = {}
+    for key in querydict:
+        values = querydict.getlist(key)
+        result[key] = values[0] if len(values) == 1 else values
+    return result
+
+
+def merge_into(target, extra):
+    """Merge `extra` into `target`; a key present in both becomes a list of both."""
+    for key, value in extra.items():
+        if key in target:
+            existing = target[key] if isinstance(target[key], list) else [target[key]]
+            target[key] = existing + (value if isinstance(value, list) else [value])
+        else:
+            target[key] = value
+    return target
+
+
+def declared_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def decode_json(body):
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            400, "invalid_encoding", f"The body is not valid UTF-8 (byte {exc.start})."
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(
+            400,
+            "malformed_json",
+            f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+        ) from exc
+    except RecursionError as exc:
+        raise IngestError(400, "malformed_json", "The JSON is nested too deeply.") from exc
+
+
+def parse_request(request):
+    """Parse query string and body into one JSON object; raise IngestError when bad."""
+    limit = settings.PICKY_MAX_PAYLOAD_BYTES
+    if declared_length(request) > limit:
+        raise IngestError(413, "payload_too_large", f"The body is over the limit of {limit} bytes.")
+    body = request.body
+    if len(body) > limit:
+        raise IngestError(413, "payload_too_large", f"The body is over the limit of {limit} bytes.")
+    raw_body = body.decode("utf-8", errors="replace")
+    payload = querydict_to_json(request.GET)
+    if not body.strip():
+        return ParsedRequest(payload, raw_body)
+
+    content_type = request.content_type or ""
+    if content_type in JSON_TYPES or content_type.endswith("+json"):
+        data = decode_json(body)
+    elif content_type in FORM_TYPES:
+        try:
+            data = querydict_to_json(
+                request.POST
+                if content_type == "multipart/form-data"
+                else QueryDict(body, encoding="utf-8")
+            )
+        except Exception as exc:
+            raise IngestError(
+                400, "malformed_form", f"The form body cannot be read: {exc}"
+            ) from exc
+    elif content_type in TEXT_TYPES:
+        try:
+            data = decode_json(body)
+        except IngestError as exc:
+            raise IngestError(
+                415,
+                "unsupported_content_type",
+                f"A {content_type or 'body without a Content-Type'} must hold JSON "
+                f"({exc.message}) or be sent as application/json or "
+                "application/x-www-form-urlencoded.",
+            ) from exc
+    else:
+        raise IngestError(
+            415,
+            "unsupported_content_type",
+            f"Content-Type {content_type!r} is not supported; send application/json, "
+            "application/x-www-form-urlencoded or multipart/form-data.",
+        )
+    if not isinstance(data, dict):
+        data = {"data": data}
+    # JSON values win over query-string values of the same name.
+    if content_type in FORM_TYPES:
+        return ParsedRequest(merge_into(payload, data), raw_body)
+    payload.update(data)
+    return ParsedRequest(payload, raw_body)
+
+
+def source_ip(request):
+    if settings.PICKY_TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def kept_headers(request):
+    kept = {}
+    for name in settings.PICKY_KEPT_HEADERS:
+        value = request.headers.get(name)
+        if value is not None:
+            kept[name] = value[:500]
+    return kept

@@ -1,0 +1,250 @@
+"""Connectors, their steps, the events they receive and the runs they make."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from picky.models import Project
+
+
+def new_connector_token():
+    # 32 random bytes = 256 bits, URL-safe.
+    return secrets.token_urlsafe(32)
+
+
+class Connector(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connectors")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    token = models.CharField(
+        max_length=64, unique=True, default=new_connector_token, editable=False
+    )
+    sample_payload = models.JSONField(null=True, blank=True)
+    mapped_paths = models.JSONField(default=list, blank=True)
+    structure_changed = models.BooleanField(
+        default=False, help_text="A later event's JSON structure differs from the sample."
+    )
+    field_mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_connector_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def path(self):
+        return f"/hooks/{self.token}"
+
+    @property
+    def url(self):
+        return settings.PUBLIC_BASE_URL.rstrip("/") + self.path
+
+
+class Event(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        REJECTED = "rejected", "Rejected"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="events")
+    payload = models.JSONField(null=True, blank=True)
+    raw_body = models.TextField(
+        blank=True, help_text="The body as received, kept when it could not be parsed."
+    )
+    method = models.CharField(max_length=10)
+    headers = models.JSONField(default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    hop_count = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["connector", "-received_at"], name="event_connector_recent"),
+            models.Index(
+                fields=["enqueued_at"],
+                name="event_queued_sweep",
+                condition=Q(status="queued"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"Event {self.pk} ({self.status})"
+
+
+class Step(models.Model):
+    project_path = "connector__project"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
+    filters = models.JSONField(
+        default=list, blank=True, help_text="Groups of conditions: any group, all conditions."
+    )
+    iterator = models.JSONField(null=True, blank=True)
+    delay = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name or f"Step {self.position + 1}"
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting on a delay"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.STOPPED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="runs")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs")
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    contact = models.ForeignKey(
+        "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    context = models.JSONField(default=dict, blank=True)
+    next_step = models.PositiveIntegerField(
+        default=0, help_text="Index of the step the run resumes at."
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "connector"],
+                condition=Q(replay_of__isnull=True),
+                name="one_run_per_event",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="run_stuck_sweep",
+                condition=Q(status__in=["queued", "running"]),
+            ),
+            models.Index(fields=["connector", "-created_at"], name="run_connector_recent"),
+        ]
+
+    def __str__(self):
+        return f"Run {self.pk} ({self.status})"
+
+
+class RunLog(models.Model):
+    """One line of a run's timeline: a step or an action (per iteration)."""
+
+    project_path = "run__project"
+
+    class Kind(models.TextChoices):
+        STEP = "step", "Step"
+        ACTION = "action", "Action"
+
+    class Status(models.TextChoices):
+        RAN = "ran", "Ran"
+        SKIPPED = "skipped", "Skipped by filter"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped"
+        WAITING = "waiting", "Waiting on a delay"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logs")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.ForeignKey("actions.Action", null=True, blank=True, on_delete=models.SET_NULL)
+    step_position = models.PositiveIntegerField(default=0)
+    action_position = models.PositiveIntegerField(null=True, blank=True)
+    iteration = models.IntegerField(null=True, blank=True)
+    action_type = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    inputs = models.JSONField(null=True, blank=True)
+    outputs = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["step", "created_at"], name="runlog_step_stats")]
+
+    def __str__(self):
+        return f"{self.kind} {self.status}"
+
+
+class Counter(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="counters")
+    name = models.CharField(max_length=200)
+    value = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_counter_name")
+        ]
+
+    def __str__(self):
+        return f"{self.name} = {self.value}"
+
+
+class ScheduledStep(models.Model):
+    """A run parked on a step's delay until `due_at`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FIRED = "fired", "Fired"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="schedules")
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="schedules")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="schedules")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="schedules")
+    due_at = models.DateTimeField()
+    identifier = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="schedule_due_sweep", condition=Q(status="pending")
+            ),
+            models.Index(
+                fields=["connector", "identifier"],
+                name="schedule_cancel",
+                condition=Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.step} due {self.due_at:%Y-%m-%d %H:%M} ({self.status})"

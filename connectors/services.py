@@ -1,0 +1,90 @@
+"""Connector service functions: recording events, auto-mapping, enqueueing."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from picky.paths import attribute_paths, structure_signature
+
+from .models import Connector, Event
+
+logger = logging.getLogger(__name__)
+
+REJECTED_BODY_KEPT_BYTES = 64 * 1024
+
+
+def record_event(connector, payload, *, method, headers, source_ip, raw_body="", hop_count=0):
+    """Store an accepted event and enqueue its processing once committed."""
+    now = timezone.now()
+    event = Event.objects.create(
+        project_id=connector.project_id,
+        connector=connector,
+        payload=payload,
+        method=method,
+        headers=headers,
+        source_ip=source_ip,
+        received_at=now,
+        enqueued_at=now,
+        hop_count=hop_count,
+    )
+    if connector.sample_payload is None:
+        map_first_sample(connector, payload)
+    transaction.on_commit(lambda: enqueue_event(event.pk))
+    return event
+
+
+def record_rejected_event(connector, *, method, headers, source_ip, raw_body, reason):
+    """Keep what a sender sent even when it is refused, so the user can see why."""
+    return Event.objects.create(
+        project_id=connector.project_id,
+        connector=connector,
+        payload=None,
+        raw_body=raw_body[:REJECTED_BODY_KEPT_BYTES],
+        method=method,
+        headers=headers,
+        source_ip=source_ip,
+        received_at=timezone.now(),
+        status=Event.Status.REJECTED,
+        error=reason,
+    )
+
+
+def enqueue_event(event_id):
+    """Hand the event to Celery. A broker outage is not an error: the sweep retries."""
+    from .tasks import process_event
+
+    try:
+        process_event.apply_async((event_id,), retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; event %s stays queued for the sweep", event_id)
+
+
+def map_first_sample(connector, payload):
+    """The first payload becomes the sample; concurrent first events map only once."""
+    paths = attribute_paths(payload)
+    updated = Connector.objects.filter(pk=connector.pk, sample_payload__isnull=True).update(
+        sample_payload=payload, mapped_paths=paths, structure_changed=False
+    )
+    if updated:
+        connector.sample_payload = payload
+        connector.mapped_paths = paths
+
+
+def note_structure_change(connector, payload):
+    """Flag the connector when a payload's structure differs from its sample."""
+    if connector.sample_payload is None or connector.structure_changed:
+        return
+    if structure_signature(payload) != set(connector.mapped_paths):
+        Connector.objects.filter(pk=connector.pk).update(structure_changed=True)
+        connector.structure_changed = True
+
+
+def remap_from_event(event):
+    """Make `event`'s payload the connector's sample and re-map its paths."""
+    connector = event.connector
+    connector.sample_payload = event.payload
+    connector.mapped_paths = attribute_paths(event.payload or {})
+    connector.structure_changed = False
+    connector.save(update_fields=["sample_payload", "mapped_paths", "structure_changed"])
+    return connector

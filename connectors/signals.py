@@ -1,0 +1,1 @@
+"""Receivers of the signals crm and teambox send to start automation."""

@@ -1,0 +1,69 @@
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import services
+from .ingest import IngestError, kept_headers, parse_request, source_ip
+from .models import Connector
+
+ALLOWED_METHODS = ("GET", "POST")
+
+
+def error_response(status, code, message, event=None):
+    body = {"status": "rejected", "error": code, "message": message}
+    if event is not None:
+        body["event"] = str(event.pk)
+    return JsonResponse(body, status=status)
+
+
+@csrf_exempt
+def ingest(request, token):
+    """The connector URL: accept a webhook as one Event row, then answer."""
+    connector = (
+        Connector.objects.only("id", "project_id", "enabled", "sample_payload", "mapped_paths")
+        .filter(token=token)
+        .first()
+    )
+    if connector is None:
+        return error_response(404, "unknown_connector", "No connector has this URL.")
+    meta = {
+        "method": request.method,
+        "headers": kept_headers(request),
+        "source_ip": source_ip(request),
+    }
+    if not connector.enabled:
+        event = services.record_rejected_event(
+            connector, raw_body=_raw(request), reason="The connector is disabled.", **meta
+        )
+        return error_response(410, "connector_disabled", "This connector is disabled.", event)
+    if request.method not in ALLOWED_METHODS:
+        event = services.record_rejected_event(
+            connector,
+            raw_body=_raw(request),
+            reason=f"Method {request.method} is not allowed.",
+            **meta,
+        )
+        response = error_response(
+            405, "method_not_allowed", "Send the webhook with GET or POST.", event
+        )
+        response["Allow"] = ", ".join(ALLOWED_METHODS)
+        return response
+    try:
+        parsed = parse_request(request)
+    except IngestError as exc:
+        event = services.record_rejected_event(
+            connector, raw_body=_raw(request), reason=exc.message, **meta
+        )
+        return error_response(exc.status, exc.code, exc.message, event)
+    event = services.record_event(connector, parsed.payload, raw_body=parsed.raw_body, **meta)
+    return JsonResponse({"status": "accepted", "event": str(event.pk)})
+
+
+def _raw(request):
+    """The body (its start, when too large) as text for a rejected event's log."""
+    try:
+        body = request.body[: services.REJECTED_BODY_KEPT_BYTES]
+    except RequestDataTooBig:
+        # Django refused to buffer it; the stream is still unread.
+        body = request.read(services.REJECTED_BODY_KEPT_BYTES)
+    return body.decode("utf-8", errors="replace")

@@ -1,0 +1,51 @@
+"""Bearer-token authentication for the REST API, scoped to the token's project."""
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from .models import ApiToken, hash_api_token
+
+
+class TokenUser:
+    """The API caller: the project its token belongs to."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, token):
+        self.token = token
+        self.project = token.project
+
+    def __str__(self):
+        return f"api-token:{self.token.name}"
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Authorization header must be 'Bearer <api token>'."
+            )
+        raw = parts[1].decode("latin-1")
+        token = (
+            ApiToken.objects.select_related("project")
+            .filter(token_hash=hash_api_token(raw), revoked=False)
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+        if token.allowed_ip and request.META.get("REMOTE_ADDR") != token.allowed_ip:
+            raise exceptions.AuthenticationFailed("This API token is not allowed from your IP.")
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return TokenUser(token), token
+
+    def authenticate_header(self, request):
+        return "Bearer"

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from connectors.views import ingest
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("hooks/<str:token>", ingest, name="ingest"),
+    path("admin/", admin.site.urls),
+    path("api/", include("picky.api_urls")),
+]

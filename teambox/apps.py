@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TeamboxConfig(AppConfig):
+    name = "teambox"
+    verbose_name = "Teambox"

@@ -1,0 +1,1 @@
+"""Channels, conversations, messages and agents (see the messaging issue)."""
