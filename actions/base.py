@@ -8,16 +8,47 @@ config. The engine renders the config's templates, then calls
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 
-from picky.templating import render_deep, template_errors
+from crm.services import contact_as_context
+from picky.templating import render, render_deep, template_errors
 
 
 @dataclass
 class Result:
     outputs: dict = field(default_factory=dict)
     stop: bool = False
+
+
+@dataclass
+class ActionContext:
+    """What an action sees of its run.
+
+    `data` holds the namespaces templates read (event, meta, contact, vars,
+    item, index, counters, globals, now). `run`, `step` and `action` are
+    None in a simulation or a test button; `iteration` is the index inside
+    an iterator (None outside one).
+    """
+
+    project: Any
+    data: dict
+    connector: Any = None
+    run: Any = None
+    step: Any = None
+    action: Any = None
+    iteration: int | None = None
+    dry_run: bool = False
+    contact: Any = None
+
+    def render(self, template):
+        return render(template, self.data)
+
+    def set_contact(self, contact):
+        """Make `contact` the run's contact (or None) and refresh `contact.*`."""
+        self.contact = contact
+        self.data["contact"] = contact_as_context(contact)
 
 
 class ActionError(Exception):
@@ -79,6 +110,10 @@ class ActionType:
 
     def run(self, ctx, inputs):
         raise NotImplementedError
+
+    def admin_links(self, action):
+        """Extra (label, url) buttons the admin shows on a saved action of this type."""
+        return []
 
     def dry_run(self, ctx, inputs):
         """What a simulation returns for a type with outside effects."""

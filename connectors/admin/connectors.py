@@ -3,7 +3,7 @@ from django.utils.html import format_html
 
 from picky.tenancy import ProjectScopedAdminMixin
 
-from .models import Connector, Event
+from ..models import Connector, Event
 
 
 @admin.register(Connector)

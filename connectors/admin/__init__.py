@@ -1,0 +1,3 @@
+"""Admin of the connectors app, one module per page family."""
+
+from . import connectors  # noqa: F401
