@@ -18,8 +18,13 @@ from picky.templating import render, render_deep, template_errors
 
 @dataclass
 class Result:
+    """What an action returns: its outputs (saved under `vars.<save_as>` when the
+    config names one), whether the run stops here, and variables to set
+    directly in `vars` (set_variable, format_date, math)."""
+
     outputs: dict = field(default_factory=dict)
     stop: bool = False
+    variables: dict = field(default_factory=dict)
 
 
 @dataclass
