@@ -1,17 +1,31 @@
-"""Tenant scoping for the admin: a user sees and edits only their projects' rows."""
+"""Tenant scoping for the admin: a user sees and edits only their projects' rows.
 
-from django.core.exceptions import PermissionDenied
+Every admin page of a tenant-owned model goes through these mixins: the
+querysets (so change, delete and history views of another project's id
+answer "does not exist"), the foreign-key choices, the sidebar filters (no
+other tenant's names leak through a filter's choices) and the save itself.
+Superusers see everything.
+"""
+
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db.models import ForeignKey, ManyToManyField, OneToOneField
 
 from .services import projects_of
+
+
+def is_member(request):
+    user = request.user
+    return user.is_active and user.is_staff and projects_of(user).exists()
 
 
 class ProjectScopedAdminMixin:
     """Scope a ModelAdmin to the projects the user is a member of.
 
     `project_path` is the lookup from the model to its Project ("project",
-    "step__connector__project", ...). Superusers see everything. Members
-    (staff users with a membership) get full rights on their projects' rows
-    without per-model permissions: the project is the unit of access.
+    "step__connector__project", ...). Members (staff users with a membership)
+    get full rights on their projects' rows without per-model permissions:
+    the project is the unit of access.
     """
 
     project_path = "project"
@@ -27,42 +41,83 @@ class ProjectScopedAdminMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and not request.user.is_superuser:
-            field.queryset = scope_queryset(field.queryset, self.user_projects(request))
-        return field
+        return scope_formfield(field, request)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if field is not None and not request.user.is_superuser:
-            field.queryset = scope_queryset(field.queryset, self.user_projects(request))
-        return field
+        return scope_formfield(field, request)
+
+    def get_list_filter(self, request):
+        list_filter = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return list_filter
+        return [scoped_list_filter(self.model, entry) for entry in list_filter]
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser:
-            allowed = self.user_projects(request)
             project = resolve_project(obj, self.project_path)
-            if project is None or not allowed.filter(pk=project.pk).exists():
+            if project is None or not self.user_projects(request).filter(pk=project.pk).exists():
                 raise PermissionDenied("That row belongs to a project you are not a member of.")
         super().save_model(request, obj, form, change)
 
-    def _is_member(self, request):
-        user = request.user
-        return user.is_active and user.is_staff and self.user_projects(request).exists()
-
     def has_module_permission(self, request):
-        return request.user.is_superuser or self._is_member(request)
+        return request.user.is_superuser or is_member(request)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or self._is_member(request)
+        return request.user.is_superuser or is_member(request)
 
     def has_add_permission(self, request, *args):
-        return request.user.is_superuser or self._is_member(request)
+        return request.user.is_superuser or is_member(request)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser or self._is_member(request)
+        return request.user.is_superuser or is_member(request)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser or self._is_member(request)
+        return request.user.is_superuser or is_member(request)
+
+
+class ProjectScopedInlineMixin:
+    """The same rules for an inline: the parent row is already scoped, the
+    inline's own foreign-key choices are scoped here."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return scope_formfield(field, request)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        return scope_formfield(field, request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_member(request)
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser or is_member(request)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or is_member(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser or is_member(request)
+
+
+def scope_formfield(field, request):
+    if field is not None and not request.user.is_superuser and hasattr(field, "queryset"):
+        field.queryset = scope_queryset(field.queryset, projects_of(request.user))
+    return field
+
+
+def scoped_list_filter(model, entry):
+    """A relation filter lists only the related rows the user's rows point to."""
+    if not isinstance(entry, str) or "__" in entry:
+        return entry
+    try:
+        field = model._meta.get_field(entry)
+    except FieldDoesNotExist:
+        return entry
+    if isinstance(field, (ForeignKey, OneToOneField, ManyToManyField)):
+        return (entry, admin.RelatedOnlyFieldListFilter)
+    return entry
 
 
 def resolve_project(obj, project_path):

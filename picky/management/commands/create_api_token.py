@@ -4,6 +4,8 @@ from django.core.validators import validate_ipv46_address
 
 from picky.models import ApiToken, Project
 
+from .createproject import validation_message
+
 
 class Command(BaseCommand):
     help = "Issue an API token for a project. The token is printed once; only a hash is kept."
@@ -22,5 +24,12 @@ class Command(BaseCommand):
                 validate_ipv46_address(ip)
             except ValidationError as exc:
                 raise CommandError(f"{ip!r} is not an IP address.") from exc
+        name = name.strip()
+        try:
+            ApiToken(project=found, name=name, allowed_ip=ip or None).full_clean(
+                exclude=["token_hash", "token_prefix"]
+            )
+        except ValidationError as exc:
+            raise CommandError(validation_message(exc)) from exc
         _, raw = ApiToken.issue(found, name, allowed_ip=ip)
         self.stdout.write(raw)
