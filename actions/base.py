@@ -65,8 +65,25 @@ class ActionError(Exception):
         self.permanent = permanent
 
 
+VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class ActionConfigForm(forms.Form):
-    """Base of every type's config form: refuses templates that do not parse."""
+    """Base of every type's config form: the options every action has, and a
+    check that refuses templates that do not parse."""
+
+    save_as = forms.RegexField(
+        regex=VARIABLE_NAME,
+        required=False,
+        max_length=100,
+        error_messages={"invalid": "Use letters, digits and _ (not starting with a digit)."},
+        help_text="Save this action's outputs as vars.<save_as>.",
+    )
+    fallback = forms.ChoiceField(
+        choices=[("stop", "Stop executing further steps"), ("continue", "Continue further steps")],
+        required=False,
+        help_text="What happens when this action fails (default: stop).",
+    )
 
     def clean(self):
         cleaned = super().clean()

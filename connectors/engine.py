@@ -1,21 +1,599 @@
-"""The engine: walks a connector's steps for one event (see the engine issue)."""
+"""The engine: runs a connector's steps for one event (DESIGN.md "The hot path").
 
+A run walks the steps in order: delay (park the run), filters (skip the
+step), iterator (run the actions once per item), then the actions in order.
+Every step and action leaves a log line. The database is the source of
+truth: a run owns a lease while it executes, the stuck-run sweep re-enqueues
+runs whose lease ran out, and an action with outside effects that already
+succeeded for the same (run, step, action, iteration) is not repeated.
+
+Log lines of actions without outside effects are buffered and written in one
+INSERT when the run ends or parks; an action with outside effects has its log
+line written as soon as it succeeds, which is what keeps a re-run from
+repeating it. The one window left open is a worker dying between an outside
+effect and that INSERT (milliseconds): such an effect may be repeated once.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
-from .models import Event, Run
+from actions.base import ActionContext, ActionError
+from actions.models import Action
+from actions.registry import get_type
+from crm import services as crm_services
+from picky.templating import render, render_deep, render_value
+
+from . import filters
+from .models import Counter, Event, Run, RunLog, Step
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ITERATOR_MAX = 500
+MAX_RUN_ATTEMPTS = 5
+
+
+@dataclass
+class Simulation:
+    status: str = Run.Status.SUCCEEDED
+    logs: list = field(default_factory=list)
+    context: dict = field(default_factory=dict)
+    error: str = ""
+
+
+class RunStopped(Exception):
+    """Internal: the run ends here with `status` (stopped, failed or waiting)."""
+
+    def __init__(self, status, error=""):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+# Entry points ----------------------------------------------------------------
 
 
 def process_event(event_id):
-    event = Event.objects.select_related("connector").filter(pk=event_id).first()
+    """Create the event's run and execute it (Celery task body)."""
+    event = Event.objects.select_related("connector__project").filter(pk=event_id).first()
     if event is None or event.status != Event.Status.QUEUED:
         return None
-    run, _ = Run.objects.get_or_create(
-        event=event,
-        connector=event.connector,
-        replay_of=None,
-        defaults={"project_id": event.project_id, "status": Run.Status.SUCCEEDED},
-    )
-    run.finished_at = timezone.now()
-    run.save(update_fields=["finished_at"])
-    Event.objects.filter(pk=event.pk).update(status=Event.Status.PROCESSED)
+    now = timezone.now()
+    try:
+        run = Run.objects.create(
+            project_id=event.project_id,
+            connector=event.connector,
+            event=event,
+            status=Run.Status.RUNNING,
+            started_at=now,
+            lease_until=now + lease(),
+            attempts=1,
+        )
+    except IntegrityError:
+        # A second delivery of the same event: the run exists; continue it if its lease ran out.
+        existing = Run.objects.filter(event=event, replay_of=None).first()
+        return continue_run(existing.pk) if existing else None
+    RunExecutor(run, event).execute()
     return run
+
+
+def continue_run(run_id):
+    """Execute a run from `run.next_step`, if no other worker holds it."""
+    now = timezone.now()
+    claimed = (
+        Run.objects.filter(pk=run_id)
+        .filter(
+            Q(status=Run.Status.QUEUED)
+            | Q(status=Run.Status.RUNNING, lease_until__lt=now)
+            | Q(status=Run.Status.RUNNING, lease_until__isnull=True)
+        )
+        .update(
+            status=Run.Status.RUNNING,
+            lease_until=now + lease(),
+            started_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    run = Run.objects.select_related("event", "connector__project", "contact").get(pk=run_id)
+    run.event.connector = run.connector
+    if run.attempts > MAX_RUN_ATTEMPTS:
+        finish_run(run, Run.Status.FAILED, f"Gave up after {MAX_RUN_ATTEMPTS} attempts.")
+        return run
+    RunExecutor(run, run.event).execute()
+    return run
+
+
+def resume_after_delay(run_id, step_index):
+    """Queue a parked run to go on at `step_index`, whose delay has elapsed."""
+    run = Run.objects.get(pk=run_id)
+    context = dict(run.context)
+    context["delay_done_for_step"] = step_index
+    Run.objects.filter(pk=run_id).update(
+        status=Run.Status.QUEUED,
+        next_step=step_index,
+        context=context,
+        lease_until=timezone.now() + lease(),
+    )
+    transaction.on_commit(lambda: enqueue_run(run_id))
+
+
+def replay_event(event):
+    """A new run of `event` from the first step, executed by a worker."""
+    original = Run.objects.filter(event=event, replay_of=None).first()
+    run = Run.objects.create(
+        project_id=event.project_id,
+        connector_id=event.connector_id,
+        event=event,
+        replay_of=original,
+        status=Run.Status.QUEUED,
+        lease_until=timezone.now() + lease(),
+    )
+    transaction.on_commit(lambda: enqueue_run(run.pk))
+    return run
+
+
+def simulate(connector, payload):
+    """Run `connector` on `payload` as a dry run: nothing is written or sent."""
+    event = Event(
+        pk=None,
+        project=connector.project,
+        connector=connector,
+        payload=payload if isinstance(payload, dict) else {"data": payload},
+        method="SIMULATE",
+        received_at=timezone.now(),
+    )
+    run = Run(project=connector.project, connector=connector, event=event)
+    executor = RunExecutor(run, event, dry_run=True)
+    executor.execute()
+    return Simulation(
+        status=run.status,
+        logs=[log_as_dict(entry) for entry in executor.logs],
+        context=executor.ctx.data if executor.ctx else {},
+        error=run.error,
+    )
+
+
+def enqueue_run(run_id):
+    from .tasks import continue_run as continue_run_task
+
+    try:
+        continue_run_task.apply_async((run_id,), retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; run %s stays queued for the sweep", run_id)
+
+
+def lease():
+    return timedelta(seconds=settings.PICKY_RUN_LEASE_SECONDS)
+
+
+# Sweeps ----------------------------------------------------------------------
+
+
+def sweep_stuck(batch=500):
+    """Re-enqueue events and runs left queued/running past their lease."""
+    from .services import enqueue_event
+
+    now = timezone.now()
+    stale = now - lease()
+    event_ids = list(
+        Event.objects.filter(status=Event.Status.QUEUED, enqueued_at__lt=stale)
+        .order_by("enqueued_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if event_ids:
+        Event.objects.filter(pk__in=event_ids).update(enqueued_at=now)
+        for event_id in event_ids:
+            enqueue_event(event_id)
+    run_ids = list(
+        Run.objects.filter(
+            status__in=[Run.Status.QUEUED, Run.Status.RUNNING], lease_until__lt=now
+        ).values_list("pk", flat=True)[:batch]
+    )
+    for run_id in run_ids:
+        enqueue_run(run_id)
+    return len(event_ids), len(run_ids)
+
+
+def finish_run(run, status, error=""):
+    now = timezone.now()
+    run.status = status
+    run.error = error
+    run.finished_at = now
+    Run.objects.filter(pk=run.pk).update(
+        status=status, error=error, finished_at=now, lease_until=None
+    )
+    Event.objects.filter(pk=run.event_id, status=Event.Status.QUEUED).update(
+        status=Event.Status.PROCESSED
+    )
+
+
+# The executor ----------------------------------------------------------------
+
+
+class RunExecutor:
+    def __init__(self, run, event, dry_run=False):
+        self.run = run
+        self.event = event
+        self.connector = event.connector
+        self.project = self.connector.project
+        self.dry_run = dry_run
+        self.logs = []  # every log line of this execution, in order
+        self.pending_logs = []  # not yet written
+        self.ctx = None
+        self.done_effects = {}
+        self.lease_renewed_at = time.monotonic()
+
+    def execute(self):
+        steps = self.load_steps()
+        try:
+            self.ctx = self.build_context(steps)
+            if self.run.attempts > 1 and not self.dry_run:
+                self.done_effects = self.load_done_effects()
+            start = self.run.next_step
+            for index in range(start, len(steps)):
+                self.run.next_step = index
+                self.run_step(index, steps[index])
+        except RunStopped as stop:
+            return self.end(stop.status, stop.error)
+        except Exception as exc:
+            logger.exception("Run %s failed", self.run.pk)
+            return self.end(Run.Status.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
+        return self.end(Run.Status.SUCCEEDED)
+
+    def end(self, status, error=""):
+        if self.dry_run:
+            self.run.status = status
+            self.run.error = error
+            return self.run
+        self.flush_logs()
+        run = self.run
+        run.context = self.saved_context()
+        now = timezone.now()
+        if status == Run.Status.WAITING:
+            Run.objects.filter(pk=run.pk).update(
+                status=status,
+                context=run.context,
+                next_step=run.next_step,
+                contact=self.ctx.contact if self.ctx else None,
+                lease_until=None,
+            )
+            run.status = status
+            return run
+        run.status, run.error, run.finished_at = status, error, now
+        Run.objects.filter(pk=run.pk).update(
+            status=status,
+            error=error,
+            finished_at=now,
+            context=run.context,
+            next_step=run.next_step,
+            contact=self.ctx.contact if self.ctx else None,
+            lease_until=None,
+        )
+        Event.objects.filter(pk=self.event.pk, status=Event.Status.QUEUED).update(
+            status=Event.Status.PROCESSED
+        )
+        return run
+
+    # Loading and context ------------------------------------------------------
+
+    def load_steps(self):
+        return list(
+            Step.objects.filter(connector_id=self.connector.pk).prefetch_related(
+                Prefetch("actions", queryset=Action.objects.filter(enabled=True))
+            )
+        )
+
+    def build_context(self, steps):
+        saved = self.run.context or {}
+        now = timezone.now().astimezone(self.project.tzinfo)
+        data = {
+            "event": self.event.payload or {},
+            "meta": {
+                "connector": self.connector.name,
+                "connector_id": self.connector.pk,
+                "project": self.project.slug,
+                "event_id": self.event.pk,
+                "run_id": self.run.pk,
+                "received_at": self.event.received_at.isoformat(),
+                "hop_count": self.event.hop_count,
+                "method": self.event.method,
+            },
+            "vars": dict(saved.get("vars", {})),
+            "contact": {},
+            "counters": {},
+            "globals": {},
+            "now": {
+                "iso": now.isoformat(),
+                "date": now.date().isoformat(),
+                "time": now.strftime("%H:%M"),
+                "timestamp": int(now.timestamp()),
+            },
+        }
+        ctx = ActionContext(
+            project=self.project,
+            data=data,
+            connector=self.connector,
+            run=None if self.dry_run else self.run,
+            dry_run=self.dry_run,
+        )
+        if self.run.contact_id and not self.dry_run:
+            ctx.set_contact(self.run.contact)
+        elif self.connector.field_mapping:
+            self.map_contact(ctx)
+        if uses_counters(steps):
+            data["counters"] = dict(
+                Counter.objects.filter(project_id=self.project.pk).values_list("name", "value")
+            )
+        return ctx
+
+    def map_contact(self, ctx):
+        mapping = self.connector.field_mapping
+        number = render(mapping.get("number", ""), ctx.data)
+        name = render(mapping.get("name", ""), ctx.data)
+        email = render(mapping.get("email", ""), ctx.data)
+        attributes = {
+            key: value
+            for key, value in render_deep(mapping.get("attributes") or {}, ctx.data).items()
+            if value not in (None, "")
+        }
+        if self.dry_run:
+            ctx.data["contact"] = {
+                "number": crm_services.normalise_number(number),
+                "name": name,
+                "email": email,
+                "attributes": attributes,
+            }
+            return
+        contact = crm_services.upsert_contact(
+            self.project, number, name=name, email=email, attributes=attributes
+        )
+        ctx.set_contact(contact)
+
+    def saved_context(self):
+        """What a run keeps to resume: its vars and where it stands (not the payload)."""
+        saved = {"vars": self.ctx.data["vars"]} if self.ctx else {}
+        done = (self.run.context or {}).get("delay_done_for_step")
+        if done is not None and done >= self.run.next_step:
+            saved["delay_done_for_step"] = done
+        return saved
+
+    def load_done_effects(self):
+        rows = RunLog.objects.filter(
+            run_id=self.run.pk, kind=RunLog.Kind.ACTION, status=RunLog.Status.RAN
+        ).values_list("step_id", "action_id", "iteration", "outputs")
+        return {(s, a, i): outputs for s, a, i, outputs in rows}
+
+    # Steps -------------------------------------------------------------------
+
+    def run_step(self, index, step):
+        started = time.perf_counter()
+        ctx = self.ctx
+        ctx.step = step
+        self.renew_lease()
+        delay_done = (self.run.context or {}).get("delay_done_for_step") == index
+        if step.delay and not delay_done:
+            try:
+                self.apply_delay(index, step, started)
+            except SkipStep:
+                return
+        passed, details = filters.evaluate(step.filters, ctx.data, self.project.tzinfo)
+        if not passed:
+            self.log_step(step, index, RunLog.Status.SKIPPED, started, inputs={"filters": details})
+            return
+        items = self.iteration_items(step)
+        inputs = {"filters": details} if details else {}
+        note = ""
+        if items is not None:
+            total, items = items
+            inputs["iterator"] = {"items": total, "run": len(items)}
+            if total > len(items):
+                note = f"Iterator capped at {len(items)} of {total} items."
+        try:
+            if items is None:
+                self.run_actions(step, index, iteration=None)
+            else:
+                for position, item in enumerate(items):
+                    ctx.data["item"], ctx.data["index"] = item, position
+                    self.run_actions(step, index, iteration=position)
+                ctx.data.pop("item", None)
+                ctx.data.pop("index", None)
+        except RunStopped as stop:
+            status = (
+                RunLog.Status.FAILED if stop.status == Run.Status.FAILED else RunLog.Status.STOPPED
+            )
+            self.log_step(step, index, status, started, inputs=inputs, error=stop.error)
+            raise
+        self.log_step(step, index, RunLog.Status.RAN, started, inputs=inputs, error=note)
+
+    def apply_delay(self, index, step, started):
+        from . import delays
+
+        plan = delays.plan_delay(step, self.ctx)
+        inputs = {
+            "delay": step.delay,
+            "decision": plan.decision,
+            "due_at": plan.due_at.isoformat() if plan.due_at else None,
+            "identifier": plan.identifier,
+        }
+        if plan.decision == "now":
+            return
+        if plan.decision == "skip":
+            self.log_step(step, index, RunLog.Status.SKIPPED, started, inputs, plan.reason)
+            raise SkipStep
+        if plan.decision == "stop":
+            self.log_step(step, index, RunLog.Status.STOPPED, started, inputs, plan.reason)
+            raise RunStopped(Run.Status.STOPPED, plan.reason)
+        if plan.decision == "fail":
+            self.log_step(step, index, RunLog.Status.FAILED, started, inputs, plan.reason)
+            raise RunStopped(Run.Status.FAILED, plan.reason)
+        self.log_step(step, index, RunLog.Status.WAITING, started, inputs)
+        if self.dry_run:
+            # A simulation shows the wait and goes on as if it had elapsed.
+            return
+        self.flush_logs()
+        delays.park_run(self.run, step, index, plan)
+        raise RunStopped(Run.Status.WAITING)
+
+    def iteration_items(self, step):
+        """None without an iterator, else (total, items capped at the iterator's max)."""
+        if not step.iterator:
+            return None
+        path = step.iterator.get("path", "")
+        value = render_value("{{ " + path + " }}", self.ctx.data) if path else None
+        items = value if isinstance(value, list) else ([] if value is None else [value])
+        cap = int(step.iterator.get("max") or DEFAULT_ITERATOR_MAX)
+        return len(items), items[:cap]
+
+    # Actions -----------------------------------------------------------------
+
+    def run_actions(self, step, index, iteration):
+        for action in step.actions.all():
+            self.run_action(step, index, action, iteration)
+
+    def run_action(self, step, step_index, action, iteration):
+        ctx = self.ctx
+        ctx.action, ctx.iteration = action, iteration
+        started = time.perf_counter()
+        action_type = get_type(action.type)
+        log = RunLog(
+            run=None if self.dry_run else self.run,
+            kind=RunLog.Kind.ACTION,
+            step=step,
+            action=action,
+            step_position=step_index,
+            action_position=action.position,
+            iteration=iteration,
+            action_type=action.type,
+        )
+        if action_type is None:
+            log.status, log.error = RunLog.Status.FAILED, f"Unknown action type {action.type!r}."
+            return self.action_failed(log, action, started)
+        done = self.done_effects.get((step.pk, action.pk, iteration))
+        if done is not None:
+            # Already performed by an earlier attempt of this run: reuse its outputs.
+            self.store_outputs(action, done, {})
+            return None
+        try:
+            inputs = action_type.render(ctx, action.config)
+            log.inputs = inputs
+            if self.dry_run and action_type.has_outside_effects:
+                result = action_type.dry_run(ctx, inputs)
+            else:
+                result = action_type.run(ctx, inputs)
+        except ActionError as exc:
+            log.status, log.error = RunLog.Status.FAILED, exc.message
+            return self.action_failed(log, action, started)
+        except Exception as exc:
+            logger.exception("Action %s of run %s crashed", action.pk, self.run.pk)
+            log.status = RunLog.Status.FAILED
+            log.error = f"Internal error: {type(exc).__name__}: {exc}"
+            return self.action_failed(log, action, started)
+        log.outputs = result.outputs
+        log.status = RunLog.Status.STOPPED if result.stop else RunLog.Status.RAN
+        log.duration_ms = elapsed_ms(started)
+        self.store_outputs(action, result.outputs, result.variables)
+        self.add_log(log, write_now=action_type.has_outside_effects)
+        if result.stop:
+            raise RunStopped(Run.Status.STOPPED, f"Stopped by {action_type.label}.")
+        return result
+
+    def action_failed(self, log, action, started):
+        log.duration_ms = elapsed_ms(started)
+        self.add_log(log)
+        if (action.config or {}).get("fallback") == "continue":
+            return None
+        raise RunStopped(Run.Status.FAILED, log.error)
+
+    def store_outputs(self, action, outputs, variables):
+        data_vars = self.ctx.data["vars"]
+        save_as = (action.config or {}).get("save_as")
+        if save_as:
+            data_vars[save_as] = outputs
+        data_vars.update(variables)
+
+    # Logs --------------------------------------------------------------------
+
+    def log_step(self, step, index, status, started, inputs=None, error=""):
+        self.add_log(
+            RunLog(
+                run=None if self.dry_run else self.run,
+                kind=RunLog.Kind.STEP,
+                step=step,
+                step_position=index,
+                status=status,
+                inputs=jsonable(inputs),
+                error=error,
+                duration_ms=elapsed_ms(started),
+            )
+        )
+
+    def add_log(self, log, write_now=False):
+        log.inputs = jsonable(log.inputs)
+        log.outputs = jsonable(log.outputs)
+        self.logs.append(log)
+        if self.dry_run:
+            return
+        self.pending_logs.append(log)
+        if write_now:
+            self.flush_logs()
+
+    def flush_logs(self):
+        if self.pending_logs and not self.dry_run:
+            RunLog.objects.bulk_create(self.pending_logs)
+            self.pending_logs = []
+
+    def renew_lease(self):
+        """Keep the lease of a long run, at most a few times per lease period."""
+        if self.dry_run:
+            return
+        period = settings.PICKY_RUN_LEASE_SECONDS
+        if time.monotonic() - self.lease_renewed_at > period / 3:
+            Run.objects.filter(pk=self.run.pk).update(lease_until=timezone.now() + lease())
+            self.lease_renewed_at = time.monotonic()
+
+
+class SkipStep(Exception):
+    """Internal: a delay decided to skip its step."""
+
+
+def uses_counters(steps):
+    text = json.dumps(
+        [[s.filters, s.iterator, s.delay, [a.config for a in s.actions.all()]] for s in steps]
+    )
+    return "counters" in text
+
+
+def elapsed_ms(started):
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def jsonable(value):
+    """Values as JSON can store them (dates and decimals as text)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=str))
+
+
+def log_as_dict(log):
+    return {
+        "kind": log.kind,
+        "step_position": log.step_position,
+        "step_name": str(log.step) if log.step else "",
+        "action_position": log.action_position,
+        "action_type": log.action_type,
+        "iteration": log.iteration,
+        "status": log.status,
+        "inputs": log.inputs,
+        "outputs": log.outputs,
+        "error": log.error,
+        "duration_ms": log.duration_ms,
+    }

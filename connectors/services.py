@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from picky.paths import attribute_paths, structure_signature
 
-from .models import Connector, Event
+from .models import Connector, Counter, Event
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +88,41 @@ def remap_from_event(event):
     connector.structure_changed = False
     connector.save(update_fields=["sample_payload", "mapped_paths", "structure_changed"])
     return connector
+
+
+def route_event(connector, payload, hop_count):
+    """Re-ingest `payload` into `connector` (route_connector), one hop further."""
+    return record_event(
+        connector,
+        payload,
+        method="ROUTE",
+        headers={},
+        source_ip=None,
+        hop_count=hop_count,
+    )
+
+
+def connector_by_name(project, name):
+    return Connector.objects.filter(project=project, name=name).first()
+
+
+def increment_counter(project, name, amount=1):
+    """Add `amount` to a named counter atomically; returns the value this call produced."""
+    from django.db import connection
+
+    table = Counter._meta.db_table
+    with connection.cursor() as cursor:
+        # One statement: concurrent increments serialise on the row, and each
+        # caller reads back exactly the value its own increment produced.
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, name, value, updated_at) VALUES (%s, %s, %s, %s) "
+            f"ON CONFLICT (project_id, name) DO UPDATE SET value = {table}.value + excluded.value, "
+            "updated_at = excluded.updated_at RETURNING value",
+            [project.pk, name, amount, timezone.now()],
+        )
+        return cursor.fetchone()[0]
+
+
+def reset_counter(project, name, value=0):
+    Counter.objects.update_or_create(project=project, name=name, defaults={"value": value})
+    return value

@@ -1,8 +1,25 @@
+"""Celery tasks of the engine: thin wrappers that load ids and call the engine."""
+
 from celery import shared_task
 
-from . import engine
+from . import engine, retention
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_event(event_id):
     engine.process_event(event_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def continue_run(run_id):
+    engine.continue_run(run_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_runs():
+    engine.sweep_stuck()
+
+
+@shared_task(ignore_result=True)
+def prune_expired_history():
+    retention.prune_expired()

@@ -1,6 +1,7 @@
 """The fixed set of system schedules celery-beat runs (DESIGN.md "Scheduling").
 
-Each entry is (name, task path, setting that holds the interval in seconds).
+Each entry is (name, task path, setting that holds the interval in seconds,
+default seconds when that setting is absent).
 `ensure_system_schedules` writes them into django-celery-beat's tables; it is
 called by `manage.py setup_schedules` (part of `make run` and deployment).
 User-level timers are rows (ScheduledStep), never periodic tasks.
@@ -9,7 +10,12 @@ User-level timers are rows (ScheduledStep), never periodic tasks.
 from django.conf import settings
 from django.db import transaction
 
-SYSTEM_SCHEDULES = []
+SYSTEM_SCHEDULES = [
+    ("picky: re-enqueue stuck events and runs", "connectors.tasks.sweep_stuck_runs",
+     "PICKY_STUCK_SWEEP_SECONDS", 60),
+    ("picky: prune expired events and runs", "connectors.tasks.prune_expired_history",
+     "PICKY_PRUNE_SECONDS", 86400),
+]  # fmt: skip
 
 
 def interval_of(entry):

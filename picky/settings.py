@@ -157,7 +157,21 @@ SPECTACULAR_SETTINGS = {
 PICKY_MAX_PAYLOAD_BYTES = env.int("PICKY_MAX_PAYLOAD_BYTES", default=1024 * 1024)
 PICKY_HTTP_RATE_LIMIT_PER_MINUTE = env.int("PICKY_HTTP_RATE_LIMIT_PER_MINUTE", default=10)
 PICKY_OUTBOUND_ALLOWLIST = env.list("PICKY_OUTBOUND_ALLOWLIST", default=[])
+# Caps of every outbound HTTP request (picky/outbound.py).
+PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS = env.float("PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS", default=60.0)
+PICKY_OUTBOUND_MAX_RESPONSE_BYTES = env.int(
+    "PICKY_OUTBOUND_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024
+)
+PICKY_OUTBOUND_MAX_REDIRECTS = env.int("PICKY_OUTBOUND_MAX_REDIRECTS", default=5)
+# First wait before retrying a failed HTTP Request action; doubles on each retry.
+PICKY_HTTP_RETRY_BACKOFF_SECONDS = env.float("PICKY_HTTP_RETRY_BACKOFF_SECONDS", default=1.0)
+# Alert mail (picky/alerts.py): how often the sender runs, and at most one mail per source per
+# this many seconds.
+PICKY_ALERT_SWEEP_SECONDS = env.int("PICKY_ALERT_SWEEP_SECONDS", default=60)
+PICKY_ALERT_INTERVAL_SECONDS = env.int("PICKY_ALERT_INTERVAL_SECONDS", default=3600)
 PICKY_RUN_LEASE_SECONDS = env.int("PICKY_RUN_LEASE_SECONDS", default=300)
+PICKY_STUCK_SWEEP_SECONDS = env.int("PICKY_STUCK_SWEEP_SECONDS", default=60)
+PICKY_PRUNE_SECONDS = env.int("PICKY_PRUNE_SECONDS", default=86400)
 PICKY_DELAY_SWEEP_SECONDS = env.float("PICKY_DELAY_SWEEP_SECONDS", default=5.0)
 PICKY_DEFAULT_RETENTION_DAYS = env.int("PICKY_DEFAULT_RETENTION_DAYS", default=30)
 # Headers kept with each event (lower-case names); the rest are dropped.
@@ -167,6 +181,15 @@ PICKY_KEPT_HEADERS = env.list(
 )
 # Behind a load balancer, trust X-Forwarded-For for the source IP.
 PICKY_TRUST_X_FORWARDED_FOR = env.bool("PICKY_TRUST_X_FORWARDED_FOR", default=False)
+# Messaging (teambox): WhatsApp Cloud API base, daily caps, broadcasts, reply addresses.
+PICKY_WHATSAPP_CLOUD_BASE_URL = env.str(
+    "PICKY_WHATSAPP_CLOUD_BASE_URL", default="https://graph.facebook.com/v21.0"
+)
+PICKY_OFFICIAL_DAILY_CAP = env.int("PICKY_OFFICIAL_DAILY_CAP", default=1000)
+PICKY_BROADCAST_BATCH_SIZE = env.int("PICKY_BROADCAST_BATCH_SIZE", default=200)
+PICKY_MESSAGE_LEASE_SECONDS = env.int("PICKY_MESSAGE_LEASE_SECONDS", default=120)
+PICKY_MESSAGE_SWEEP_SECONDS = env.int("PICKY_MESSAGE_SWEEP_SECONDS", default=30)
+PICKY_REPLY_DOMAIN = env.str("PICKY_REPLY_DOMAIN", default="reply.picky.local")
 # Data-upload limit of Django itself must not cut a body Picky accepts.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICKY_MAX_PAYLOAD_BYTES + 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000

@@ -1,1 +1,3 @@
 """One module per action category; importing them registers the types."""
+
+from . import automation, counter, formatter, notification  # noqa: F401

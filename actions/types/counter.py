@@ -1,0 +1,70 @@
+"""Counter actions: named per-project counters, readable as `counters.<name>`."""
+
+from django import forms
+
+from connectors import services as connector_services
+
+from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..registry import register
+
+
+class TriggerCounterForm(ActionConfigForm):
+    name = forms.CharField(max_length=200, help_text="Counter name (templates allowed).")
+    amount = forms.IntegerField(required=False, initial=1, help_text="Added each time; default 1.")
+
+
+def counter_name(inputs):
+    name = str(inputs.get("name") or "").strip()
+    if not name:
+        raise ActionError("The counter name is empty after templating.")
+    if len(name) > 200:
+        raise ActionError("The counter name is over 200 characters after templating.")
+    return name
+
+
+@register("trigger_counter")
+class TriggerCounter(ActionType):
+    label = "Trigger Counter"
+    category = "Counter"
+    description = "Add to a named counter; the new value is `counters.<name>`."
+    # Writes shared state: not performed in a simulation, never repeated on a re-run.
+    has_outside_effects = True
+    form_class = TriggerCounterForm
+    literal_fields = ("amount",)
+
+    def run(self, ctx, inputs):
+        name = counter_name(inputs)
+        amount = inputs.get("amount")
+        value = connector_services.increment_counter(
+            ctx.project, name, 1 if amount is None else amount
+        )
+        ctx.data.setdefault("counters", {})[name] = value
+        return Result(outputs={"name": name, "value": value})
+
+    def dry_run(self, ctx, inputs):
+        name = counter_name(inputs)
+        amount = inputs.get("amount")
+        value = ctx.data.get("counters", {}).get(name, 0) + (1 if amount is None else amount)
+        ctx.data.setdefault("counters", {})[name] = value
+        return Result(outputs={"simulated": True, "name": name, "value": value})
+
+
+class ResetCounterForm(ActionConfigForm):
+    name = forms.CharField(max_length=200)
+    value = forms.IntegerField(required=False, initial=0, help_text="Value after reset; default 0.")
+
+
+@register("reset_counter")
+class ResetCounter(ActionType):
+    label = "Reset Counter"
+    category = "Counter"
+    description = "Set a named counter back to 0 (or a given value)."
+    has_outside_effects = True
+    form_class = ResetCounterForm
+    literal_fields = ("value",)
+
+    def run(self, ctx, inputs):
+        name = counter_name(inputs)
+        value = connector_services.reset_counter(ctx.project, name, inputs.get("value") or 0)
+        ctx.data.setdefault("counters", {})[name] = value
+        return Result(outputs={"name": name, "value": value})

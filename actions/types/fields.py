@@ -1,0 +1,63 @@
+"""Form fields shared by action config forms."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+
+class TemplatedEmailListField(forms.Field):
+    """A list of addresses (or one comma-separated string); each is an address or a template."""
+
+    def __init__(self, *, max_items=10, **kwargs):
+        self.max_items = max_items
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            raise ValidationError("Give a list of addresses or a comma-separated text.")
+        return [str(item).strip() for item in value if str(item).strip()]
+
+    def validate(self, value):
+        super().validate(value)
+        if len(value) > self.max_items:
+            raise ValidationError(f"At most {self.max_items} addresses; {len(value)} given.")
+        for address in value:
+            if "{{" in address:
+                continue
+            try:
+                validate_email(address)
+            except ValidationError as exc:
+                raise ValidationError(f"{address!r} is not a valid email address.") from exc
+
+    @staticmethod
+    def rendered_addresses(value):
+        """(valid, invalid) addresses of a rendered list (a template may expand to 'a, b')."""
+        items = value if isinstance(value, list) else [value or ""]
+        valid, invalid = [], []
+        for item in items:
+            for part in str(item or "").split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                try:
+                    validate_email(part)
+                except ValidationError:
+                    invalid.append(part)
+                else:
+                    valid.append(part)
+        return valid, invalid
+
+
+class JSONValueField(forms.Field):
+    """Any JSON value as given (text, number, list, object): config is JSON already."""
+
+    def to_python(self, value):
+        return value
+
+    def validate(self, value):
+        if self.required and value in (None, ""):
+            raise ValidationError(self.error_messages["required"], code="required")

@@ -1,0 +1,32 @@
+"""Formatter actions: set_variable (format_date and math belong here too)."""
+
+from django import forms
+
+from ..base import VARIABLE_NAME, ActionConfigForm, ActionType, Result
+from ..registry import register
+from .fields import JSONValueField
+
+
+class SetVariableForm(ActionConfigForm):
+    name = forms.RegexField(
+        regex=VARIABLE_NAME,
+        max_length=100,
+        error_messages={"invalid": "Use letters, digits and _ (not starting with a digit)."},
+        help_text="Saved as vars.<name>.",
+    )
+    value = JSONValueField(
+        help_text="A template ({{ event.x }} keeps the value's type) or any JSON value."
+    )
+
+
+@register("set_variable")
+class SetVariable(ActionType):
+    label = "Set Variable"
+    category = "Formatter"
+    description = "Save a templated value to vars.<name> for later actions."
+    form_class = SetVariableForm
+    literal_fields = ("name",)
+
+    def run(self, ctx, inputs):
+        name, value = inputs["name"], inputs.get("value")
+        return Result(outputs={"name": name, "value": value}, variables={name: value})

@@ -1,0 +1,319 @@
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from connectors import engine, services
+from connectors.models import Counter, Event, Run, RunLog
+from tests.builders import build_connector
+
+
+def ingest(connector, payload, hop_count=0):
+    return services.record_event(
+        connector, payload, method="POST", headers={}, source_ip="127.0.0.1", hop_count=hop_count
+    )
+
+
+def run_payload(connector, payload):
+    event = ingest(connector, payload)
+    engine.process_event(event.pk)
+    return Run.objects.get(event=event, replay_of=None)
+
+
+REPS = {"Kerala": "ravi@shop.example", "Goa": "gita@shop.example", "Delhi": "dev@shop.example"}
+PRODUCTS = ["Solar Lamp", "Fan", "Heater", "Cooler", "Geyser"]
+
+
+def lead_form_connector(project):
+    route_steps = [
+        {
+            "name": f"Route {state} leads",
+            "filters": [[{"field": "{{ event.state }}", "op": "equals", "value": state}]],
+            "actions": [
+                (
+                    "send_email",
+                    {
+                        "to": [rep],
+                        "subject": "New lead: {{ event.name }} ({{ event.product }})",
+                        "body": "{{ event.name }} ({{ event.phone }}) wrote: {{ event.message }}",
+                    },
+                )
+            ],
+        }
+        for state, rep in REPS.items()
+    ]
+    return build_connector(
+        project,
+        name="Lead form",
+        field_mapping={
+            "number": "{{ event.phone }}",
+            "name": "{{ event.name }}",
+            "email": "{{ event.email }}",
+        },  # fmt: skip
+        steps=[
+            {
+                "name": "Thank the lead",
+                "actions": [
+                    (
+                        "send_email",
+                        {
+                            "to": ["{{ event.email }}"],
+                            "subject": "Thanks, {{ contact.name }}",
+                            "body": "We got your interest in {{ event.product }}.",
+                        },
+                    )
+                ],
+            },
+            *route_steps,
+            {
+                "name": "Count the product",
+                "actions": [("trigger_counter", {"name": "product:{{ event.product }}"})],
+            },
+            {"name": "Stop here", "actions": [("stop_processing", {})]},
+            {
+                "name": "Never reached",
+                "actions": [("send_email", {"to": ["x@y.z"], "subject": "no", "body": "no"})],
+            },
+        ],
+    )
+
+
+@pytest.mark.django_db
+def test_lead_form_example_end_to_end(project):
+    connector = lead_form_connector(project)
+    leads = [
+        {"name": "Asha", "email": "asha@example.com", "phone": "+91 98470 11111",
+         "state": "Kerala", "product": "Solar Lamp", "message": "Call me"},
+        {"name": "Bala", "email": "bala@example.com", "phone": "+91 98470 22222",
+         "state": "Goa", "product": "Fan", "message": "Price?"},
+        {"name": "Chitra", "email": "chitra@example.com", "phone": "+91 98470 33333",
+         "state": "Kerala", "product": "Solar Lamp", "message": "Stock?"},
+    ]  # fmt: skip
+    runs = [run_payload(connector, lead) for lead in leads]
+
+    assert [r.status for r in runs] == [Run.Status.STOPPED] * 3
+    sent = [(m.to, m.subject) for m in mail.outbox]
+    assert sent == [
+        (["asha@example.com"], "Thanks, Asha"),
+        (["ravi@shop.example"], "New lead: Asha (Solar Lamp)"),
+        (["bala@example.com"], "Thanks, Bala"),
+        (["gita@shop.example"], "New lead: Bala (Fan)"),
+        (["chitra@example.com"], "Thanks, Chitra"),
+        (["ravi@shop.example"], "New lead: Chitra (Solar Lamp)"),
+    ]
+    counters = dict(Counter.objects.values_list("name", "value"))
+    assert counters == {"product:Solar Lamp": 2, "product:Fan": 1}
+    logs = RunLog.objects.filter(run=runs[1], kind=RunLog.Kind.STEP).order_by("id")
+    assert [(log.step_position, log.status) for log in logs] == [
+        (0, "ran"), (1, "skipped"), (2, "ran"), (3, "skipped"), (4, "ran"), (5, "stopped"),
+    ]  # fmt: skip
+    assert runs[0].contact.number == "919847011111"
+    assert Event.objects.get(pk=runs[0].event_id).status == Event.Status.PROCESSED
+
+
+@pytest.mark.django_db
+def test_action_log_keeps_templated_inputs_and_outputs(project):
+    connector = build_connector(
+        project,
+        steps=[{"actions": [("set_variable", {"name": "greeting", "value": "Hi {{ event.n }}"}),
+                            ("set_variable", {"name": "items", "value": "{{ event.items }}"}),
+                            ("set_variable", {"name": "echo", "value": "{{ vars.greeting }}!"})]}],
+    )  # fmt: skip
+    run = run_payload(connector, {"n": "Asha", "items": [1, 2]})
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.context["vars"] == {"greeting": "Hi Asha", "items": [1, 2], "echo": "Hi Asha!"}
+    first = RunLog.objects.filter(run=run, kind="action").first()
+    assert first.inputs == {"name": "greeting", "value": "Hi Asha"}
+    assert first.outputs == {"name": "greeting", "value": "Hi Asha"}
+    assert first.duration_ms >= 0
+
+
+@pytest.mark.django_db
+def test_iterator_runs_actions_per_item_and_caps(project):
+    connector = build_connector(
+        project,
+        steps=[
+            {
+                "iterator": {"path": "event.items", "max": 3},
+                "actions": [("trigger_counter", {"name": "sku:{{ item.sku }}"}),
+                            ("set_variable", {"name": "last", "value": "{{ index }}"})],
+            }
+        ],
+    )  # fmt: skip
+    run = run_payload(
+        connector, {"items": [{"sku": "A"}, {"sku": "B"}, {"sku": "A"}, {"sku": "C"}]}
+    )
+    assert run.status == Run.Status.SUCCEEDED
+    assert dict(Counter.objects.values_list("name", "value")) == {"sku:A": 2, "sku:B": 1}
+    step_log = RunLog.objects.get(run=run, kind="step")
+    assert step_log.error == "Iterator capped at 3 of 4 items."
+    assert step_log.inputs["iterator"] == {"items": 4, "run": 3}
+    assert run.context["vars"]["last"] == 2
+    iterations = list(
+        RunLog.objects.filter(run=run, kind="action", action_type="trigger_counter")
+        .order_by("id")
+        .values_list("iteration", flat=True)
+    )
+    assert iterations == [0, 1, 2]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fallback, status, later_ran", [("continue", "succeeded", True),
+                                                         ("stop", "failed", False)])  # fmt: skip
+def test_fallback_of_a_failing_action(project, fallback, status, later_ran):
+    connector = build_connector(
+        project,
+        steps=[
+            {"actions": [("route_connector", {"connector": "Nope", "fallback": fallback})]},
+            {"actions": [("set_variable", {"name": "after", "value": "yes"})]},
+        ],
+    )
+    run = run_payload(connector, {})
+    assert run.status == status
+    failed = RunLog.objects.get(run=run, kind="action", status="failed")
+    assert failed.error == "No connector named 'Nope' in this project."
+    assert ("after" in run.context["vars"]) is later_ran
+    if status == "failed":
+        assert run.error == "No connector named 'Nope' in this project."
+
+
+@pytest.mark.django_db
+def test_unknown_action_type_fails_clearly(project):
+    connector = build_connector(project, steps=[{"actions": [("no_such_type", {})]}])
+    run = run_payload(connector, {})
+    assert run.status == Run.Status.FAILED
+    assert run.error == "Unknown action type 'no_such_type'."
+
+
+@pytest.mark.django_db
+def test_route_connector_stops_a_loop_at_the_tenth_hop(project):
+    connector = build_connector(
+        project, name="Loop", steps=[{"actions": [("route_connector", {"connector": "Loop"})]}]
+    )
+    event = ingest(connector, {"x": 1})
+    hops = 0
+    while True:
+        engine.process_event(event.pk)
+        run = Run.objects.get(event=event)
+        if run.status != Run.Status.SUCCEEDED:
+            break
+        event = Event.objects.filter(connector=connector).order_by("-id").first()
+        hops += 1
+    assert hops == 9
+    assert event.hop_count == 9
+    assert run.status == Run.Status.FAILED
+    assert "Routing loop" in run.error
+
+
+@pytest.mark.django_db
+def test_simulate_performs_no_outside_effects(project):
+    connector = lead_form_connector(project)
+    simulation = engine.simulate(
+        connector, {"name": "Asha", "email": "a@example.com", "state": "Goa", "product": "Fan"}
+    )
+    assert mail.outbox == []
+    assert Counter.objects.count() == 0
+    assert Run.objects.count() == 0 and RunLog.objects.count() == 0
+    assert simulation.status == Run.Status.STOPPED
+    statuses = [(log["kind"], log["status"]) for log in simulation.logs if log["kind"] == "step"]
+    assert statuses == [("step", "ran"), ("step", "skipped"), ("step", "ran"),
+                        ("step", "skipped"), ("step", "ran"), ("step", "stopped")]  # fmt: skip
+    first_email = simulation.logs[0]
+    assert first_email["inputs"]["subject"] == "Thanks, Asha"
+    assert first_email["outputs"]["simulated"] is True
+
+
+@pytest.mark.django_db
+def test_replay_makes_a_new_run(project, django_capture_on_commit_callbacks):
+    connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
+    run = run_payload(connector, {})
+    replay = engine.replay_event(run.event)
+    engine.continue_run(replay.pk)
+    replay.refresh_from_db()
+    assert replay.replay_of == run
+    assert replay.status == Run.Status.SUCCEEDED
+    assert Counter.objects.get(name="n").value == 2
+
+
+@pytest.mark.django_db
+def test_a_rerun_does_not_repeat_outside_effects(project):
+    connector = build_connector(
+        project,
+        steps=[{"actions": [("send_email", {"to": ["a@b.co"], "subject": "s", "body": "b"}),
+                            ("trigger_counter", {"name": "n"})]}],
+    )  # fmt: skip
+    run = run_payload(connector, {})
+    assert len(mail.outbox) == 1
+    # As if the worker died after the effects: the sweep hands the run out again.
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, lease_until=None)
+    engine.continue_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.attempts == 2
+    assert len(mail.outbox) == 1
+    assert Counter.objects.get(name="n").value == 1
+
+
+@pytest.mark.django_db
+def test_a_running_run_with_a_live_lease_is_not_taken_twice(project):
+    connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
+    event = ingest(connector, {})
+    engine.process_event(event.pk)
+    run = Run.objects.get(event=event)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, lease_until="2999-01-01T00:00Z")
+    assert engine.continue_run(run.pk) is None
+    assert engine.process_event(event.pk) is None
+
+
+@pytest.mark.django_db
+def test_queries_per_event_are_bounded_and_do_not_grow_with_history(project):
+    connector = build_connector(
+        project,
+        steps=[
+            {"filters": [[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]],
+             "actions": [("set_variable", {"name": "a", "value": "{{ event.name }}"}),
+                         ("trigger_counter", {"name": "leads"})]},
+            {"actions": [("set_variable", {"name": "b", "value": "{{ vars.a }}"}),
+                         ("set_variable", {"name": "c", "value": "{{ counters.leads }}"})]},
+            {"actions": [("set_variable", {"name": "d", "value": "x"})]},
+        ],
+    )  # fmt: skip
+    payload = {"name": "Asha", "state": "Kerala"}
+
+    def queries_for_one():
+        event = ingest(connector, payload)
+        with CaptureQueriesContext(connection) as captured:
+            engine.process_event(event.pk)
+        assert Run.objects.get(event=event).status == Run.Status.SUCCEEDED
+        return len(captured)
+
+    first = queries_for_one()
+    for _ in range(30):
+        ingest(connector, payload)
+    later = queries_for_one()
+    assert first == later
+    assert later <= 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counter_increments_are_atomic_under_parallel_runs(project):
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memory"):
+        pytest.skip("in-memory SQLite is shared by threads without real concurrency")
+    values = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(20):
+            value = services.increment_counter(project, "parallel")
+            with lock:
+                values.append(value)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(values) == list(range(1, 121))
