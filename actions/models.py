@@ -19,3 +19,65 @@ class Action(models.Model):
 
     def __str__(self):
         return self.name or self.type
+
+
+class HttpRequestLog(models.Model):
+    """One request an HTTP-flavoured action sent (the last few per action are kept).
+
+    Secrets in headers and query strings are masked before the row is written.
+    """
+
+    project_path = "action__step__connector__project"
+
+    class Trigger(models.TextChoices):
+        RUN = "run", "Run"
+        TEST = "test", "Test button"
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="http_logs")
+    run = models.ForeignKey(
+        "connectors.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=4, choices=Trigger.choices, default=Trigger.RUN)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=10)
+    url = models.TextField()
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["action", "-created_at"], name="httplog_action_recent")]
+
+    def __str__(self):
+        return f"{self.method} {self.url} → {self.status or self.error}"
+
+    @property
+    def ok(self):
+        return self.status is not None and 200 <= self.status < 300 and not self.error
+
+
+class HttpResponseMapping(models.Model):
+    """The response structure an HTTP Request action mapped, and whether it changed since."""
+
+    project_path = "action__step__connector__project"
+
+    action = models.OneToOneField(
+        Action, on_delete=models.CASCADE, related_name="response_mapping"
+    )
+    sample = models.JSONField(null=True, blank=True, help_text="The mapped JSON response.")
+    mapped_at = models.DateTimeField(null=True, blank=True)
+    structure_changed = models.BooleanField(default=False)
+    changed_sample = models.JSONField(
+        null=True, blank=True, help_text="The latest response whose structure differs."
+    )
+    latest_was_json = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Response mapping of {self.action}"

@@ -16,6 +16,9 @@ def validate_time_zone(value):
         )
 
 
+DEFAULT_CHATGPT_BASE_URL = "https://api.openai.com/v1"
+
+
 def default_http_rate_limit():
     return settings.PICKY_HTTP_RATE_LIMIT_PER_MINUTE
 
@@ -31,6 +34,18 @@ class Project(models.Model):
     alert_email = models.EmailField(blank=True)
     retention_days = models.PositiveIntegerField(default=default_retention_days)
     http_rate_limit_per_minute = models.PositiveIntegerField(default=default_http_rate_limit)
+    chatgpt_api_key = models.CharField(
+        "ChatGPT API key",
+        max_length=300,
+        blank=True,
+        help_text="Key of the OpenAI API (or of a compatible server) used by the ChatGPT action.",
+    )
+    chatgpt_base_url = models.URLField(
+        "ChatGPT base URL",
+        max_length=300,
+        default=DEFAULT_CHATGPT_BASE_URL,
+        help_text="Base URL of an OpenAI-compatible API; /chat/completions is added to it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
@@ -101,3 +116,54 @@ class ApiToken(models.Model):
             allowed_ip=allowed_ip or None,
         )
         return row, raw
+
+
+class RateLimitWindow(models.Model):
+    """Hits of one rate-limited scope in one fixed one-minute window (picky/ratelimit.py).
+
+    A table, not process memory, so the limit holds across web and worker processes.
+    """
+
+    scope = models.CharField(max_length=100)
+    window_start = models.BigIntegerField(help_text="Unix time of the window's first second.")
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "window_start"], name="unique_rate_window")
+        ]
+
+    def __str__(self):
+        return f"{self.scope} @ {self.window_start}: {self.hits}"
+
+
+class AlertState(models.Model):
+    """Throttled alert mail of one failing source, e.g. an action (picky/alerts.py)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alert_states")
+    source = models.CharField(max_length=100, help_text='What fails, e.g. "action:42".')
+    label = models.CharField(max_length=300, help_text="What fails, in words, for the mail.")
+    link = models.CharField(max_length=500, blank=True, help_text="Where to look, in the mail.")
+    recipients = models.JSONField(default=list, blank=True)
+    pending_failures = models.PositiveIntegerField(
+        default=0, help_text="Failures since the last alert mail."
+    )
+    latest_error = models.TextField(blank=True)
+    latest_failure_at = models.DateTimeField(null=True, blank=True)
+    last_mailed_at = models.DateTimeField(null=True, blank=True)
+    mails_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "source"], name="unique_alert_source")
+        ]
+        indexes = [
+            models.Index(
+                fields=["last_mailed_at"],
+                name="alert_pending_sweep",
+                condition=models.Q(pending_failures__gt=0),
+            )
+        ]
+
+    def __str__(self):
+        return self.label or self.source
