@@ -1,0 +1,445 @@
+"""Delayed steps: when a parked run is due, claiming due rows, cancelling them.
+
+A step's `delay` (part of the connector JSON, DESIGN.md) is null or one of:
+
+    {"mode": "fixed", "amount": 3, "unit": "days",
+     "at": "09:00", "identifier": "{{ event.order_id }}"}
+
+    {"mode": "relative", "field": "{{ event.webinar.start }}",
+     "offset": -2, "unit": "hours", "at": "09:00", "if_past": "skip",
+     "day_first": false, "identifier": "{{ event.meeting_id }}"}
+
+- `unit`: minutes, hours, days or weeks. Minutes and hours are elapsed time;
+  days and weeks are calendar days in the project's time zone, so "1 day
+  before 10:00" is 10:00 the day before even across a DST change.
+- `amount` (fixed, >= 0) and `offset` (relative, signed: -2 is "2 before",
+  1 is "1 after") are numbers, or templates that render to a number.
+  `offset` defaults to 0, `unit` to "minutes".
+- `at` (optional, "HH:MM" or "HH:MM:SS", project time zone): after moving by
+  whole days or weeks, the time of day is set to `at` ("on the date at
+  09:00", "1 day before at 09:00", "3 days later at 09:00"). It needs a unit
+  of days or weeks. A fixed delay whose `at` has passed today waits for the
+  same time tomorrow.
+- `field` (relative): a template whose value is an ISO 8601 date or
+  date-time, `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYYMMDD`, epoch seconds or
+  milliseconds (a number or a string of digits), or another common written
+  form that python-dateutil reads (`day_first: true` reads 03/04/2025 as
+  3 April). Values without a UTC offset are in the project's time zone; a
+  wall time skipped by DST moves forward by the gap, a repeated one takes
+  its first occurrence.
+- `if_past` (relative, default "run_now"): what happens when the due time
+  has already passed: `run_now`, `skip` (skip this step, go on) or `stop`
+  (stop the run).
+- `identifier` (optional template): stored with the parked run, so that
+  `cancel_delay` can find it (a meeting id, an order id). Cut to 255
+  characters.
+
+A parked run is a `ScheduledStep`; `sweep_due_delays` (a celery-beat task
+every PICKY_DELAY_SWEEP_SECONDS) claims due rows in batches with
+`SELECT ... FOR UPDATE SKIP LOCKED`, marks them fired and resumes their runs
+in the same transaction, so each row fires once however many sweeps run.
+"""
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from dateutil import parser as date_parser
+from dateutil import tz as date_tz
+from django.db import transaction
+from django.utils import timezone
+
+from picky.templating import render_value, template_errors, to_text
+
+from .models import Run, RunLog, ScheduledStep, Step
+
+UNITS = ("minutes", "hours", "days", "weeks")
+CALENDAR_UNITS = ("days", "weeks")
+IF_PAST_CHOICES = ("run_now", "skip", "stop")
+MODES = ("fixed", "relative")
+IDENTIFIER_MAX_LENGTH = ScheduledStep._meta.get_field("identifier").max_length
+
+SWEEP_BATCH_SIZE = 500
+# One sweep fires at most this many batches; the next beat tick takes the rest.
+SWEEP_MAX_BATCHES = 20
+CANCEL_BATCH_SIZE = 1000
+
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+BASIC_DATE = re.compile(r"^\d{8}$")
+TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+# Epoch values at or above this are milliseconds (1e11 seconds is the year 5138).
+EPOCH_MILLISECONDS_FROM = 10**11
+
+
+class DelayError(ValueError):
+    """A delay that cannot be planned: bad config or an unreadable date."""
+
+
+@dataclass
+class DelayPlan:
+    """What the engine does with a delayed step (see engine_api.md).
+
+    decision: "now" (run the step now), "park" (wait until `due_at`), "skip"
+    (skip the step, go on), "stop" (stop the run) or "fail" (fail the run).
+    `reason` is the log line that explains the decision.
+    """
+
+    decision: str
+    due_at: datetime | None = None
+    identifier: str = ""
+    reason: str = ""
+
+
+# --- configuration ---------------------------------------------------------
+
+
+def delay_errors(delay):
+    """Problems of a step's delay config as {key: message}; empty when valid."""
+    if delay is None:
+        return {}
+    if not isinstance(delay, dict):
+        return {"delay": "The delay must be an object or null."}
+    errors = {}
+    mode = delay.get("mode")
+    if mode not in MODES:
+        errors["mode"] = f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}."
+    unit = delay.get("unit", "minutes")
+    if unit not in UNITS:
+        errors["unit"] = f"Unknown unit {unit!r}; use one of: {', '.join(UNITS)}."
+    amount_key = "offset" if mode == "relative" else "amount"
+    amount = delay.get(amount_key, 0 if mode == "relative" else None)
+    if amount is None or amount == "":
+        errors[amount_key] = "A fixed delay needs an amount."
+    elif isinstance(amount, str) and "{{" in amount:
+        if template_errors(amount):
+            errors[amount_key] = "; ".join(template_errors(amount))
+    elif not _is_number(amount):
+        errors[amount_key] = f"{amount!r} is not a number."
+    elif mode == "fixed" and float(amount) < 0:
+        errors[amount_key] = "A fixed delay cannot be negative."
+    at = delay.get("at")
+    if at not in (None, ""):
+        if not isinstance(at, str) or not TIME_OF_DAY.match(at.strip()):
+            errors["at"] = f"{at!r} is not a time of day like 09:00."
+        elif unit not in CALENDAR_UNITS:
+            errors["at"] = "A time of day needs the unit days or weeks."
+    if mode == "relative":
+        field = delay.get("field")
+        if not isinstance(field, str) or not field.strip():
+            errors["field"] = "A relative delay needs the date field, e.g. {{ event.start }}."
+        elif template_errors(field):
+            errors["field"] = "; ".join(template_errors(field))
+        if_past = delay.get("if_past", "run_now")
+        if if_past not in IF_PAST_CHOICES:
+            errors["if_past"] = (
+                f"Unknown if_past {if_past!r}; use one of: {', '.join(IF_PAST_CHOICES)}."
+            )
+    identifier = delay.get("identifier", "")
+    if not isinstance(identifier, str):
+        errors["identifier"] = "The identifier must be text (a template)."
+    elif template_errors(identifier):
+        errors["identifier"] = "; ".join(template_errors(identifier))
+    return errors
+
+
+def _is_number(value):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return isinstance(value, str) and bool(NUMBER.match(value.strip()))
+
+
+# --- dates -----------------------------------------------------------------
+
+
+def _known_offset(name, offset):
+    # dateutil asks this for every zone it reads: keep explicit offsets
+    # (including "Z", "UTC", "GMT"), and leave unknown names naive so they
+    # are read in the project's time zone.
+    if offset is not None:
+        return UTC if offset == 0 else date_tz.tzoffset(name, offset)
+    return None
+
+
+def localize(naive, tzinfo):
+    """A wall time in `tzinfo` as an aware datetime, normalised through UTC.
+
+    A time skipped by a DST jump moves forward by the gap; a repeated time
+    takes its first occurrence (fold=0).
+    """
+    return naive.replace(tzinfo=tzinfo, fold=0).astimezone(UTC).astimezone(tzinfo)
+
+
+def parse_date_value(value, tzinfo, day_first=False):
+    """An aware datetime from a payload value, or DelayError saying why not."""
+    if isinstance(value, bool) or value is None:
+        raise DelayError(f"{'empty' if value is None else value!r} is not a date.")
+    if isinstance(value, (int, float)):
+        return _from_epoch(value).astimezone(tzinfo)
+    if not isinstance(value, str):
+        raise DelayError(f"{value!r} is not a date.")
+    text = value.strip()
+    if not text:
+        raise DelayError("The date is empty.")
+    if NUMBER.match(text) and not BASIC_DATE.match(text):
+        return _from_epoch(float(text)).astimezone(tzinfo)
+    try:
+        parsed = date_parser.isoparse(text)
+    except (ValueError, OverflowError):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                parsed = date_parser.parse(text, dayfirst=day_first, tzinfos=_known_offset)
+        except (ValueError, OverflowError) as exc:
+            raise DelayError(f"Cannot read {text!r} as a date ({exc}).") from None
+    if parsed.tzinfo is None:
+        return localize(parsed, tzinfo)
+    return parsed.astimezone(tzinfo)
+
+
+def _from_epoch(number):
+    seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise DelayError(f"{number!r} is out of range for epoch seconds or ms.") from None
+
+
+def shift(moment, amount, unit, tzinfo, at=None):
+    """`moment` moved by `amount` units; days and weeks move on the calendar of `tzinfo`."""
+    if unit in CALENDAR_UNITS:
+        days = amount * (7 if unit == "weeks" else 1)
+        wall = moment.astimezone(tzinfo).replace(tzinfo=None) + timedelta(days=days)
+        if at is not None:
+            wall = datetime.combine(wall.date(), at)
+        return localize(wall, tzinfo)
+    step = timedelta(hours=amount) if unit == "hours" else timedelta(minutes=amount)
+    # Elapsed time: add in UTC, as aware arithmetic in a zone adds wall time.
+    return (moment.astimezone(UTC) + step).astimezone(tzinfo)
+
+
+def parse_time_of_day(text):
+    match = TIME_OF_DAY.match(text.strip())
+    hour, minute, second = match.groups()
+    return time(int(hour), int(minute), int(second or 0))
+
+
+def clean_identifier(value):
+    """The stored form of an identifier: text, trimmed, at most 255 characters."""
+    return to_text(value).strip()[:IDENTIFIER_MAX_LENGTH]
+
+
+# --- planning --------------------------------------------------------------
+
+
+def plan_delay(step, ctx):
+    """Decide what happens to `step` (which has a delay) in the run of `ctx`."""
+    delay = step.delay
+    errors = delay_errors(delay)
+    if errors:
+        problems = "; ".join(f"{key}: {message}" for key, message in errors.items())
+        return DelayPlan("fail", reason=f"The delay of step {step} is invalid: {problems}")
+    tzinfo = ctx.project.tzinfo
+    now = timezone.now()
+    identifier = clean_identifier(ctx.render(delay.get("identifier") or ""))
+    unit = delay.get("unit", "minutes")
+    at = parse_time_of_day(delay["at"]) if delay.get("at") else None
+    try:
+        if delay["mode"] == "fixed":
+            amount = _number(delay["amount"], ctx, "amount")
+            if amount < 0:
+                raise DelayError(f"The amount {amount:g} is negative.")
+            due_at = shift(now, amount, unit, tzinfo, at)
+            if at is not None and due_at <= now:
+                due_at = shift(due_at, 1, "days", tzinfo, at)
+            described = f"{amount:g} {unit} after {_show(now)}" + (f" at {at:%H:%M}" if at else "")
+        else:
+            offset = _number(delay.get("offset", 0), ctx, "offset")
+            value = render_value(delay["field"], ctx.data)
+            try:
+                base = parse_date_value(value, tzinfo, bool(delay.get("day_first")))
+            except DelayError as exc:
+                raise DelayError(f"Cannot use the date field {delay['field']}: {exc}") from None
+            due_at = shift(base, offset, unit, tzinfo, at)
+            described = _describe_offset(offset, unit, base, at)
+    except DelayError as exc:
+        return DelayPlan("fail", identifier=identifier, reason=f"Step {step}: {exc}")
+    shown = _show(due_at.astimezone(tzinfo))
+    # In UTC: aware datetimes in a zone compare oddly inside a repeated DST hour.
+    due_at = due_at.astimezone(UTC)
+    if due_at > now:
+        return DelayPlan("park", due_at, identifier, f"Waiting until {shown} ({described}).")
+    if delay["mode"] == "fixed":
+        return DelayPlan("now", due_at, identifier, "No wait: the delay is zero.")
+    if_past = delay.get("if_past", "run_now")
+    decision = {"run_now": "now", "skip": "skip", "stop": "stop"}[if_past]
+    return DelayPlan(
+        decision,
+        due_at,
+        identifier,
+        f"The due time {shown} ({described}) has passed; if_past is {if_past}.",
+    )
+
+
+def _number(value, ctx, key):
+    if isinstance(value, str) and "{{" in value:
+        value = render_value(value, ctx.data)
+    if isinstance(value, str):
+        value = value.strip()
+    if not _is_number(value):
+        raise DelayError(f"The {key} {value!r} is not a number.")
+    return float(value)
+
+
+def _describe_offset(offset, unit, base, at):
+    if offset == 0:
+        where = f"on {_show(base)}"
+    else:
+        where = f"{abs(offset):g} {unit} {'before' if offset < 0 else 'after'} {_show(base)}"
+    return where + (f" at {at:%H:%M}" if at else "")
+
+
+def _show(moment):
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def park_run(run, step, step_index, plan):
+    """Record the parked run; the sweep resumes it at `step_index` once due."""
+    run.next_step = step_index
+    Run.objects.filter(pk=run.pk).update(next_step=step_index)
+    return ScheduledStep.objects.create(
+        project_id=run.project_id,
+        connector_id=run.connector_id,
+        run=run,
+        step=step,
+        due_at=plan.due_at,
+        identifier=plan.identifier,
+    )
+
+
+# --- the sweep -------------------------------------------------------------
+
+
+def sweep_due_delays(batch_size=SWEEP_BATCH_SIZE, max_batches=SWEEP_MAX_BATCHES):
+    """Fire every due delay (up to `max_batches` batches); returns how many fired."""
+    fired = 0
+    for _ in range(max_batches):
+        claimed = fire_due_batch(batch_size)
+        fired += claimed
+        if claimed < batch_size:
+            break
+    return fired
+
+
+def claim_due(now, batch_size):
+    """Lock up to `batch_size` due pending rows, oldest first, skipping rows others hold.
+
+    Must run inside a transaction. SQLite ignores FOR UPDATE: its single
+    writer (IMMEDIATE transactions) serialises concurrent sweeps instead.
+    """
+    return list(
+        ScheduledStep.objects.select_for_update(skip_locked=True)
+        .filter(status=ScheduledStep.Status.PENDING, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", "run_id", "step_id", "connector_id")[:batch_size]
+    )
+
+
+def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
+    """Claim one batch, mark it fired and resume its runs, all in one transaction."""
+    from . import engine
+
+    with transaction.atomic():
+        now = timezone.now()
+        rows = claim_due(now, batch_size)
+        if not rows:
+            return 0
+        ScheduledStep.objects.filter(pk__in=[row[0] for row in rows]).update(
+            status=ScheduledStep.Status.FIRED, fired_at=now
+        )
+        indexes = step_indexes({row[3] for row in rows})
+        for _, run_id, step_id, _ in rows:
+            engine.resume_after_delay(run_id, indexes[step_id])
+    return len(rows)
+
+
+def step_indexes(connector_ids):
+    """{step id: index of the step in its connector's current order}."""
+    indexes = {}
+    counts = {}
+    steps = (
+        Step.objects.filter(connector_id__in=connector_ids)
+        .order_by("connector_id", "position", "id")
+        .values_list("connector_id", "id")
+    )
+    for connector_id, step_id in steps:
+        indexes[step_id] = counts.get(connector_id, 0)
+        counts[connector_id] = indexes[step_id] + 1
+    return indexes
+
+
+# --- cancelling ------------------------------------------------------------
+
+
+def pending_delays(connector, identifier):
+    """The pending delays of `connector` parked with `identifier`."""
+    return ScheduledStep.objects.filter(
+        connector=connector,
+        identifier=clean_identifier(identifier),
+        status=ScheduledStep.Status.PENDING,
+    )
+
+
+def cancel_delays(connector, identifier, reason):
+    """Cancel every pending delay of `connector` with `identifier`; returns the count."""
+    return cancel_schedules(pending_delays(connector, identifier), reason)
+
+
+def cancel_schedules(schedules, reason):
+    """Cancel the pending rows of `schedules` and stop their runs; returns the count.
+
+    Rows the sweep has already claimed are fired, not cancelled: waiting
+    for its lock and re-reading the status settles the race either way.
+    """
+    pending = schedules.filter(status=ScheduledStep.Status.PENDING)
+    cancelled = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                pending.select_for_update()
+                .order_by("pk")
+                .values_list("pk", "run_id", "step_id", "connector_id")[:CANCEL_BATCH_SIZE]
+            )
+            if not rows:
+                return cancelled
+            ScheduledStep.objects.filter(pk__in=[row[0] for row in rows]).update(
+                status=ScheduledStep.Status.CANCELLED
+            )
+            _stop_cancelled_runs(rows, reason)
+        cancelled += len(rows)
+
+
+def _stop_cancelled_runs(rows, reason):
+    now = timezone.now()
+    run_ids = [row[1] for row in rows]
+    waiting = set(
+        Run.objects.filter(pk__in=run_ids, status=Run.Status.WAITING).values_list("pk", flat=True)
+    )
+    Run.objects.filter(pk__in=waiting).update(
+        status=Run.Status.STOPPED, finished_at=now, error=reason
+    )
+    indexes = step_indexes({row[3] for row in rows})
+    RunLog.objects.bulk_create(
+        RunLog(
+            run_id=run_id,
+            kind=RunLog.Kind.STEP,
+            step_id=step_id,
+            step_position=indexes.get(step_id, 0),
+            status=RunLog.Status.STOPPED,
+            error=reason,
+        )
+        for _, run_id, step_id, _ in rows
+        if run_id in waiting
+    )
