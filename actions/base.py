@@ -112,6 +112,10 @@ class ActionType:
     category = ""
     description = ""
     has_outside_effects = False
+    # True for types whose only effects are rows in Picky's own database (counters,
+    # tags, records): the engine commits them together with their log line, so a
+    # re-run can never repeat them. Such types also set has_outside_effects.
+    effects_in_database = False
     form_class = ActionConfigForm
     # Config keys that are not templates (rendered as given).
     literal_fields = ()

@@ -487,6 +487,12 @@ class RunExecutor:
             log.inputs = inputs
             if self.dry_run and action_type.has_outside_effects:
                 result = action_type.dry_run(ctx, inputs)
+            elif action_type.effects_in_database and not self.dry_run:
+                # The effect and its log line commit together: a re-run never repeats it.
+                with transaction.atomic():
+                    result = action_type.run(ctx, inputs)
+                    self.action_succeeded(log, action, result, started, write_now=True)
+                return self.stop_if_asked(action_type, result)
             else:
                 result = action_type.run(ctx, inputs)
         except ActionError as exc:
@@ -497,11 +503,19 @@ class RunExecutor:
             log.status = RunLog.Status.FAILED
             log.error = f"Internal error: {type(exc).__name__}: {exc}"
             return self.action_failed(log, action, started)
+        self.action_succeeded(
+            log, action, result, started, write_now=action_type.has_outside_effects
+        )
+        return self.stop_if_asked(action_type, result)
+
+    def action_succeeded(self, log, action, result, started, write_now):
         log.outputs = result.outputs
         log.status = RunLog.Status.STOPPED if result.stop else RunLog.Status.RAN
         log.duration_ms = elapsed_ms(started)
         self.store_outputs(action, result.outputs, result.variables)
-        self.add_log(log, write_now=action_type.has_outside_effects)
+        self.add_log(log, write_now=write_now)
+
+    def stop_if_asked(self, action_type, result):
         if result.stop:
             raise RunStopped(Run.Status.STOPPED, f"Stopped by {action_type.label}.")
         return result

@@ -29,6 +29,7 @@ class TriggerCounter(ActionType):
     description = "Add to a named counter; the new value is `counters.<name>`."
     # Writes shared state: not performed in a simulation, never repeated on a re-run.
     has_outside_effects = True
+    effects_in_database = True
     form_class = TriggerCounterForm
     literal_fields = ("amount",)
 
@@ -60,6 +61,7 @@ class ResetCounter(ActionType):
     category = "Counter"
     description = "Set a named counter back to 0 (or a given value)."
     has_outside_effects = True
+    effects_in_database = True
     form_class = ResetCounterForm
     literal_fields = ("value",)
 
