@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from actions.base import ActionContext, ActionError
@@ -62,9 +62,18 @@ class RunStopped(Exception):
 
 def process_event(event_id):
     """Create the event's run and execute it (Celery task body)."""
-    event = Event.objects.select_related("connector__project").filter(pk=event_id).first()
+    first_run = Run.objects.filter(event=OuterRef("pk"), replay_of__isnull=True).values("pk")
+    event = (
+        Event.objects.select_related("connector__project")
+        .annotate(existing_run_id=Subquery(first_run[:1]))
+        .filter(pk=event_id)
+        .first()
+    )
     if event is None or event.status != Event.Status.QUEUED:
         return None
+    if event.existing_run_id:
+        # A second delivery of the event: continue its run if the lease ran out.
+        return continue_run(event.existing_run_id)
     now = timezone.now()
     try:
         run = Run.objects.create(
@@ -77,7 +86,7 @@ def process_event(event_id):
             attempts=1,
         )
     except IntegrityError:
-        # A second delivery of the same event: the run exists; continue it if its lease ran out.
+        # Two deliveries raced past the check above; the other one created the run.
         existing = Run.objects.filter(event=event, replay_of=None).first()
         return continue_run(existing.pk) if existing else None
     RunExecutor(run, event).execute()

@@ -1,0 +1,126 @@
+import zoneinfo
+
+import pytest
+
+from connectors.filters import OPERATORS, evaluate, filter_errors
+
+DATA = {
+    "event": {
+        "state": "Kerala",
+        "amount": "1200.50",
+        "qty": 3,
+        "email": "Asha@Example.com",
+        "tags": ["vip", "Repeat"],
+        "empty": "",
+        "none": None,
+        "paid": "yes",
+        "unpaid": False,
+        "date": "2026-03-10",
+        "when": "2026-03-10 09:30",
+        "Product Interested": "Solar Lamp",
+    }
+}
+
+
+def holds(field, op, value=None, value2=None, **extra):
+    condition = {"field": field, "op": op, "value": value, "value2": value2, **extra}
+    passed, details = evaluate([[condition]], DATA, zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert details[0]["result"] is passed
+    return passed
+
+
+@pytest.mark.parametrize(
+    "field, op, value, value2, expected",
+    [
+        ("{{ event.state }}", "equals", "kerala", None, True),
+        ("{{ event.state }}", "not_equals", "Goa", None, True),
+        ("{{ event.amount }}", "equals", "1200.5", None, True),
+        ("{{ event.email }}", "contains", "example", None, True),
+        ("{{ event.email }}", "not_contains", "gmail", None, True),
+        ("{{ event.tags }}", "contains", "repeat", None, True),
+        ("{{ event.email }}", "starts_with", "asha@", None, True),
+        ("{{ event.email }}", "ends_with", ".COM", None, True),
+        ("{{ event.amount }}", "gt", "999", None, True),
+        ("{{ event.qty }}", "gt", "10", None, False),
+        ("{{ event.qty }}", "gte", "3", None, True),
+        ("{{ event.qty }}", "lt", "10", None, True),
+        ("{{ event.qty }}", "lte", "2", None, False),
+        ("{{ event.qty }}", "between", "1", "3", True),
+        ("{{ event.amount }}", "between", "1", "100", False),
+        ("{{ event.empty }}", "is_empty", None, None, True),
+        ("{{ event.state }}", "is_not_empty", None, None, True),
+        ("{{ event.state }}", "exists", None, None, True),
+        ("{{ event.nothing }}", "not_exists", None, None, True),
+        ("{{ event.email }}", "matches_regex", r"^[a-z]+@example\.com$", None, True),
+        ("{{ event.state }}", "in_list", "Goa, kerala, Delhi", None, True),
+        ("{{ event.state }}", "not_in_list", ["Goa", "Delhi"], None, True),
+        ("{{ event.date }}", "before", "2026-03-11", None, True),
+        ("{{ event.when }}", "after", "2026-03-10T03:00:00Z", None, True),
+        ("{{ event.when }}", "after", "2026-03-10T05:00:00Z", None, False),
+        ("{{ event.paid }}", "is_true", None, None, True),
+        ("{{ event.unpaid }}", "is_false", None, None, True),
+        ('{{ event."Product Interested" }}', "equals", "solar lamp", None, True),
+        ("{{ event.date }}", "gt", "2026-01-31", None, True),
+    ],
+)
+def test_operators(field, op, value, value2, expected):
+    assert holds(field, op, value, value2) is expected
+
+
+def test_case_sensitive_when_asked():
+    assert holds("{{ event.state }}", "equals", "kerala", case_sensitive=True) is False
+    assert holds("{{ event.state }}", "equals", "Kerala", case_sensitive=True) is True
+
+
+def test_numbers_compare_as_numbers_not_text():
+    assert holds("{{ event.qty }}", "lt", "10") is True  # "3" < "10" as text would be False
+
+
+@pytest.mark.parametrize(
+    "op, expected",
+    [(op, op in ("not_exists", "is_empty")) for op in OPERATORS],
+)
+def test_a_missing_field_is_false_except_not_exists_and_is_empty(op, expected):
+    assert holds("{{ event.missing }}", op, "x", "y") is expected
+
+
+def test_a_bad_value_is_false_not_an_error():
+    assert holds("{{ event.state }}", "matches_regex", "([") is False
+    assert holds("{{ event.state }}", "gt", "abc") is False
+    assert holds("{{ event.state }}", "before", "not a date") is False
+
+
+def test_any_group_all_conditions():
+    kerala_vip = [
+        {"field": "{{ event.state }}", "op": "equals", "value": "Kerala"},
+        {"field": "{{ event.tags }}", "op": "contains", "value": "vip"},
+    ]
+    goa = [{"field": "{{ event.state }}", "op": "equals", "value": "Goa"}]
+    assert evaluate([goa, kerala_vip], DATA)[0] is True
+    kerala_new = [kerala_vip[0], {"field": "{{ event.tags }}", "op": "contains", "value": "new"}]
+    assert evaluate([goa, kerala_new], DATA)[0] is False
+    assert evaluate([], DATA) == (True, [])
+
+
+def test_validation_lists_errors_with_paths():
+    errors = filter_errors(
+        [
+            [{"field": "{{ event.a }}", "op": "equalz", "value": "x"}],
+            [{"field": "", "op": "between", "value": "1"}, {"op": "matches_regex",
+              "field": "{{ event.a }}", "value": "(["}],
+            "nope",
+        ]
+    )  # fmt: skip
+    paths = [path for path, _ in errors]
+    assert paths == [
+        "filters[0][0].op",
+        "filters[1][0].field",
+        "filters[1][0].value2",
+        "filters[1][1].value",
+        "filters[2]",
+    ]
+    assert "equalz" in errors[0][1]
+    assert filter_errors([[{"field": "{{ event.a }}", "op": "is_empty"}]]) == []
+    assert filter_errors([[{"field": "{{ event.[ }}", "op": "is_empty"}]])[0][0] == (
+        "filters[0][0].field"
+    )
