@@ -1,0 +1,364 @@
+"""Connector import and export as "picky.connector/v1" JSON (DESIGN.md "Connector JSON").
+
+The document holds the connector's name, enabled flag, field mapping and its
+steps (name, delay, filters, iterator and ordered actions). An action carries
+`name` and `enabled` only when they differ from the defaults ("" and true); a
+connector carries `description` only when it has one. Import validates the
+whole document before writing anything and reports every problem at once,
+each with its JSON path (`steps[1].actions[0].config.url`).
+"""
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+
+from actions.models import Action
+from actions.registry import get_type
+from picky.templating import TemplateSyntaxError, compile_path, template_errors
+
+from .delays import delay_errors
+from .filters import filter_errors
+from .models import Connector, Step
+
+FORMAT = "picky.connector/v1"
+NAME_MAX_LENGTH = Connector._meta.get_field("name").max_length
+MAPPED_CONTACT_FIELDS = ("number", "name", "email")
+
+CONNECTOR_KEYS = ("format", "name", "description", "enabled", "field_mapping", "steps")
+STEP_KEYS = ("name", "delay", "filters", "iterator", "actions")
+ACTION_KEYS = ("type", "config", "name", "enabled")
+ITERATOR_KEYS = ("path", "max")
+
+
+class ConnectorImportError(Exception):
+    """The document cannot be imported; `errors` lists every (json_path, message)."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.messages))
+
+    @property
+    def messages(self):
+        return [format_error(path, message) for path, message in self.errors]
+
+
+def format_error(path, message):
+    return f"{path}: {message}" if path else message
+
+
+def export_connector(connector):
+    """The connector as a "picky.connector/v1" document (a dict ready for json.dumps)."""
+    steps = connector.steps.order_by("position", "id").prefetch_related(
+        Prefetch("actions", queryset=Action.objects.order_by("position", "id"))
+    )
+    document = {"format": FORMAT, "name": connector.name}
+    if connector.description:
+        document["description"] = connector.description
+    document["enabled"] = connector.enabled
+    document["field_mapping"] = connector.field_mapping or {}
+    document["steps"] = [
+        {
+            "name": step.name,
+            "delay": step.delay,
+            "filters": step.filters or [],
+            "iterator": step.iterator,
+            "actions": [export_action(action) for action in step.actions.all()],
+        }
+        for step in steps
+    ]
+    return document
+
+
+def export_action(action):
+    exported = {"type": action.type, "config": action.config or {}}
+    if action.name:
+        exported["name"] = action.name
+    if not action.enabled:
+        exported["enabled"] = False
+    return exported
+
+
+def import_connector(project, data, name=None):
+    """Create a connector in `project` from a document; `name` overrides the document's.
+
+    Raises ConnectorImportError listing every problem; nothing is written then.
+    The new connector gets a new token (a URL of its own).
+    """
+    document = clean_document(project, data, name=name)
+    try:
+        with transaction.atomic():
+            connector = Connector.objects.create(
+                project=project,
+                name=document["name"],
+                description=document["description"],
+                enabled=document["enabled"],
+                field_mapping=document["field_mapping"],
+            )
+            actions = []
+            for position, step_data in enumerate(document["steps"]):
+                step = Step.objects.create(
+                    connector=connector,
+                    position=position,
+                    name=step_data["name"],
+                    delay=step_data["delay"],
+                    filters=step_data["filters"],
+                    iterator=step_data["iterator"],
+                )
+                actions.extend(
+                    Action(step=step, position=index, **action_data)
+                    for index, action_data in enumerate(step_data["actions"])
+                )
+            Action.objects.bulk_create(actions)
+    except IntegrityError as exc:
+        # Another import or the admin took the name between our check and the insert.
+        raise ConnectorImportError([("name", import_name_taken_message(document["name"]))]) from exc
+    return connector
+
+
+def name_taken_message(name):
+    return f"A connector named {name!r} already exists in this project"
+
+
+def import_name_taken_message(name):
+    return f"{name_taken_message(name)}; import it under another name"
+
+
+def clean_document(project, data, name=None):
+    """The document's values ready to save, or ConnectorImportError with every problem."""
+    if not isinstance(data, dict):
+        raise ConnectorImportError(
+            [("", f"the connector JSON must be an object, not {json_type(data)}")]
+        )
+    errors = []
+    if data.get("format") != FORMAT:
+        errors.append(("format", f'must be "{FORMAT}"'))
+    errors.extend(unknown_key_errors(data, CONNECTOR_KEYS, ""))
+
+    connector_name = data.get("name") if name is None else name
+    errors.extend(name_errors(connector_name, "name", required=True))
+    if isinstance(connector_name, str):
+        connector_name = connector_name.strip()
+        if (
+            connector_name
+            and Connector.objects.filter(project=project, name=connector_name).exists()
+        ):
+            errors.append(("name", import_name_taken_message(connector_name)))
+
+    description = optional(data, "description", "")
+    if not isinstance(description, str):
+        errors.append(("description", "must be text"))
+    enabled = data.get("enabled", True)
+    errors.extend(bool_errors(enabled, "enabled"))
+    field_mapping = data.get("field_mapping")
+    errors.extend(field_mapping_errors(field_mapping))
+
+    steps = data.get("steps", [])
+    cleaned_steps = []
+    if isinstance(steps, list):
+        for index, step in enumerate(steps):
+            cleaned_steps.append(clean_step(step, f"steps[{index}]", errors))
+    else:
+        errors.append(("steps", f"must be a list of steps, not {json_type(steps)}"))
+
+    if errors:
+        raise ConnectorImportError(errors)
+    return {
+        "name": connector_name,
+        "description": description,
+        "enabled": enabled,
+        "field_mapping": field_mapping or {},
+        "steps": cleaned_steps,
+    }
+
+
+def clean_step(step, path, errors):
+    """The step's values ready to save; its problems are appended to `errors`."""
+    if not isinstance(step, dict):
+        errors.append((path, f"must be an object, not {json_type(step)}"))
+        return None
+    errors.extend(unknown_key_errors(step, STEP_KEYS, path))
+    name = optional(step, "name", "")
+    errors.extend(name_errors(name, f"{path}.name", required=False))
+    filters = step.get("filters")
+    errors.extend((f"{path}.{where}", message) for where, message in filter_errors(filters))
+    delay = step.get("delay")
+    errors.extend(step_delay_errors(delay, f"{path}.delay"))
+    iterator = step.get("iterator")
+    errors.extend(iterator_errors(iterator, f"{path}.iterator"))
+
+    actions = step.get("actions", [])
+    cleaned_actions = []
+    if isinstance(actions, list):
+        for index, action in enumerate(actions):
+            cleaned_actions.append(clean_action(action, f"{path}.actions[{index}]", errors))
+    else:
+        errors.append((f"{path}.actions", f"must be a list of actions, not {json_type(actions)}"))
+    return {
+        "name": name,
+        "delay": delay,
+        "filters": filters or [],
+        "iterator": iterator,
+        "actions": cleaned_actions,
+    }
+
+
+def clean_action(action, path, errors):
+    """The action's values ready to save, config validated by its type's form."""
+    if not isinstance(action, dict):
+        errors.append((path, f"must be an object, not {json_type(action)}"))
+        return None
+    errors.extend(unknown_key_errors(action, ACTION_KEYS, path))
+    name = optional(action, "name", "")
+    errors.extend(name_errors(name, f"{path}.name", required=False))
+    enabled = action.get("enabled", True)
+    errors.extend(bool_errors(enabled, f"{path}.enabled"))
+
+    type_key = action.get("type")
+    action_type = get_type(type_key) if isinstance(type_key, str) else None
+    if action_type is None:
+        shown = repr(type_key) if type_key is not None else "missing"
+        errors.append((f"{path}.type", f"unknown action type ({shown})"))
+    config = action.get("config", {})
+    if not isinstance(config, dict):
+        errors.append((f"{path}.config", f"must be an object, not {json_type(config)}"))
+        return None
+    if action_type is None:
+        return None
+    try:
+        cleaned = action_type.validate(config)
+    except forms.ValidationError as exc:
+        errors.extend(config_errors(action_type, config, exc, f"{path}.config"))
+        return None
+    return {"type": type_key, "name": name, "enabled": enabled, "config": cleaned}
+
+
+def config_errors(action_type, config, exc, path):
+    """(path, message) pairs, one per message, for a config its type refused.
+
+    The messages are read from the type's form (its errors keep one clean
+    message each); a refusal from beyond the form comes from `exc`.
+    """
+    form = action_type.form_class(data=config)
+    if form.is_valid():
+        return [(path, message) for message in exc.messages]
+    return [
+        (path if field == NON_FIELD_ERRORS else f"{path}.{field}", message)
+        for field, messages in form.errors.items()
+        for message in messages
+    ]
+
+
+def field_mapping_errors(mapping, path="field_mapping"):
+    """Problems of a connector's field mapping: which contact fields come from where.
+
+    Shape: {"number": template, "name": template, "email": template,
+    "attributes": {attribute name: template or plain value}}; every key is optional.
+    """
+    if mapping in (None, {}):
+        return []
+    if not isinstance(mapping, dict):
+        return [(path, f"must be an object, not {json_type(mapping)}")]
+    errors = unknown_key_errors(mapping, (*MAPPED_CONTACT_FIELDS, "attributes"), path)
+    for field in MAPPED_CONTACT_FIELDS:
+        if field in mapping:
+            errors.extend(template_value_errors(mapping[field], f"{path}.{field}"))
+    attributes = mapping.get("attributes")
+    if attributes is None:
+        return errors
+    if not isinstance(attributes, dict):
+        errors.append((f"{path}.attributes", "must be an object of attribute name: template"))
+        return errors
+    for attribute, value in attributes.items():
+        where = f"{path}.attributes.{attribute}"
+        if not attribute.strip():
+            errors.append((f"{path}.attributes", "an attribute name is empty"))
+        if isinstance(value, (dict, list)):
+            errors.append((where, "must be a template or a plain value, not a list or object"))
+        elif isinstance(value, str):
+            errors.extend(template_value_errors(value, where))
+    return errors
+
+
+def step_delay_errors(delay, path):
+    """Problems of a step's delay, as connectors.delays sees them, with JSON paths."""
+    return [
+        (path if key == "delay" else f"{path}.{key}", message)
+        for key, message in delay_errors(delay).items()
+    ]
+
+
+def iterator_errors(iterator, path):
+    """Problems of a step's iterator: null or {"path": JMESPath, "max": N}."""
+    if iterator is None:
+        return []
+    if not isinstance(iterator, dict):
+        return [(path, f"must be null or an object, not {json_type(iterator)}")]
+    errors = unknown_key_errors(iterator, ITERATOR_KEYS, path)
+    items_path = iterator.get("path")
+    if not isinstance(items_path, str) or not items_path.strip():
+        errors.append((f"{path}.path", "is required: the path of a list, e.g. event.items"))
+    else:
+        try:
+            compile_path(items_path)
+        except TemplateSyntaxError as exc:
+            errors.append((f"{path}.path", f"{exc} (write the path without {{{{ }}}})"))
+    limit = iterator.get("max")
+    if limit is not None and (not is_integer(limit) or limit < 1):
+        errors.append((f"{path}.max", "must be a whole number of 1 or more"))
+    return errors
+
+
+def template_value_errors(value, path):
+    if not isinstance(value, str):
+        return [(path, f"must be text (a template), not {json_type(value)}")]
+    return [(path, message) for message in template_errors(value)]
+
+
+def name_errors(name, path, required):
+    if not isinstance(name, str):
+        return [(path, f"must be text, not {json_type(name)}")]
+    if required and not name.strip():
+        return [(path, "is required")]
+    if len(name) > NAME_MAX_LENGTH:
+        return [(path, f"must be at most {NAME_MAX_LENGTH} characters")]
+    return []
+
+
+def bool_errors(value, path):
+    if not isinstance(value, bool):
+        return [(path, f"must be true or false, not {json_type(value)}")]
+    return []
+
+
+def unknown_key_errors(data, known, path):
+    return [
+        (f"{path}.{key}" if path else str(key), f"unknown key; known keys: {', '.join(known)}")
+        for key in data
+        if key not in known
+    ]
+
+
+def optional(data, key, default):
+    """data[key], with null or absence meaning the default."""
+    value = data.get(key)
+    return default if value is None else value
+
+
+def is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def json_type(value):
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
