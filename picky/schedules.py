@@ -15,6 +15,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_STUCK_SWEEP_SECONDS", 60),
     ("picky: prune expired events and runs", "connectors.tasks.prune_expired_history",
      "PICKY_PRUNE_SECONDS", 86400),
+    ("picky: send throttled alert emails", "picky.tasks.send_alert_emails",
+     "PICKY_ALERT_SWEEP_SECONDS", 60),
 ]  # fmt: skip
 
 
