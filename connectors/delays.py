@@ -306,31 +306,39 @@ def _show(moment):
 
 
 def park_run(run, step, step_index, plan):
-    """Record the parked run; the sweep resumes it at `step_index` once due."""
-    run.next_step = step_index
-    Run.objects.filter(pk=run.pk).update(next_step=step_index)
-    return ScheduledStep.objects.create(
-        project_id=run.project_id,
-        connector_id=run.connector_id,
-        run=run,
-        step=step,
-        due_at=plan.due_at,
-        identifier=plan.identifier,
-    )
+    """Record the parked run; the sweep resumes it at `step_index` once due.
+
+    A run waits on one delay at a time: a pending row left by an earlier
+    attempt of the same run (its worker died after parking) is replaced.
+    """
+    with transaction.atomic():
+        ScheduledStep.objects.filter(run=run, status=ScheduledStep.Status.PENDING).update(
+            status=ScheduledStep.Status.CANCELLED
+        )
+        run.next_step = step_index
+        Run.objects.filter(pk=run.pk).update(next_step=step_index)
+        return ScheduledStep.objects.create(
+            project_id=run.project_id,
+            connector_id=run.connector_id,
+            run=run,
+            step=step,
+            due_at=plan.due_at,
+            identifier=plan.identifier,
+        )
 
 
 # --- the sweep -------------------------------------------------------------
 
 
 def sweep_due_delays(batch_size=SWEEP_BATCH_SIZE, max_batches=SWEEP_MAX_BATCHES):
-    """Fire every due delay (up to `max_batches` batches); returns how many fired."""
-    fired = 0
+    """Settle every due delay (up to `max_batches` batches); returns how many were settled."""
+    settled = 0
     for _ in range(max_batches):
-        claimed = fire_due_batch(batch_size)
-        fired += claimed
-        if claimed < batch_size:
+        count = fire_due_batch(batch_size)
+        settled += count
+        if count < batch_size:
             break
-    return fired
+    return settled
 
 
 def claim_due(now, batch_size):
@@ -348,7 +356,13 @@ def claim_due(now, batch_size):
 
 
 def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
-    """Claim one batch, mark it fired and resume its runs, all in one transaction."""
+    """Claim one batch and resume its waiting runs, all in one transaction.
+
+    A row whose run is still queued or running (it is being parked right
+    now) stays pending for the next sweep; a row whose run has already ended
+    cannot resume anything and is marked failed. Returns the rows settled
+    (fired or failed).
+    """
     from . import engine
 
     with transaction.atomic():
@@ -356,13 +370,21 @@ def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
         rows = claim_due(now, batch_size)
         if not rows:
             return 0
-        ScheduledStep.objects.filter(pk__in=[row[0] for row in rows]).update(
+        statuses = dict(
+            Run.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "status")
+        )
+        ready = [row for row in rows if statuses.get(row[1]) == Run.Status.WAITING]
+        ended = [row[0] for row in rows if statuses.get(row[1]) in Run.FINISHED]
+        ScheduledStep.objects.filter(pk__in=[row[0] for row in ready]).update(
             status=ScheduledStep.Status.FIRED, fired_at=now
         )
-        indexes = step_indexes({row[3] for row in rows})
-        for _, run_id, step_id, _ in rows:
+        ScheduledStep.objects.filter(pk__in=ended).update(
+            status=ScheduledStep.Status.FAILED, fired_at=now
+        )
+        indexes = step_indexes({row[3] for row in ready})
+        for _, run_id, step_id, _ in ready:
             engine.resume_after_delay(run_id, indexes[step_id])
-    return len(rows)
+    return len(ready) + len(ended)
 
 
 def step_indexes(connector_ids):

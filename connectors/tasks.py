@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import engine, retention
+from . import delays, engine, retention
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -23,3 +23,8 @@ def sweep_stuck_runs():
 @shared_task(ignore_result=True)
 def prune_expired_history():
     retention.prune_expired()
+
+
+@shared_task(ignore_result=True)
+def sweep_due_delays():
+    delays.sweep_due_delays()

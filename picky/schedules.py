@@ -17,6 +17,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_PRUNE_SECONDS", 86400),
     ("picky: send throttled alert emails", "picky.tasks.send_alert_emails",
      "PICKY_ALERT_SWEEP_SECONDS", 60),
+    ("picky: fire due delays", "connectors.tasks.sweep_due_delays",
+     "PICKY_DELAY_SWEEP_SECONDS", 5),
 ]  # fmt: skip
 
 

@@ -1,3 +1,3 @@
 """Admin of the connectors app, one module per page family."""
 
-from . import connectors  # noqa: F401
+from . import connectors, schedules  # noqa: F401
