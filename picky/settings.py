@@ -151,6 +151,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "connectors.models.Event.Status",
+        "RunStatusEnum": "connectors.models.Run.Status",
+        "RunLogStatusEnum": "connectors.models.RunLog.Status",
+    },
 }
 
 # Picky's own settings.
