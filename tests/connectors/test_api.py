@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -153,6 +154,21 @@ class TestConnectors:
         }
         other_projects_name = api.post("/api/v1/connectors", {"name": "Theirs"}, format="json")
         assert other_projects_name.status_code == 201
+
+    def test_a_name_taken_while_saving_is_400_not_500(self, api, project):
+        def take_the_name_first(sender, instance, **kwargs):
+            if instance.pk is None:
+                Connector.objects.bulk_create([Connector(project=project, name=instance.name)])
+
+        pre_save.connect(take_the_name_first, sender=Connector)
+        try:
+            response = api.post("/api/v1/connectors", {"name": "Orders"}, format="json")
+        finally:
+            pre_save.disconnect(take_the_name_first, sender=Connector)
+        assert response.status_code == 400
+        assert response.json() == {
+            "name": ["A connector named 'Orders' already exists in this project."]
+        }
 
     @pytest.mark.parametrize(
         "mapping, message",

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models.signals import pre_save
 
 from actions.models import Action
 from connectors.models import Connector, Step
@@ -181,6 +182,26 @@ class TestRoundTrip:
         assert renamed.name == "Website leads 2"
         assert Connector.objects.filter(project=project).count() == 2
 
+    def test_a_name_taken_while_importing_is_the_same_clear_error(self, project):
+        def take_the_name_first(sender, instance, **kwargs):
+            if instance.pk is None:
+                Connector.objects.bulk_create([Connector(project=project, name=instance.name)])
+
+        pre_save.connect(take_the_name_first, sender=Connector)
+        try:
+            errors = errors_of(copy.deepcopy(DOCUMENT), project)
+        finally:
+            pre_save.disconnect(take_the_name_first, sender=Connector)
+
+        assert errors == [
+            (
+                "name",
+                "A connector named 'Website leads' already exists in this project; "
+                "import it under another name",
+            )
+        ]
+        assert not Step.objects.exists()
+
     def test_the_same_name_in_another_project_is_fine(self, project, other_project):
         import_connector(project, copy.deepcopy(DOCUMENT))
         assert import_connector(other_project, copy.deepcopy(DOCUMENT)).name == "Website leads"
@@ -217,9 +238,10 @@ class TestValidation:
         ]
         messages = dict(errors)
         assert messages["format"] == 'must be "picky.connector/v1"'
-        assert "'not-an-address' is not a valid email address" in messages[
-            "steps[0].actions[0].config.to"
-        ]
+        assert (
+            "'not-an-address' is not a valid email address"
+            in messages["steps[0].actions[0].config.to"]
+        )
         assert messages["steps[0].actions[0].config.subject"] == "This field is required."
         assert messages["steps[0].actions[1].type"] == "unknown action type ('teleport')"
         assert "'roughly' is not an operator" in messages["steps[0].filters[1][0].op"]
@@ -260,8 +282,11 @@ class TestValidation:
                 [("enabled", "must be true or false, not text")],
             ),
             (
-                {"format": FORMAT, "name": "A", "steps": [{"actions": [{"type": "stop_processing",
-                                                                        "config": []}]}]},
+                {
+                    "format": FORMAT,
+                    "name": "A",
+                    "steps": [{"actions": [{"type": "stop_processing", "config": []}]}],
+                },
                 [("steps[0].actions[0].config", "must be an object, not a list")],
             ),  # fmt: skip
             (
@@ -270,8 +295,12 @@ class TestValidation:
             ),
             (
                 {"format": FORMAT, "name": "A", "steps": [{"filter": []}]},
-                [("steps[0].filter", "unknown key; known keys: name, delay, filters, "
-                                     "iterator, actions")],
+                [
+                    (
+                        "steps[0].filter",
+                        "unknown key; known keys: name, delay, filters, iterator, actions",
+                    )
+                ],
             ),  # fmt: skip
         ],
     )
@@ -302,8 +331,10 @@ class TestValidation:
             ({"mode": "fixed", "unit": "days"}, "steps[0].delay.amount"),
             ({"mode": "fixed", "amount": 1, "unit": "hours", "at": "25:00"}, "steps[0].delay.at"),
             ({"mode": "relative", "offset": -2, "unit": "hours"}, "steps[0].delay.field"),
-            ({"mode": "relative", "field": "{{ event.at }}", "if_past": "later"},
-             "steps[0].delay.if_past"),
+            (
+                {"mode": "relative", "field": "{{ event.at }}", "if_past": "later"},
+                "steps[0].delay.if_past",
+            ),
         ],  # fmt: skip
     )
     def test_delay_errors(self, project, delay, path):
