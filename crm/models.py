@@ -1,16 +1,106 @@
+"""Contacts (subscribers) of a project and what hangs off them: tags, categories,
+notes, reminders, the blacklist and opt-out lists."""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from picky.models import Project
+
+# E.164: country code and subscriber number, at most 15 digits, no leading zero.
+NUMBER_PATTERN = r"^[1-9][0-9]{6,14}$"
+validate_number = RegexValidator(
+    NUMBER_PATTERN,
+    "Enter a WhatsApp number as 7 to 15 digits with the country code, e.g. 919847012345.",
+)
+
+
+def new_reply_token():
+    return secrets.token_hex(10)
+
+
+class Tag(models.Model):
+    """A label; one tag model serves contacts, chats and records."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_tag")]
+
+    def __str__(self):
+        return self.name
+
+
+class Category(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_category")]
+
+    def __str__(self):
+        return self.name
+
+
+class OptOutList(models.Model):
+    """A named list contacts opt out of (e.g. "Promotions"); senders may respect one."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="optout_lists")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "opt-out list"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_optout_list")
+        ]
+
+    def __str__(self):
+        return self.name
 
 
 class Contact(models.Model):
     """A subscriber of a project, keyed by WhatsApp number (digits with country code)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="contacts")
-    number = models.CharField(max_length=20, blank=True)
+    number = models.CharField(max_length=20, blank=True, validators=[validate_number])
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
+    categories = models.ManyToManyField(Category, blank=True, related_name="contacts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_contacts",
+        help_text="The agent who owns this contact.",
+    )
+    blacklisted = models.BooleanField(
+        default=False, help_text="Blacklisted contacts are never sent messages."
+    )
+    optouts = models.ManyToManyField(
+        OptOutList, through="OptOut", blank=True, related_name="contacts"
+    )
+    last_interaction_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the contact last wrote to us."
+    )
+    smart_replies_paused_until = models.DateTimeField(null=True, blank=True)
+    reply_token = models.CharField(
+        max_length=32,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Identifies replies to this contact's reply+<token>@ email address.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -23,6 +113,66 @@ class Contact(models.Model):
                 name="unique_contact_number",
             )
         ]
+        indexes = [
+            models.Index(fields=["project", "email"], name="contact_email"),
+            models.Index(fields=["project", "last_interaction_at"], name="contact_interaction"),
+        ]
 
     def __str__(self):
         return self.name or self.number or self.email or f"Contact {self.pk}"
+
+
+class OptOut(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    optout_list = models.ForeignKey(OptOutList, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    project_path = "contact__project"
+
+    class Meta:
+        verbose_name = "opt-out"
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "optout_list"], name="unique_optout")
+        ]
+
+    def __str__(self):
+        return f"{self.contact} opted out of {self.optout_list}"
+
+
+class Note(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="notes")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.text[:60]
+
+
+class Reminder(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reminders")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="reminders")
+    text = models.TextField()
+    due_at = models.DateTimeField()
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reminders",
+    )
+    done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["done", "due_at"]
+        indexes = [models.Index(fields=["project", "done", "due_at"], name="reminder_due")]
+
+    def __str__(self):
+        return f"{self.text[:60]} (due {self.due_at:%Y-%m-%d %H:%M})"

@@ -1,10 +1,45 @@
-"""CRM service functions. Action types and the engine call these, never the tables."""
+"""CRM service functions. Action types, the engine and teambox call these, never the tables.
+
+Values are normalised on write (numbers as digits with country code, e-mail
+addresses lower-case) so lookups compare plainly. Bad input raises
+`ContactError` with a message that says what was wrong.
+"""
 
 import re
+from datetime import timedelta
 
-from .models import Contact
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
+
+from picky.models import Membership
+
+from .models import (
+    Category,
+    Contact,
+    Note,
+    OptOut,
+    OptOutList,
+    Reminder,
+    Tag,
+    new_reply_token,
+    validate_number,
+)
 
 NON_DIGITS = re.compile(r"\D+")
+REPLY_ADDRESS = re.compile(r"^reply\+(?P<token>[0-9a-f]+)@", re.IGNORECASE)
+
+
+class ContactError(ValueError):
+    """Contact data that cannot be used; the message says what and why."""
+
+
+# Normalising -------------------------------------------------------------------
 
 
 def normalise_number(raw):
@@ -12,40 +47,382 @@ def normalise_number(raw):
     return NON_DIGITS.sub("", str(raw or "")).lstrip("0")
 
 
+def clean_number(raw):
+    """The normalised number, or ContactError when it is not a WhatsApp number."""
+    number = normalise_number(raw)
+    try:
+        validate_number(number)
+    except ValidationError:
+        raise ContactError(
+            f"{raw!r} is not a WhatsApp number: use 7 to 15 digits with the country code, "
+            "e.g. 919847012345."
+        ) from None
+    return number
+
+
+def clean_email(raw):
+    email = str(raw or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ContactError(f"{raw!r} is not an e-mail address.") from None
+    return email
+
+
+# Context -------------------------------------------------------------------------
+
+
 def contact_as_context(contact):
     """The `contact` namespace of a run's context."""
-    if contact is None:
+    if contact is None or contact.pk is None:
         return {}
+    owner = contact.owner
     return {
         "id": contact.pk,
         "number": contact.number,
         "name": contact.name,
         "email": contact.email,
         "attributes": dict(contact.attributes or {}),
+        # .all() so a caller's prefetch_related (broadcast batches) saves the queries.
+        "tags": sorted(tag.name for tag in contact.tags.all()),
+        "categories": sorted(category.name for category in contact.categories.all()),
+        "owner": owner.get_username() if owner else "",
+        "owner_email": owner.email if owner else "",
+        "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "",
+        "blacklisted": contact.blacklisted,
+        "optouts": sorted(optout_list.name for optout_list in contact.optouts.all()),
+        "last_interaction_at": _iso(contact.last_interaction_at),
+        "smart_replies_paused_until": _iso(contact.smart_replies_paused_until),
+        "created_at": _iso(contact.created_at),
     }
 
 
-def upsert_contact(project, number, name="", email="", attributes=None):
-    """Create or update the project's contact with this number; returns it (or None)."""
+def _iso(value):
+    return value.isoformat() if value else ""
+
+
+# Finding and creating -------------------------------------------------------------
+
+
+def find_contact(project, number="", email=""):
+    """The project's contact with this number, else with this e-mail address, or None."""
     number = normalise_number(number)
-    if not number:
+    if number:
+        contact = Contact.objects.filter(project=project, number=number).first()
+        if contact is not None:
+            return contact
+    email = str(email or "").strip().lower()
+    if email:
+        return Contact.objects.filter(project=project, email=email).order_by("created_at").first()
+    return None
+
+
+def upsert_contact(project, number, name="", email="", attributes=None):
+    """Create or update the project's contact with this number (or, without one, e-mail).
+
+    Returns the contact, or None when neither a number nor an e-mail address is
+    given. Raises ContactError for a number or address that is not valid.
+    """
+    number = clean_number(number) if normalise_number(number) else ""
+    email = clean_email(email) if str(email or "").strip() else ""
+    if not number and not email:
         return None
-    contact, created = Contact.objects.get_or_create(
-        project=project,
-        number=number,
-        defaults={"name": name or "", "email": email or "", "attributes": attributes or {}},
-    )
-    if not created:
-        changed = False
-        for field, value in (("name", name), ("email", email)):
-            if value and getattr(contact, field) != value:
-                setattr(contact, field, value)
-                changed = True
-        if attributes:
-            merged = {**contact.attributes, **attributes}
-            if merged != contact.attributes:
-                contact.attributes = merged
-                changed = True
-        if changed:
-            contact.save(update_fields=["name", "email", "attributes", "updated_at"])
+    contact = find_contact(project, number=number, email="" if number else email)
+    if contact is None:
+        try:
+            with transaction.atomic():
+                return Contact.objects.create(
+                    project=project,
+                    number=number,
+                    name=name or "",
+                    email=email,
+                    attributes=attributes or {},
+                )
+        except IntegrityError:
+            # Created by a concurrent run between our lookup and insert.
+            contact = find_contact(project, number=number, email=email)
+    return update_contact(contact, name=name, email=email, attributes=attributes)
+
+
+def update_contact(contact, number="", name="", email="", attributes=None):
+    """Set the given (non-empty) values on `contact`; attributes are merged."""
+    number = clean_number(number) if normalise_number(number) else ""
+    email = clean_email(email) if str(email or "").strip() else ""
+    changed = []
+    for field, value in (("name", name), ("email", email), ("number", number)):
+        if value and getattr(contact, field) != value:
+            setattr(contact, field, value)
+            changed.append(field)
+    if attributes:
+        merged = {**contact.attributes, **attributes}
+        if merged != contact.attributes:
+            contact.attributes = merged
+            changed.append("attributes")
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
     return contact
+
+
+def delete_contact(contact):
+    """Delete the contact with its notes, reminders and messages."""
+    contact.delete()
+
+
+# Attributes ------------------------------------------------------------------------
+
+
+def set_attribute(contact, name, value):
+    name = str(name or "").strip()
+    if not name:
+        raise ContactError("An attribute needs a name.")
+    contact.attributes = {**(contact.attributes or {}), name: value}
+    contact.save(update_fields=["attributes", "updated_at"])
+    return contact
+
+
+def clear_attribute(contact, name):
+    """Remove the attribute; returns whether it was there."""
+    attributes = dict(contact.attributes or {})
+    if name not in attributes:
+        return False
+    del attributes[name]
+    contact.attributes = attributes
+    contact.save(update_fields=["attributes", "updated_at"])
+    return True
+
+
+# Tags, categories, opt-out lists ------------------------------------------------------
+
+
+def clean_names(names):
+    """A list of names from a list or a comma-separated text, stripped, de-duplicated."""
+    if isinstance(names, str):
+        names = names.split(",")
+    cleaned = []
+    for name in names or []:
+        name = str(name).strip()
+        if name and name.lower() not in {n.lower() for n in cleaned}:
+            cleaned.append(name)
+    return cleaned
+
+
+def _named(model, project, name, create=True):
+    """The project's row of `model` with this name (case-insensitive), created if asked."""
+    row = model.objects.filter(project=project, name__iexact=name).first()
+    if row is not None or not create:
+        return row
+    try:
+        with transaction.atomic():
+            return model.objects.create(project=project, name=name)
+    except IntegrityError:
+        return model.objects.get(project=project, name__iexact=name)
+
+
+def add_tags(contact, names):
+    tags = [_named(Tag, contact.project, name) for name in clean_names(names)]
+    contact.tags.add(*tags)
+    return [tag.name for tag in tags]
+
+
+def remove_tags(contact, names):
+    tags = [_named(Tag, contact.project, name, create=False) for name in clean_names(names)]
+    tags = [tag for tag in tags if tag is not None]
+    contact.tags.remove(*tags)
+    return [tag.name for tag in tags]
+
+
+def add_categories(contact, names):
+    categories = [_named(Category, contact.project, name) for name in clean_names(names)]
+    contact.categories.add(*categories)
+    return [category.name for category in categories]
+
+
+def remove_categories(contact, names):
+    found = [_named(Category, contact.project, n, create=False) for n in clean_names(names)]
+    found = [category for category in found if category is not None]
+    contact.categories.remove(*found)
+    return [category.name for category in found]
+
+
+def opt_out(contact, list_name):
+    """Put the contact on the opt-out list `list_name` (created when new)."""
+    name = str(list_name or "").strip()
+    if not name:
+        raise ContactError("Name the opt-out list.")
+    optout_list = _named(OptOutList, contact.project, name)
+    OptOut.objects.get_or_create(contact=contact, optout_list=optout_list)
+    return optout_list
+
+
+def opt_in(contact, list_name):
+    """Take the contact off the opt-out list; returns whether they were on it."""
+    optout_list = _named(OptOutList, contact.project, str(list_name or "").strip(), create=False)
+    if optout_list is None:
+        return False
+    deleted, _ = OptOut.objects.filter(contact=contact, optout_list=optout_list).delete()
+    return bool(deleted)
+
+
+def set_blacklisted(contact, blacklisted):
+    if contact.blacklisted != blacklisted:
+        contact.blacklisted = blacklisted
+        contact.save(update_fields=["blacklisted", "updated_at"])
+    return contact
+
+
+def refusal_reason(contact, optout_list=""):
+    """Why the contact must not be messaged (blacklist, the opt-out list), or ""."""
+    if contact.blacklisted:
+        return "The contact is blacklisted."
+    name = str(optout_list or "").strip().lower()
+    if name and any(entry.name.lower() == name for entry in contact.optouts.all()):
+        return f"The contact opted out of {optout_list.strip()!r}."
+    return ""
+
+
+# Ownership, notes, reminders ----------------------------------------------------------
+
+
+def project_agent(project, reference):
+    """The member of `project` whose username or e-mail address is `reference`."""
+    reference = str(reference or "").strip()
+    if not reference:
+        raise ContactError("Name the agent by username or e-mail address.")
+    user = (
+        get_user_model()
+        .objects.filter(Q(username__iexact=reference) | Q(email__iexact=reference))
+        .filter(pk__in=Membership.objects.filter(project=project).values("user"))
+        .order_by("pk")
+        .first()
+    )
+    if user is None:
+        raise ContactError(f"No member of project {project.slug!r} is called {reference!r}.")
+    return user
+
+
+def change_owner(contact, owner):
+    """Give the contact to `owner` (a user) or to nobody (None)."""
+    if contact.owner_id != (owner.pk if owner else None):
+        contact.owner = owner
+        contact.save(update_fields=["owner", "updated_at"])
+    return contact
+
+
+def add_note(contact, text, author=None):
+    text = str(text or "").strip()
+    if not text:
+        raise ContactError("A note needs text.")
+    return Note.objects.create(
+        project_id=contact.project_id, contact=contact, text=text, author=author
+    )
+
+
+def add_reminder(contact, text, due_at, assignee=None):
+    text = str(text or "").strip()
+    if not text:
+        raise ContactError("A reminder needs text.")
+    return Reminder.objects.create(
+        project_id=contact.project_id,
+        contact=contact,
+        text=text,
+        due_at=due_at,
+        assignee=assignee,
+    )
+
+
+# Interaction, smart replies ------------------------------------------------------------
+
+
+def record_interaction(contact, when=None):
+    """The contact wrote to us at `when` (now by default)."""
+    when = when or timezone.now()
+    if contact.last_interaction_at is None or contact.last_interaction_at < when:
+        contact.last_interaction_at = when
+        contact.save(update_fields=["last_interaction_at", "updated_at"])
+    return contact
+
+
+def pause_smart_replies(contact, duration):
+    """Pause automatic replies to the contact for `duration` (a timedelta) from now."""
+    contact.smart_replies_paused_until = timezone.now() + duration
+    contact.save(update_fields=["smart_replies_paused_until", "updated_at"])
+    return contact
+
+
+def smart_replies_paused(contact, now=None):
+    until = contact.smart_replies_paused_until
+    return until is not None and until > (now or timezone.now())
+
+
+# Reply addresses (send_whatsmail) -----------------------------------------------------
+
+
+def reply_address(contact):
+    """The contact's unique reply-to address, reply+<token>@<PICKY_REPLY_DOMAIN>."""
+    if not contact.reply_token:
+        Contact.objects.filter(pk=contact.pk, reply_token__isnull=True).update(
+            reply_token=new_reply_token()
+        )
+        contact.reply_token = Contact.objects.values_list("reply_token", flat=True).get(
+            pk=contact.pk
+        )
+    return f"reply+{contact.reply_token}@{settings.PICKY_REPLY_DOMAIN}"
+
+
+def contact_for_reply_address(project, address):
+    """The project's contact a reply+<token>@ address belongs to, or None."""
+    match = REPLY_ADDRESS.match(str(address or "").strip())
+    if match is None:
+        return None
+    return Contact.objects.filter(project=project, reply_token=match["token"].lower()).first()
+
+
+# Segments (broadcasts) -------------------------------------------------------------------
+
+
+def segment_contacts(
+    project, tags=(), categories=(), attributes=None, interacted_within_hours=None
+):
+    """The project's contacts in a segment: any of `tags`, any of `categories`,
+    every attribute equal, and a last interaction within N hours. Empty parts do not filter."""
+    contacts = Contact.objects.filter(project=project)
+    tags = clean_names(tags)
+    if tags:
+        contacts = contacts.filter(
+            pk__in=Contact.tags.through.objects.filter(
+                tag__project=project, tag__in=_any_name(Tag, project, tags)
+            ).values("contact")
+        )
+    categories = clean_names(categories)
+    if categories:
+        contacts = contacts.filter(
+            pk__in=Contact.categories.through.objects.filter(
+                category__project=project, category__in=_any_name(Category, project, categories)
+            ).values("contact")
+        )
+    for position, (key, value) in enumerate((attributes or {}).items()):
+        # A transform, not `attributes__<key>`: keys may hold "__" or spaces.
+        alias = f"segment_attribute_{position}"
+        contacts = contacts.alias(**{alias: KeyTransform(key, "attributes")}).filter(
+            **{alias: value}
+        )
+    if interacted_within_hours:
+        since = timezone.now() - timedelta(hours=float(interacted_within_hours))
+        contacts = contacts.filter(last_interaction_at__gte=since)
+    return contacts
+
+
+def _any_name(model, project, names):
+    condition = Q()
+    for name in names:
+        condition |= Q(name__iexact=name)
+    return model.objects.filter(condition, project=project)
+
+
+def messageable(contacts, optout_list=""):
+    """`contacts` without the blacklisted and those on the opt-out list."""
+    contacts = contacts.filter(blacklisted=False)
+    name = str(optout_list or "").strip()
+    if name:
+        contacts = contacts.exclude(optouts__name__iexact=name)
+    return contacts

@@ -1,0 +1,146 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from crm import services
+from crm.models import Contact, Tag
+
+
+@pytest.mark.parametrize(
+    "raw, number",
+    [("+91 98470-12345", "919847012345"), ("0091 9847012345", "919847012345"), (919847012345,
+     "919847012345")],
+)  # fmt: skip
+def test_numbers_are_normalised(raw, number):
+    assert services.clean_number(raw) == number
+
+
+@pytest.mark.parametrize("raw", ["12345", "abc", "+1 234 567 890 123 456"])
+def test_bad_numbers_say_what_is_wrong(raw):
+    with pytest.raises(services.ContactError, match="not a WhatsApp number.*country code"):
+        services.clean_number(raw)
+
+
+def test_upsert_creates_then_updates_by_number(project):
+    first = services.upsert_contact(project, "+91 98470 12345", name="Asha", email="ASHA@X.IN")
+    assert (first.number, first.email) == ("919847012345", "asha@x.in")
+    again = services.upsert_contact(
+        project, "919847012345", name="Asha Rao", attributes={"state": "Kerala"}
+    )
+    assert again.pk == first.pk
+    again.refresh_from_db()
+    assert again.name == "Asha Rao"
+    assert again.attributes == {"state": "Kerala"}
+    assert Contact.objects.count() == 1
+
+
+def test_upsert_without_number_uses_email(project):
+    by_email = services.upsert_contact(project, "", email="lead@example.com", name="Lead")
+    assert by_email.number == ""
+    assert services.upsert_contact(project, "", email="LEAD@example.com").pk == by_email.pk
+    assert services.upsert_contact(project, "", name="Nobody") is None
+
+
+def test_upsert_refuses_a_bad_email(project):
+    with pytest.raises(services.ContactError, match="not an e-mail address"):
+        services.upsert_contact(project, "919847012345", email="n/a")
+
+
+def test_contacts_are_per_project(project, other_project):
+    a = services.upsert_contact(project, "919847012345")
+    b = services.upsert_contact(other_project, "919847012345")
+    assert a.pk != b.pk
+
+
+def test_tags_are_case_insensitive_and_shared(project):
+    one = services.upsert_contact(project, "919847012345")
+    two = services.upsert_contact(project, "919847012346")
+    services.add_tags(one, "VIP, Lead")
+    services.add_tags(two, ["vip"])
+    assert Tag.objects.filter(project=project).count() == 2
+    assert sorted(services.contact_as_context(two)["tags"]) == ["VIP"]
+    assert services.remove_tags(one, ["lead", "unknown"]) == ["Lead"]
+    assert services.contact_as_context(one)["tags"] == ["VIP"]
+
+
+def test_context_carries_everything(project, member):
+    contact = services.upsert_contact(project, "919847012345", name="Asha")
+    services.add_categories(contact, ["Retail"])
+    services.opt_out(contact, "Promotions")
+    services.change_owner(contact, services.project_agent(project, "member"))
+    context = services.contact_as_context(contact)
+    assert context["categories"] == ["Retail"]
+    assert context["optouts"] == ["Promotions"]
+    assert context["owner"] == "member"
+    assert context["blacklisted"] is False
+
+
+def test_owner_must_be_a_member(project, other_project, member):
+    with pytest.raises(services.ContactError, match="No member of project 'globex'"):
+        services.project_agent(other_project, "member")
+
+
+def test_refusal_reasons(project):
+    contact = services.upsert_contact(project, "919847012345")
+    assert services.refusal_reason(contact, "Promotions") == ""
+    services.opt_out(contact, "Promotions")
+    assert "opted out of 'promotions'" in services.refusal_reason(contact, "promotions")
+    assert services.refusal_reason(contact, "Billing") == ""
+    services.set_blacklisted(contact, True)
+    assert services.refusal_reason(contact) == "The contact is blacklisted."
+    assert services.opt_in(contact, "PROMOTIONS") is True
+
+
+def test_reply_address_round_trip(project, settings):
+    settings.PICKY_REPLY_DOMAIN = "reply.shop.example"
+    contact = services.upsert_contact(project, "919847012345")
+    address = services.reply_address(contact)
+    assert address.startswith("reply+") and address.endswith("@reply.shop.example")
+    assert services.reply_address(contact) == address
+    found = services.contact_for_reply_address(project, address.upper())
+    assert found.pk == contact.pk
+    assert services.contact_for_reply_address(project, "someone@else.example") is None
+
+
+def test_segment_by_tags_categories_attributes_and_interaction(project):
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    kerala = services.upsert_contact(project, "919800000001", attributes={"state": "Kerala"})
+    goa = services.upsert_contact(project, "919800000002", attributes={"state": "Goa"})
+    spaced = services.upsert_contact(project, "919800000003", attributes={"home state": "Goa"})
+    services.add_tags(kerala, ["VIP"])
+    services.add_tags(goa, ["vip", "Lead"])
+    services.add_categories(goa, ["Retail"])
+    services.record_interaction(kerala, now - timedelta(hours=2))
+    services.record_interaction(goa, now - timedelta(hours=30))
+
+    def ids(**segment):
+        with time_machine.travel(now, tick=False):
+            return set(services.segment_contacts(project, **segment).values_list("pk", flat=True))
+
+    assert ids(tags=["VIP"]) == {kerala.pk, goa.pk}
+    assert ids(tags=["VIP"], categories=["retail"]) == {goa.pk}
+    assert ids(attributes={"state": "Kerala"}) == {kerala.pk}
+    assert ids(attributes={"home state": "Goa"}) == {spaced.pk}
+    assert ids(interacted_within_hours=24) == {kerala.pk}
+    assert ids() == {kerala.pk, goa.pk, spaced.pk}
+
+
+def test_messageable_leaves_out_blacklisted_and_opted_out(project):
+    a = services.upsert_contact(project, "919800000001")
+    b = services.upsert_contact(project, "919800000002")
+    c = services.upsert_contact(project, "919800000003")
+    services.set_blacklisted(a, True)
+    services.opt_out(b, "Promotions")
+    contacts = services.segment_contacts(project)
+    assert set(services.messageable(contacts, "promotions")) == {c}
+    assert set(services.messageable(contacts)) == {b, c}
+
+
+def test_pause_smart_replies(project):
+    contact = services.upsert_contact(project, "919847012345")
+    with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=UTC), tick=False):
+        services.pause_smart_replies(contact, timedelta(hours=2))
+        assert services.smart_replies_paused(contact)
+    with time_machine.travel(datetime(2026, 3, 1, 14, 1, tzinfo=UTC), tick=False):
+        assert not services.smart_replies_paused(contact)
