@@ -124,7 +124,7 @@ class ActionType:
         """Return the cleaned config, or raise forms.ValidationError with per-field errors."""
         form = self.form_class(data=config or {})
         if not form.is_valid():
-            raise forms.ValidationError(form.errors.get_json_data())
+            raise forms.ValidationError(form.errors.as_data())
         return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
 
     def render(self, ctx, config):

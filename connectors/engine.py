@@ -135,8 +135,14 @@ def resume_after_delay(run_id, step_index):
     transaction.on_commit(lambda: enqueue_run(run_id))
 
 
+class ReplayRefused(Exception):
+    """The event cannot be replayed (it was rejected: there is no payload)."""
+
+
 def replay_event(event):
     """A new run of `event` from the first step, executed by a worker."""
+    if event.status == Event.Status.REJECTED:
+        raise ReplayRefused(f"Event {event.pk} was rejected ({event.error}); it has no payload.")
     original = Run.objects.filter(event=event, replay_of=None).first()
     run = Run.objects.create(
         project_id=event.project_id,

@@ -5,6 +5,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from .models import ApiToken, hash_api_token
+from .net import client_ip
 
 
 class TokenUser:
@@ -42,7 +43,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         )
         if token is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
-        if token.allowed_ip and request.META.get("REMOTE_ADDR") != token.allowed_ip:
+        if token.allowed_ip and client_ip(request) != token.allowed_ip:
             raise exceptions.AuthenticationFailed("This API token is not allowed from your IP.")
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return TokenUser(token), token

@@ -317,3 +317,12 @@ def test_counter_increments_are_atomic_under_parallel_runs(project):
     for thread in threads:
         thread.join()
     assert sorted(values) == list(range(1, 121))
+
+
+@pytest.mark.django_db
+def test_a_rejected_event_cannot_be_replayed(connector):
+    event = services.record_rejected_event(
+        connector, method="POST", headers={}, source_ip=None, raw_body="{", reason="Malformed"
+    )
+    with pytest.raises(engine.ReplayRefused, match="was rejected"):
+        engine.replay_event(event)
