@@ -6,15 +6,21 @@ from connectors.models import Event
 from picky.celery import app
 
 
+def reset_connections():
+    # Celery caches both a connection pool and a producer pool built on it.
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def dead_broker():
     saved = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    app.pool.force_close_all()
-    app._pool = None
+    reset_connections()
     yield
     app.conf.broker_url = saved
-    app._pool = None
+    reset_connections()
 
 
 @pytest.mark.django_db(transaction=True)
