@@ -134,6 +134,25 @@ def source_ip(request):
     return request.META.get("REMOTE_ADDR") or None
 
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def idempotency_key(request):
+    """The delivery's idempotency key: the first configured header present, or ""."""
+    for name in settings.PICKY_IDEMPOTENCY_HEADERS:
+        value = (request.headers.get(name) or "").strip()
+        if not value:
+            continue
+        if len(value) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise IngestError(
+                400,
+                "invalid_idempotency_key",
+                f"The {name} header is over {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
+            )
+        return value
+    return ""
+
+
 def kept_headers(request):
     kept = {}
     for name in settings.PICKY_KEPT_HEADERS:

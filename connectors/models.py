@@ -70,9 +70,23 @@ class Event(models.Model):
     error = models.TextField(blank=True)
     hop_count = models.PositiveSmallIntegerField(default=0)
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The sender's idempotency header (PICKY_IDEMPOTENCY_HEADERS): a repeated key "
+        "is the same delivery and creates no second event.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        constraints = [
+            # Partial: events without a key cost nothing; a repeated key fails the INSERT.
+            models.UniqueConstraint(
+                fields=["connector", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="unique_event_idempotency_key",
+            )
+        ]
         indexes = [
             models.Index(fields=["connector", "-received_at"], name="event_connector_recent"),
             models.Index(

@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from picky.paths import attribute_paths, structure_signature
@@ -14,10 +14,33 @@ logger = logging.getLogger(__name__)
 REJECTED_BODY_KEPT_BYTES = 64 * 1024
 
 
-def record_event(connector, payload, *, method, headers, source_ip, raw_body="", hop_count=0):
-    """Store an accepted event and enqueue its processing once committed."""
+class DuplicateDelivery(Exception):
+    """The sender already delivered this idempotency key; `original` is that event."""
+
+    def __init__(self, original):
+        super().__init__(f"Duplicate of event {original.pk}")
+        self.original = original
+
+
+def record_event(
+    connector,
+    payload,
+    *,
+    method,
+    headers,
+    source_ip,
+    raw_body="",
+    hop_count=0,
+    idempotency_key="",
+):
+    """Store an accepted event and enqueue its processing once committed.
+
+    Raises DuplicateDelivery when `idempotency_key` was already accepted for
+    this connector: the partial unique constraint refuses the INSERT, so
+    deliveries without a key cost no extra query.
+    """
     now = timezone.now()
-    event = Event.objects.create(
+    event = Event(
         project_id=connector.project_id,
         connector=connector,
         payload=payload,
@@ -27,11 +50,34 @@ def record_event(connector, payload, *, method, headers, source_ip, raw_body="",
         received_at=now,
         enqueued_at=now,
         hop_count=hop_count,
+        idempotency_key=idempotency_key,
     )
+    if not idempotency_key:
+        event.save(force_insert=True)
+    else:
+        insert_keyed_event(event)
     if connector.sample_payload is None:
         map_first_sample(connector, payload)
     transaction.on_commit(lambda: enqueue_event(event.pk))
     return event
+
+
+def insert_keyed_event(event):
+    try:
+        if connection.in_atomic_block:
+            # A savepoint keeps the caller's transaction usable after a duplicate.
+            with transaction.atomic():
+                event.save(force_insert=True)
+        else:
+            # Autocommit (the ingest view): a refused INSERT leaves nothing to roll back.
+            event.save(force_insert=True)
+    except IntegrityError:
+        original = Event.objects.filter(
+            connector_id=event.connector_id, idempotency_key=event.idempotency_key
+        ).first()
+        if original is None:
+            raise
+        raise DuplicateDelivery(original) from None
 
 
 def record_rejected_event(connector, *, method, headers, source_ip, raw_body, reason):

@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import services
-from .ingest import IngestError, kept_headers, parse_request, source_ip
+from .ingest import IngestError, idempotency_key, kept_headers, parse_request, source_ip
 from .models import Connector
 
 ALLOWED_METHODS = ("GET", "POST")
@@ -49,13 +49,21 @@ def ingest(request, token):
         response["Allow"] = ", ".join(ALLOWED_METHODS)
         return response
     try:
+        key = idempotency_key(request)
         parsed = parse_request(request)
     except IngestError as exc:
         event = services.record_rejected_event(
             connector, raw_body=_raw(request), reason=exc.message, **meta
         )
         return error_response(exc.status, exc.code, exc.message, event)
-    event = services.record_event(connector, parsed.payload, raw_body=parsed.raw_body, **meta)
+    try:
+        event = services.record_event(
+            connector, parsed.payload, raw_body=parsed.raw_body, idempotency_key=key, **meta
+        )
+    except services.DuplicateDelivery as duplicate:
+        return JsonResponse(
+            {"status": "accepted", "event": str(duplicate.original.pk), "duplicate": True}
+        )
     return JsonResponse({"status": "accepted", "event": str(event.pk)})
 
 

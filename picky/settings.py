@@ -197,6 +197,11 @@ PICKY_KEPT_HEADERS = env.list(
     "PICKY_KEPT_HEADERS",
     default=["content-type", "user-agent", "x-request-id", "x-idempotency-key"],
 )
+# Headers whose value identifies a delivery: a repeated value for the same connector is a
+# duplicate (answered with the original event, nothing new recorded). First present wins.
+PICKY_IDEMPOTENCY_HEADERS = env.list(
+    "PICKY_IDEMPOTENCY_HEADERS", default=["x-idempotency-key", "x-request-id"]
+)
 # Behind a load balancer, trust X-Forwarded-For for the source IP.
 PICKY_TRUST_X_FORWARDED_FOR = env.bool("PICKY_TRUST_X_FORWARDED_FOR", default=False)
 # Messaging (teambox): WhatsApp Cloud API base, daily caps, broadcasts, reply addresses.
