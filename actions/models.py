@@ -67,9 +67,7 @@ class HttpResponseMapping(models.Model):
 
     project_path = "action__step__connector__project"
 
-    action = models.OneToOneField(
-        Action, on_delete=models.CASCADE, related_name="response_mapping"
-    )
+    action = models.OneToOneField(Action, on_delete=models.CASCADE, related_name="response_mapping")
     sample = models.JSONField(null=True, blank=True, help_text="The mapped JSON response.")
     mapped_at = models.DateTimeField(null=True, blank=True)
     structure_changed = models.BooleanField(default=False)

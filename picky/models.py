@@ -6,6 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 
 
@@ -40,10 +41,12 @@ class Project(models.Model):
         blank=True,
         help_text="Key of the OpenAI API (or of a compatible server) used by the ChatGPT action.",
     )
-    chatgpt_base_url = models.URLField(
+    # A CharField with a URL validator: the form URLField would guess a scheme for "api.x.io".
+    chatgpt_base_url = models.CharField(
         "ChatGPT base URL",
         max_length=300,
         default=DEFAULT_CHATGPT_BASE_URL,
+        validators=[URLValidator(schemes=["http", "https"])],
         help_text="Base URL of an OpenAI-compatible API; /chat/completions is added to it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

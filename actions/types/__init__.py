@@ -1,3 +1,3 @@
 """One module per action category; importing them registers the types."""
 
-from . import automation, counter, delay, formatter, notification  # noqa: F401
+from . import automation, counter, delay, formatter, http, notification, third_party  # noqa: F401

@@ -1,0 +1,404 @@
+"""Services of the HTTP-flavoured action types (http_request, chatgpt).
+
+Sending with retries (every attempt logged, secrets masked), the last requests of an
+action, its response mapping, and its failures counted for the throttled alert mail.
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from requests.models import PreparedRequest
+
+from picky import alerts, outbound
+from picky.paths import attribute_paths, quote_key
+
+from .base import ActionContext, ActionError
+from .models import HttpRequestLog, HttpResponseMapping
+from .registry import get_type
+from .types.fields import TemplatedEmailListField
+
+KEPT_LOGS = 20
+LOGGED_BODY_CHARS = 64 * 1024
+MASK = "*****"
+SECRET_NAME = re.compile(
+    r"auth|token|secret|password|passwd|api[-_]?key|apikey|signature|cookie|session|credential"
+    r"|^key$|[-_]key$",
+    re.IGNORECASE,
+)
+# Besides network errors and timeouts, these statuses are worth another try.
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class OutboundCall:
+    """One request an action wants to send, after templating."""
+
+    method: str
+    url: str
+    headers: dict = field(default_factory=dict)
+    params: dict | None = None
+    data: Any = None
+    json_body: Any = None
+    timeout: float | None = None
+
+    def logged_url(self):
+        prepared = PreparedRequest()
+        prepared.prepare_url(self.url, self.params)
+        return prepared.url
+
+    def logged_body(self):
+        if self.json_body is not None:
+            return json.dumps(self.json_body, ensure_ascii=False)
+        if isinstance(self.data, (dict, list)):
+            return urlencode(self.data)
+        if isinstance(self.data, bytes):
+            return self.data.decode("utf-8", errors="replace")
+        return self.data or ""
+
+
+# Sending ---------------------------------------------------------------------------
+
+
+def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
+    """Send `call` for `project`, retrying network errors, timeouts and 5xx/429 answers.
+
+    Every attempt is logged on `action` (when given). Returns the last OutboundResponse
+    (which may be a non-2xx one) or raises the last OutboundError.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        started = time.monotonic()
+        try:
+            response = outbound.send(
+                call.method,
+                call.url,
+                headers=call.headers,
+                params=call.params,
+                data=call.data,
+                json_body=call.json_body,
+                timeout=call.timeout,
+                project=project,
+            )
+        except outbound.OutboundError as exc:
+            if action is not None:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                log_request(
+                    action,
+                    call,
+                    run=run,
+                    trigger=trigger,
+                    attempt=attempt,
+                    error=exc,
+                    duration_ms=elapsed_ms,
+                )
+            if exc.retryable and attempt <= retries:
+                back_off(attempt)
+                continue
+            raise
+        if action is not None:
+            log_request(
+                action,
+                call,
+                run=run,
+                trigger=trigger,
+                attempt=attempt,
+                response=response,
+                duration_ms=response.duration_ms,
+            )
+        if response.status in RETRY_STATUSES and attempt <= retries:
+            back_off(attempt)
+            continue
+        return response
+
+
+def back_off(attempt):
+    time.sleep(settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+def parsed_json(response):
+    """(True, value) when the response body is JSON, else (False, None)."""
+    looks_json = "json" in response.content_type or response.content.lstrip()[:1] in (b"{", b"[")
+    if not looks_json:
+        return False, None
+    try:
+        return True, response.json()
+    except ValueError:
+        return False, None
+
+
+def body_snippet(response, limit=300):
+    """The start of a response body on one line, for error messages (JSON made compact)."""
+    is_json, value = parsed_json(response)
+    text = json.dumps(value, ensure_ascii=False) if is_json else " ".join(response.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Request logs ----------------------------------------------------------------------
+
+
+def mask_headers(headers):
+    return {
+        name: (MASK if SECRET_NAME.search(str(name)) and value else value)
+        for name, value in (headers or {}).items()
+    }
+
+
+def mask_url(url):
+    """The URL with secret-looking query parameters and any password masked."""
+    parts = urlsplit(url)
+    query = [
+        (name, MASK if SECRET_NAME.search(name) and value else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, urlencode(query, safe="*"), parts.fragment)
+    )
+
+
+def truncated(text, limit=LOGGED_BODY_CHARS):
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more)"
+
+
+@transaction.atomic
+def log_request(action, call, *, run, trigger, attempt, duration_ms, response=None, error=None):
+    """Keep this request on `action`, and only its KEPT_LOGS most recent ones."""
+    HttpRequestLog.objects.create(
+        action=action,
+        run=run if run is not None and run.pk else None,
+        trigger=trigger,
+        attempt=attempt,
+        method=call.method.upper(),
+        url=mask_url(call.logged_url()),
+        request_headers=mask_headers(call.headers),
+        request_body=truncated(call.logged_body()),
+        status=response.status if response is not None else None,
+        response_headers=mask_headers(response.headers) if response is not None else {},
+        response_body=truncated(response.text) if response is not None else "",
+        duration_ms=round(duration_ms, 1),
+        error=error.message if error is not None else "",
+    )
+    older = HttpRequestLog.objects.filter(action=action).values_list("pk", flat=True)
+    stale = list(older[KEPT_LOGS:])
+    if stale:
+        HttpRequestLog.objects.filter(pk__in=stale).delete()
+
+
+def recent_logs(action):
+    return HttpRequestLog.objects.filter(action=action)[:KEPT_LOGS]
+
+
+# Response mapping ------------------------------------------------------------------
+
+
+def empty_list_paths(value, prefix):
+    found = set()
+
+    def walk(item, path):
+        if isinstance(item, dict):
+            for key, child in item.items():
+                walk(child, f"{path}.{quote_key(key)}")
+        elif isinstance(item, list):
+            if item:
+                walk(item[0], f"{path}[0]")
+            else:
+                found.add(path)
+
+    walk(value, prefix)
+    return found
+
+
+def structure_diff(old, new, prefix="response"):
+    """(added, removed) paths of `new` against `old`.
+
+    Arrays are compared through their first element, and an empty array does not count
+    as a change of its elements' structure (a contact with no tags yet).
+    """
+    old_paths, new_paths = set(attribute_paths(old, prefix)), set(attribute_paths(new, prefix))
+    old_empty, new_empty = empty_list_paths(old, prefix), empty_list_paths(new, prefix)
+
+    def under(path, lists):
+        return any(path.startswith(f"{parent}[0]") for parent in lists)
+
+    added = sorted(p for p in new_paths - old_paths if not under(p, old_empty))
+    removed = sorted(p for p in old_paths - new_paths if not under(p, new_empty))
+    return added, removed
+
+
+def mapping_of(action):
+    return HttpResponseMapping.objects.filter(action=action).first()
+
+
+def note_response(action, is_json, value):
+    """Map the first successful JSON response; flag later ones whose structure differs."""
+    mapping, _ = HttpResponseMapping.objects.get_or_create(action=action)
+    if not is_json:
+        if mapping.latest_was_json:
+            mapping.latest_was_json = False
+            mapping.save(update_fields=["latest_was_json", "updated_at"])
+        return mapping
+    mapping.latest_was_json = True
+    if mapping.mapped_at is None:
+        mapping.sample, mapping.mapped_at = value, timezone.now()
+        mapping.structure_changed, mapping.changed_sample = False, None
+    elif structure_diff(mapping.sample, value) != ([], []):
+        mapping.structure_changed, mapping.changed_sample = True, value
+    mapping.save()
+    return mapping
+
+
+def remap(action):
+    """Make the latest differing response the mapped one."""
+    mapping = mapping_of(action)
+    if mapping is None or not mapping.structure_changed:
+        return mapping
+    mapping.sample, mapping.mapped_at = mapping.changed_sample, timezone.now()
+    mapping.structure_changed, mapping.changed_sample = False, None
+    mapping.save()
+    return mapping
+
+
+def mapped_paths(mapping, save_as):
+    """The mapped response's paths as `vars.<save_as>.response...` (empty when unmapped)."""
+    if mapping is None or mapping.mapped_at is None:
+        return []
+    prefix = f"vars.{save_as or '<save_as>'}.response"
+    return attribute_paths(mapping.sample, prefix=prefix)
+
+
+def structure_changes(mapping, save_as):
+    """(added, removed) paths of the latest differing response against the mapped one."""
+    prefix = f"vars.{save_as or '<save_as>'}.response"
+    return structure_diff(mapping.sample, mapping.changed_sample, prefix)
+
+
+MAPPING_NOT_JSON = "Response mapping not done, only JSON can be mapped as response"
+MAPPING_CHANGED = "JSON structure change detected"
+
+
+def mapping_notice(mapping):
+    """The notice the admin shows about an action's response mapping, or ""."""
+    if mapping is None:
+        return ""
+    if not mapping.latest_was_json:
+        return MAPPING_NOT_JSON
+    if mapping.structure_changed:
+        return MAPPING_CHANGED
+    return ""
+
+
+# Alerts ----------------------------------------------------------------------------
+
+
+def alert_source(action):
+    return f"action:{action.pk}"
+
+
+def alert_recipients(action):
+    """Where the action's alert mail goes: its alert emails, else the project's address."""
+    configured = TemplatedEmailListField().to_python((action.config or {}).get("alert_emails"))
+    if configured:
+        return configured
+    project = action.step.connector.project
+    return [project.alert_email] if project.alert_email else []
+
+
+def action_admin_url(action):
+    path = reverse("admin:actions_action_change", args=[action.pk])
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def record_failure(ctx, label, message, alert_emails=()):
+    """Count a failure of the context's action for the throttled alert mail."""
+    action = ctx.action
+    if action is None or ctx.dry_run or not action.pk:
+        return
+    connector = ctx.connector.name if ctx.connector is not None else "a connector"
+    alerts.record_failure(
+        ctx.project,
+        alert_source(action),
+        label=f'{label} "{action.name or action.type}" in {connector}',
+        error=message,
+        recipients=alert_emails,
+        link=action_admin_url(action),
+    )
+
+
+@dataclass
+class SentTest:
+    """What the admin's Test button shows: the request sent and its answer, or the error."""
+
+    call: OutboundCall | None = None
+    response: Any = None
+    error: str = ""
+    is_json: bool = False
+    value: Any = None
+
+
+def send_test_request(action, payload):
+    """Send `action`'s request once, its templates rendered with `payload` as the event.
+
+    Counts against the rate limit and is logged like any request; a successful JSON answer
+    maps the response of a type that maps responses. Failures are not alerted.
+    """
+    action_type = get_type(action.type)
+    connector = action.step.connector
+    ctx = ActionContext(
+        project=connector.project,
+        data=sample_context(action, payload),
+        connector=connector,
+        step=action.step,
+        action=action,
+    )
+    try:
+        call = action_type.build_call(ctx, action_type.render(ctx, action.config))
+    except ActionError as exc:
+        return SentTest(error=exc.message)
+    try:
+        response = perform(ctx.project, call, action=action, trigger=HttpRequestLog.Trigger.TEST)
+    except outbound.OutboundError as exc:
+        return SentTest(call=call, error=exc.message)
+    is_json, value = parsed_json(response)
+    if action_type.maps_response and response.ok:
+        note_response(action, is_json, value)
+    return SentTest(call=call, response=response, is_json=is_json, value=value)
+
+
+def sample_context(action, payload):
+    """The context a test request renders its templates with: `payload` as the event."""
+    connector = action.step.connector
+    now = timezone.now().astimezone(connector.project.tzinfo)
+    return {
+        "event": payload,
+        "meta": {
+            "connector": connector.name,
+            "connector_id": connector.pk,
+            "project": connector.project.slug,
+            "event_id": None,
+            "run_id": None,
+            "received_at": now.isoformat(),
+            "hop_count": 0,
+            "method": "TEST",
+        },
+        "vars": {},
+        "contact": {},
+        "counters": {},
+        "globals": {},
+        "now": {
+            "iso": now.isoformat(),
+            "date": now.date().isoformat(),
+            "time": now.strftime("%H:%M"),
+            "timestamp": int(now.timestamp()),
+        },
+    }
