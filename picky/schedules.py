@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 
 SYSTEM_SCHEDULES = [
+    ("picky: send due messages and broadcasts", "teambox.tasks.sweep_messaging",
+     "PICKY_MESSAGE_SWEEP_SECONDS", 30),
     ("picky: re-enqueue stuck events and runs", "connectors.tasks.sweep_stuck_runs",
      "PICKY_STUCK_SWEEP_SECONDS", 60),
     ("picky: prune expired events and runs", "connectors.tasks.prune_expired_history",

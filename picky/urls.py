@@ -7,6 +7,7 @@ from connectors.views import ingest
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("hooks/<str:token>", ingest, name="ingest"),
+    path("", include("teambox.urls")),
     path("admin/actions/http/", include("actions.http_admin")),
     path("admin/", admin.site.urls),
     path("api/", include("picky.api_urls")),

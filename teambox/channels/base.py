@@ -1,0 +1,122 @@
+"""The one interface every channel kind implements.
+
+An adapter wraps a `Channel` row. Outbound: `send_text`, `send_media` and
+`send_template` take a queued `Message` and return `Sent` (the provider's
+message id) or raise `ChannelError(message, permanent=...)`; `send` picks the
+right one. Inbound: `parse_inbound` and `parse_status` turn a webhook body
+into `Incoming` messages and `StatusChange`s; `verify_subscription` answers a
+provider's webhook handshake; `check_signature` authenticates a webhook.
+Each kind declares its settings as a Django form (`credentials_form`) that
+validates `Channel.credentials`.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django import forms
+
+
+class ChannelError(Exception):
+    """Sending failed. `permanent=False` means trying again later may work."""
+
+    def __init__(self, message, permanent=True):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class WebhookError(Exception):
+    """A webhook body this channel cannot read; the message says what is wrong."""
+
+
+@dataclass
+class Sent:
+    provider_id: str = ""
+    # Channels that deliver on the spot (the sandbox) report delivery at once.
+    delivered: bool = False
+    response: dict | list | None = None
+
+
+@dataclass
+class Incoming:
+    address: str
+    body: str = ""
+    name: str = ""
+    media_url: str = ""
+    provider_id: str = ""
+    received_at: datetime | None = None
+    payload: dict = field(default_factory=dict)
+    # The address the message was sent to (e-mail replies: reply+<token>@...).
+    recipient: str = ""
+
+
+@dataclass
+class StatusChange:
+    provider_id: str
+    status: str  # one of Message.Status: submitted, delivered, read, failed
+    error: str = ""
+    at: datetime | None = None
+
+
+class NoCredentialsForm(forms.Form):
+    """A kind that needs no settings."""
+
+
+class ChannelAdapter:
+    kind = ""
+    label = ""
+    # What a contact is reached at on this channel: "number" or "email".
+    address_kind = "number"
+    supports_media = True
+    supports_templates = False
+    credentials_form = NoCredentialsForm
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.credentials = channel.credentials or {}
+
+    @classmethod
+    def credential_errors(cls, credentials):
+        """Per-field errors of `credentials` ({} when valid)."""
+        form = cls.credentials_form(data=credentials or {})
+        if form.is_valid():
+            return {}
+        return {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+
+    def send(self, message):
+        if message.template:
+            if not self.supports_templates:
+                raise ChannelError(f"{self.label} channels cannot send WhatsApp templates.")
+            return self.send_template(message)
+        if message.media_url:
+            if not self.supports_media:
+                raise ChannelError(f"{self.label} channels cannot send media.")
+            return self.send_media(message)
+        if not message.body:
+            raise ChannelError("The message has no text, media or template.")
+        return self.send_text(message)
+
+    def send_text(self, message):
+        raise NotImplementedError
+
+    def send_media(self, message):
+        raise NotImplementedError
+
+    def send_template(self, message):
+        raise ChannelError(f"{self.label} channels cannot send WhatsApp templates.")
+
+    def verify_subscription(self, params):
+        """The challenge to echo for a valid webhook handshake (GET), else None."""
+        return None
+
+    def check_signature(self, body, headers):
+        """Whether a webhook POST really comes from the provider."""
+        return True
+
+    def parse_inbound(self, data):
+        """The messages a webhook body carries (a list of Incoming)."""
+        return []
+
+    def parse_status(self, data):
+        """The delivery status changes a webhook body carries (a list of StatusChange)."""
+        return []

@@ -1,0 +1,251 @@
+"""The WhatsApp Cloud API (Meta's official API).
+
+Outbound: POST {base_url}/{phone_number_id}/messages with
+`Authorization: Bearer <access_token>` and a JSON body of type text, a media
+type by link (image, video, audio, document) or template (language, body
+parameters, and a header media when the message has a media URL). The answer
+names the message: {"messages": [{"id": "wamid..."}]}.
+Inbound: Meta verifies the webhook with GET ?hub.mode=subscribe&hub.verify_token=
+...&hub.challenge=... and then POSTs {"object": "whatsapp_business_account",
+"entry": [{"changes": [{"value": {"contacts": [...], "messages": [...],
+"statuses": [...]}}]}]}, signed with X-Hub-Signature-256 (HMAC-SHA256 of the
+body with the app secret) when the channel has an app secret.
+"""
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from django import forms
+from django.conf import settings
+
+from picky import outbound
+
+from .base import ChannelAdapter, ChannelError, Incoming, Sent, StatusChange, WebhookError
+
+MEDIA_TYPES = {
+    "image": {"jpg", "jpeg", "png", "webp"},
+    "video": {"mp4", "3gp"},
+    "audio": {"mp3", "ogg", "opus", "aac", "amr", "m4a"},
+}
+STATUSES = {"sent": "submitted", "delivered": "delivered", "read": "read", "failed": "failed"}
+TIMEOUT_SECONDS = 20
+
+
+class WhatsAppCloudCredentialsForm(forms.Form):
+    phone_number_id = forms.RegexField(
+        regex=r"^\d+$", help_text="The number's id in Meta's WhatsApp Manager (digits)."
+    )
+    access_token = forms.CharField(help_text="A permanent system-user access token.")
+    verify_token = forms.CharField(
+        min_length=8, help_text="Any secret you also enter as Meta's webhook verify token."
+    )
+    app_secret = forms.CharField(
+        required=False, help_text="The Meta app secret; when set, webhooks must be signed."
+    )
+    base_url = forms.URLField(
+        assume_scheme="https",
+        required=False,
+        help_text="Graph API base URL; default: PICKY_WHATSAPP_CLOUD_BASE_URL.",
+    )
+
+
+def media_type_of(url):
+    extension = urlsplit(url).path.rsplit(".", 1)[-1].lower()
+    for media_type, extensions in MEDIA_TYPES.items():
+        if extension in extensions:
+            return media_type
+    return "document"
+
+
+def media_object(url, caption=""):
+    """The (type, object) of a media message by link."""
+    media_type = media_type_of(url)
+    media = {"link": url}
+    if caption and media_type != "audio":
+        media["caption"] = caption
+    if media_type == "document":
+        media["filename"] = urlsplit(url).path.rsplit("/", 1)[-1] or "document"
+    return media_type, media
+
+
+class WhatsAppCloudAdapter(ChannelAdapter):
+    kind = "whatsapp_cloud"
+    label = "WhatsApp Cloud API"
+    supports_templates = True
+    credentials_form = WhatsAppCloudCredentialsForm
+
+    @property
+    def messages_url(self):
+        base = self.credentials.get("base_url") or settings.PICKY_WHATSAPP_CLOUD_BASE_URL
+        return f"{base.rstrip('/')}/{self.credentials.get('phone_number_id', '')}/messages"
+
+    def send_text(self, message):
+        return self.post(
+            message, {"type": "text", "text": {"preview_url": False, "body": message.body}}
+        )
+
+    def send_media(self, message):
+        media_type, media = media_object(message.media_url, message.body)
+        return self.post(message, {"type": media_type, media_type: media})
+
+    def send_template(self, message):
+        components = []
+        if message.media_url:
+            media_type, media = media_object(message.media_url)
+            components.append(
+                {"type": "header", "parameters": [{"type": media_type, media_type: media}]}
+            )
+        if message.template_params:
+            components.append(
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": str(value)} for value in message.template_params
+                    ],
+                }
+            )
+        template = {"name": message.template, "language": {"code": message.template_language}}
+        if components:
+            template["components"] = components
+        return self.post(message, {"type": "template", "template": template})
+
+    def post(self, message, content):
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.address,
+            **content,
+        }
+        headers = {"Authorization": f"Bearer {self.credentials.get('access_token', '')}"}
+        try:
+            response = outbound.send(
+                "POST", self.messages_url, headers=headers, json_body=body, timeout=TIMEOUT_SECONDS
+            )
+        except outbound.OutboundError as exc:
+            raise ChannelError(
+                f"WhatsApp Cloud API not reached: {exc.message}", permanent=not exc.retryable
+            ) from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not response.ok:
+            raise ChannelError(
+                f"WhatsApp Cloud API refused the message (HTTP {response.status}): "
+                f"{error_text(answer, response.text)}",
+                permanent=response.status < 500 and response.status != 429,
+            )
+        try:
+            provider_id = answer["messages"][0]["id"]
+        except (KeyError, IndexError, TypeError):
+            raise ChannelError(
+                f"WhatsApp Cloud API answered without a message id: {response.text[:300]}"
+            ) from None
+        return Sent(provider_id=provider_id, response=answer)
+
+    def verify_subscription(self, params):
+        if params.get("hub.mode") != "subscribe":
+            return None
+        expected = self.credentials.get("verify_token") or ""
+        given = params.get("hub.verify_token") or ""
+        if expected and hmac.compare_digest(expected, given):
+            return params.get("hub.challenge", "")
+        return None
+
+    def check_signature(self, body, headers):
+        secret = self.credentials.get("app_secret")
+        if not secret:
+            return True
+        given = headers.get("X-Hub-Signature-256", "")
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, given)
+
+    def parse_inbound(self, data):
+        incoming = []
+        for value in change_values(data):
+            names = {
+                c.get("wa_id"): (c.get("profile") or {}).get("name", "")
+                for c in value.get("contacts") or []
+            }
+            for item in value.get("messages") or []:
+                sender = str(item.get("from") or "")
+                if not sender:
+                    raise WebhookError('A WhatsApp message without "from".')
+                incoming.append(
+                    Incoming(
+                        address=sender,
+                        name=names.get(sender, ""),
+                        body=message_text(item),
+                        provider_id=str(item.get("id") or ""),
+                        received_at=from_timestamp(item.get("timestamp")),
+                        payload=item,
+                    )
+                )
+        return incoming
+
+    def parse_status(self, data):
+        changes = []
+        for value in change_values(data):
+            for item in value.get("statuses") or []:
+                status = STATUSES.get(item.get("status"))
+                if status is None or not item.get("id"):
+                    continue
+                errors = item.get("errors") or []
+                changes.append(
+                    StatusChange(
+                        provider_id=str(item["id"]),
+                        status=status,
+                        error="; ".join(
+                            f"{e.get('code', '')} {e.get('title') or e.get('message', '')}".strip()
+                            for e in errors
+                        ),
+                        at=from_timestamp(item.get("timestamp")),
+                    )
+                )
+        return changes
+
+
+def change_values(data):
+    if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+        raise WebhookError('A WhatsApp webhook body is an object with an "entry" list.')
+    for entry in data["entry"]:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value")
+            if isinstance(value, dict):
+                yield value
+
+
+def message_text(item):
+    kind = item.get("type", "")
+    content = item.get(kind) if isinstance(item.get(kind), dict) else {}
+    if kind == "text":
+        return content.get("body", "")
+    if kind in ("image", "video", "audio", "document", "sticker"):
+        caption = content.get("caption", "")
+        return f"[{kind}] {caption}".strip()
+    if kind == "button":
+        return content.get("text", "")
+    if kind == "interactive":
+        reply = content.get("button_reply") or content.get("list_reply") or {}
+        return reply.get("title", "")
+    if kind == "location":
+        return f"[location] {content.get('latitude')},{content.get('longitude')}"
+    return f"[{kind or 'message'}]"
+
+
+def from_timestamp(value):
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def error_text(answer, text):
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        error = answer["error"]
+        details = (error.get("error_data") or {}).get("details", "")
+        parts = [error.get("message", ""), f"(code {error['code']})" if "code" in error else ""]
+        return " ".join(p for p in [*parts, details] if p)
+    return text[:300]

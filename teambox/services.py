@@ -1,0 +1,404 @@
+"""Messaging services: queueing, sending, status callbacks, inbound messages, the sweep.
+
+Sending is at most once: a worker claims a queued message (`sending_since`)
+before calling the provider. A claim that outlives its lease means the worker
+died mid-send; the message is then marked failed rather than sent again, as
+nobody knows whether it went out (an admin action retries it on purpose).
+Transient provider errors put the message back in the queue with a backoff;
+the sweep, not a broker countdown, sends it again when due.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crm import services as crm
+
+from .channels import ChannelError, WebhookError, adapter_for
+from .models import Broadcast, Channel, Message
+from .signals import message_received
+
+logger = logging.getLogger(__name__)
+
+SESSION_WINDOW = timedelta(hours=24)
+MAX_SEND_ATTEMPTS = 4
+RETRY_BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+SWEEP_BATCH = 500
+# Later statuses never move a message back (a late "delivered" after "read").
+STATUS_RANK = {
+    Message.Status.QUEUED: 0,
+    Message.Status.SUBMITTED: 1,
+    Message.Status.DELIVERED: 2,
+    Message.Status.READ: 3,
+}
+
+
+class MessagingError(Exception):
+    """A message cannot be sent as asked; the message says why."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class MessageRefused(MessagingError):
+    """The contact must not be messaged (blacklisted, opted out)."""
+
+
+def lease():
+    return timedelta(seconds=settings.PICKY_MESSAGE_LEASE_SECONDS)
+
+
+def enqueue(task, *args):
+    """Hand work to Celery. A broker outage is not an error: the sweep retries."""
+    try:
+        task.apply_async(args, retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; %s%s is left to the sweep", task.name, args)
+
+
+# Channels and sessions -----------------------------------------------------------
+
+
+def channel_named(project, name):
+    """The project's enabled channel called `name`."""
+    channel = Channel.objects.filter(project=project, name__iexact=str(name or "").strip()).first()
+    if channel is None:
+        names = ", ".join(Channel.objects.filter(project=project).values_list("name", flat=True))
+        raise MessagingError(
+            f"No channel named {name!r} in this project"
+            + (f" (channels: {names})." if names else "; add one under Teambox → Channels.")
+        )
+    if not channel.enabled:
+        raise MessagingError(f"The channel {channel.name!r} is disabled.")
+    return channel
+
+
+def contacts_in_session(channel, contact_ids, now=None):
+    """Which of these contacts wrote to `channel` within the last 24 hours."""
+    since = (now or timezone.now()) - SESSION_WINDOW
+    return set(
+        Message.objects.filter(
+            channel=channel,
+            direction=Message.Direction.IN,
+            contact_id__in=list(contact_ids),
+            created_at__gte=since,
+        ).values_list("contact_id", flat=True)
+    )
+
+
+def session_open(channel, contact, now=None):
+    return contact.pk in contacts_in_session(channel, [contact.pk], now)
+
+
+def address_of(channel, contact):
+    """Where `contact` is reached on `channel`: a number, or an e-mail address."""
+    if adapter_for(channel).address_kind == "email":
+        if not contact.email:
+            raise MessagingError(f"{contact} has no e-mail address.")
+        return contact.email
+    if not contact.number:
+        raise MessagingError(f"{contact} has no WhatsApp number.")
+    return contact.number
+
+
+# Queueing and sending --------------------------------------------------------------
+
+
+def check_content(channel, body="", media_url="", template=""):
+    adapter = adapter_for(channel)
+    if not (body or media_url or template):
+        raise MessagingError("Give the message a text, a media URL or a template.")
+    if template and not adapter.supports_templates:
+        raise MessagingError(f"{adapter.label} channels cannot send WhatsApp templates.")
+    if media_url and not template and not adapter.supports_media:
+        raise MessagingError(f"{adapter.label} channels cannot send media.")
+
+
+def queue_message(
+    channel,
+    contact,
+    *,
+    body="",
+    media_url="",
+    template="",
+    template_language="en",
+    template_params=(),
+    subject="",
+    reply_to="",
+    optout_list="",
+    idempotency_key=None,
+):
+    """Queue one outbound message to `contact` and send it once committed.
+
+    Raises MessageRefused for a blacklisted or opted-out contact and
+    MessagingError when the message cannot go out as asked (no address, an
+    official channel outside the 24-hour session without a template, ...).
+    With `idempotency_key`, a second call returns the first call's message.
+    """
+    if idempotency_key:
+        existing = Message.objects.filter(
+            project_id=channel.project_id, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    reason = crm.refusal_reason(contact, optout_list)
+    if reason:
+        raise MessageRefused(f"Not sent to {contact}: {reason}")
+    check_content(channel, body, media_url, template)
+    address = address_of(channel, contact)
+    if channel.is_official and not template and not session_open(channel, contact):
+        raise MessagingError(
+            f"{contact} has not written to {channel.name!r} in the last 24 hours, so WhatsApp "
+            "only accepts a template: choose an approved template for this message."
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                project_id=channel.project_id,
+                channel=channel,
+                contact=contact,
+                direction=Message.Direction.OUT,
+                address=address,
+                body=body,
+                media_url=media_url,
+                template=template,
+                template_language=template_language if template else "",
+                template_params=list(template_params) if template else [],
+                subject=subject,
+                reply_to=reply_to,
+                idempotency_key=idempotency_key or None,
+                next_attempt_at=now + lease(),
+            )
+    except IntegrityError:
+        # The same key queued concurrently: that message is this one.
+        return Message.objects.get(project_id=channel.project_id, idempotency_key=idempotency_key)
+    transaction.on_commit(lambda: enqueue_delivery(message.pk))
+    return message
+
+
+def enqueue_delivery(message_id):
+    from .tasks import deliver_message
+
+    enqueue(deliver_message, message_id)
+
+
+def deliver_message(message_id):
+    """Send a queued message through its channel's adapter (the Celery task's body)."""
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, status=Message.Status.QUEUED, sending_since__isnull=True
+    ).update(sending_since=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    message = Message.objects.select_related("channel").get(pk=message_id)
+    try:
+        sent = adapter_for(message.channel).send(message)
+    except ChannelError as exc:
+        return send_failed(message, exc.message, exc.permanent)
+    except Exception as exc:
+        logger.exception("Sending message %s crashed", message_id)
+        return send_failed(message, f"Internal error: {type(exc).__name__}: {exc}", True)
+    done = timezone.now()
+    fields = {
+        "status": Message.Status.DELIVERED if sent.delivered else Message.Status.SUBMITTED,
+        "provider_id": sent.provider_id,
+        "payload": sent.response,
+        "submitted_at": done,
+        "sending_since": None,
+        "next_attempt_at": None,
+        "error": "",
+    }
+    if sent.delivered:
+        fields["delivered_at"] = done
+    Message.objects.filter(pk=message.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return message
+
+
+def send_failed(message, error, permanent):
+    now = timezone.now()
+    if permanent or message.attempts >= MAX_SEND_ATTEMPTS:
+        fields = {
+            "status": Message.Status.FAILED,
+            "failed_at": now,
+            "next_attempt_at": None,
+            "error": error if permanent else f"{error} (gave up after {message.attempts} tries)",
+        }
+    else:
+        backoff = RETRY_BACKOFF[min(message.attempts, len(RETRY_BACKOFF)) - 1]
+        fields = {"next_attempt_at": now + backoff, "error": error}
+    fields["sending_since"] = None
+    Message.objects.filter(pk=message.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return message
+
+
+def retry_messages(messages):
+    """Queue failed outbound messages again; returns how many."""
+    now = timezone.now()
+    ids = list(
+        messages.filter(status=Message.Status.FAILED, direction=Message.Direction.OUT).values_list(
+            "pk", flat=True
+        )
+    )
+    Message.objects.filter(pk__in=ids).update(
+        status=Message.Status.QUEUED,
+        attempts=0,
+        error="",
+        failed_at=None,
+        sending_since=None,
+        next_attempt_at=now + lease(),
+    )
+    for message_id in ids:
+        transaction.on_commit(lambda message_id=message_id: enqueue_delivery(message_id))
+    return len(ids)
+
+
+# Status callbacks and inbound messages ------------------------------------------------
+
+
+def apply_status(channel, change):
+    """Move the outbound message `change` names forward; returns whether one moved."""
+    messages = Message.objects.filter(
+        channel=channel, direction=Message.Direction.OUT, provider_id=change.provider_id
+    )
+    at = change.at or timezone.now()
+    if change.status == Message.Status.FAILED:
+        return bool(
+            messages.exclude(status__in=[Message.Status.READ, Message.Status.FAILED]).update(
+                status=Message.Status.FAILED,
+                error=change.error or "The provider reported the message as failed.",
+                failed_at=at,
+            )
+        )
+    rank = STATUS_RANK[change.status]
+    earlier = [status for status, r in STATUS_RANK.items() if r < rank]
+    fields = {"status": change.status}
+    if change.status == Message.Status.DELIVERED:
+        fields["delivered_at"] = at
+    elif change.status == Message.Status.READ:
+        fields["read_at"] = at
+        # A "read" may overtake its "delivered".
+        messages.filter(delivered_at__isnull=True).update(delivered_at=at)
+    return bool(messages.filter(status__in=earlier).update(**fields))
+
+
+def receive(channel, incoming):
+    """Store an inbound message, creating or updating its contact; returns the Message.
+
+    A provider's retry of the same message (same provider id) is stored once.
+    `message_received` is sent after commit for each new message.
+    """
+    if incoming.provider_id:
+        existing = Message.objects.filter(
+            channel=channel, direction=Message.Direction.IN, provider_id=incoming.provider_id
+        ).first()
+        if existing is not None:
+            return existing
+    contact = inbound_contact(channel, incoming)
+    received_at = incoming.received_at or timezone.now()
+    message = Message.objects.create(
+        project_id=channel.project_id,
+        channel=channel,
+        contact=contact,
+        direction=Message.Direction.IN,
+        address=incoming.address,
+        body=incoming.body,
+        media_url=incoming.media_url[:1000],
+        status=Message.Status.RECEIVED,
+        provider_id=incoming.provider_id,
+        payload=incoming.payload,
+    )
+    crm.record_interaction(contact, received_at)
+    transaction.on_commit(
+        lambda: message_received.send(
+            sender=Message, message=message, contact=contact, channel=channel
+        )
+    )
+    return message
+
+
+def inbound_contact(channel, incoming):
+    project = channel.project
+    try:
+        if adapter_for(channel).address_kind == "email":
+            contact = crm.contact_for_reply_address(project, incoming.recipient)
+            if contact is not None:
+                return contact
+            existing = crm.find_contact(project, email=incoming.address)
+            name = "" if existing is not None and existing.name else incoming.name
+            return crm.upsert_contact(project, "", name=name, email=incoming.address)
+        existing = crm.find_contact(project, number=incoming.address)
+        name = "" if existing is not None and existing.name else incoming.name
+        return crm.upsert_contact(project, incoming.address, name=name)
+    except crm.ContactError as exc:
+        raise WebhookError(f"Sender {incoming.address!r}: {exc}") from exc
+
+
+@transaction.atomic
+def handle_webhook(channel, data):
+    """Store the messages and apply the status changes of one webhook body.
+
+    Returns (messages stored, statuses applied); raises WebhookError for a body
+    the channel cannot read (nothing is stored then).
+    """
+    adapter = adapter_for(channel)
+    incoming = adapter.parse_inbound(data)
+    changes = adapter.parse_status(data)
+    messages = [receive(channel, item) for item in incoming]
+    applied = sum(1 for change in changes if apply_status(channel, change))
+    return messages, applied
+
+
+# The sweep ------------------------------------------------------------------------------
+
+
+def sweep(now=None):
+    """Fail interrupted sends, send due queued messages, go on with broadcasts.
+
+    Returns (interrupted, enqueued messages, broadcasts resumed).
+    """
+    from .tasks import send_broadcast_batch
+
+    now = now or timezone.now()
+    interrupted = Message.objects.filter(
+        status=Message.Status.QUEUED, sending_since__lt=now - lease()
+    ).update(
+        status=Message.Status.FAILED,
+        failed_at=now,
+        sending_since=None,
+        next_attempt_at=None,
+        error="Sending was interrupted (the worker stopped) and may or may not have reached "
+        "the contact; it is not sent again on its own so nobody gets it twice. Use "
+        '"Retry" to send it again.',
+    )
+    due = list(
+        Message.objects.filter(
+            status=Message.Status.QUEUED, sending_since__isnull=True, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    Message.objects.filter(pk__in=due).update(next_attempt_at=now + lease())
+    for message_id in due:
+        enqueue_delivery(message_id)
+    broadcasts = list(
+        Broadcast.objects.filter(
+            Q(status=Broadcast.Status.WAITING, resume_at__lte=now)
+            | Q(status=Broadcast.Status.RUNNING, updated_at__lt=now - lease())
+        ).values_list("pk", flat=True)
+    )
+    Broadcast.objects.filter(pk__in=broadcasts).update(
+        status=Broadcast.Status.RUNNING, resume_at=None, updated_at=now
+    )
+    for broadcast_id in broadcasts:
+        enqueue(send_broadcast_batch, broadcast_id)
+    return interrupted, len(due), len(broadcasts)

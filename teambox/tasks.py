@@ -1,0 +1,21 @@
+"""Celery tasks of teambox: thin wrappers that load ids and call a service."""
+
+from celery import shared_task
+
+from . import broadcasts, services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_message(message_id):
+    services.deliver_message(message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_broadcast_batch(broadcast_id):
+    if broadcasts.send_batch(broadcast_id):
+        services.enqueue(send_broadcast_batch, broadcast_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_messaging():
+    services.sweep()

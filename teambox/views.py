@@ -1,0 +1,63 @@
+"""The channel webhook: provider handshakes, inbound messages and status callbacks."""
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .channels import WebhookError, adapter_for
+from .models import Channel
+from .services import handle_webhook
+
+
+def error(status, code, message):
+    return JsonResponse({"status": "error", "error": code, "message": message}, status=status)
+
+
+@csrf_exempt
+def channel_webhook(request, token):
+    channel = Channel.objects.select_related("project").filter(token=token).first()
+    if channel is None:
+        return error(404, "unknown_channel", "No channel has this webhook URL.")
+    if not channel.enabled:
+        return error(410, "channel_disabled", "This channel is disabled.")
+    adapter = adapter_for(channel)
+    if request.method == "GET":
+        if "hub.mode" not in request.GET:
+            return error(
+                400, "not_a_handshake", "Send messages and statuses with POST; GET only answers "
+                "the hub.mode=subscribe handshake."
+            )  # fmt: skip
+        challenge = adapter.verify_subscription(request.GET)
+        if challenge is None:
+            return error(403, "bad_verify_token", "The verify token does not match the channel's.")
+        return HttpResponse(challenge, content_type="text/plain")
+    if request.method != "POST":
+        response = error(405, "method_not_allowed", "Use POST (or GET for the handshake).")
+        response["Allow"] = "GET, POST"
+        return response
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > settings.PICKY_MAX_PAYLOAD_BYTES:
+        return error(413, "too_large", "The body is larger than this server accepts.")
+    body = request.body
+    if not adapter.check_signature(body, request.headers):
+        return error(403, "bad_signature", "X-Hub-Signature-256 does not match the body.")
+    try:
+        data = parse_body(request, body)
+        messages, applied = handle_webhook(channel, data)
+    except WebhookError as exc:
+        return error(400, "bad_webhook", str(exc))
+    return JsonResponse({"status": "ok", "messages": len(messages), "statuses": applied})
+
+
+def parse_body(request, body):
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {key: request.POST.get(key) for key in request.POST}
+    try:
+        data = json.loads(body or b"null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookError(f"The body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WebhookError("The body must be a JSON object.")
+    return data

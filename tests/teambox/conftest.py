@@ -1,0 +1,70 @@
+import pytest
+
+from crm import services as crm
+from teambox.models import Channel
+
+
+@pytest.fixture
+def local_outbound(settings):
+    """Let the outbound client reach pytest-httpserver on 127.0.0.1."""
+    settings.PICKY_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+
+@pytest.fixture
+def sandbox(project):
+    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
+
+
+@pytest.fixture
+def cloud(project, httpserver, local_outbound):
+    return Channel.objects.create(
+        project=project,
+        name="WhatsApp",
+        kind=Channel.Kind.WHATSAPP_CLOUD,
+        credentials={
+            "phone_number_id": "106540352242922",
+            "access_token": "EAAG-test-token",
+            "verify_token": "verify-me-please",
+            "app_secret": "app-secret",
+            "base_url": httpserver.url_for("/v21.0"),
+        },
+    )
+
+
+@pytest.fixture
+def push(project, httpserver, local_outbound):
+    return Channel.objects.create(
+        project=project,
+        name="Push",
+        kind=Channel.Kind.PUSH_API,
+        credentials={
+            "url": httpserver.url_for("/api/v2/push"),
+            "token": "push-token",
+            "application": "1",
+        },
+    )
+
+
+@pytest.fixture
+def email_channel(project):
+    return Channel.objects.create(
+        project=project,
+        name="Mail",
+        kind=Channel.Kind.EMAIL,
+        credentials={"from_email": "Shop <hello@shop.example>", "subject": "From the shop"},
+    )
+
+
+@pytest.fixture
+def asha(project):
+    return crm.upsert_contact(project, "919847012345", name="Asha", email="asha@example.com")
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process (on_commit callbacks still need capturing in tests)."""
+    from picky.celery import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False

@@ -1,0 +1,103 @@
+"""The push API adapter against a real local HTTP server."""
+
+import json
+
+from teambox import services
+from teambox.models import Message
+
+
+def queued(channel, contact, **fields):
+    return Message.objects.create(
+        project_id=channel.project_id,
+        channel=channel,
+        contact=contact,
+        direction=Message.Direction.OUT,
+        address=contact.number,
+        **fields,
+    )
+
+
+def test_text_and_media_wire_format(push, asha, httpserver):
+    httpserver.expect_ordered_request(
+        "/api/v2/push",
+        method="POST",
+        json={"token": "push-token", "application": "1",
+              "data": [{"number": "919847012345", "message": "Hello Asha"}]},
+        headers={"Content-Type": "application/json"},
+    ).respond_with_json({"status": 100, "message": "Success",
+                         "data": [{"number": "919847012345", "msg_id": "PA-1"}]})  # fmt: skip
+    httpserver.expect_ordered_request(
+        "/api/v2/push",
+        method="POST",
+        json={"token": "push-token", "application": "1",
+              "data": [{"number": "919847012345", "message": "Lamp",
+                        "media-url": "https://cdn.example.com/lamp.jpg"}]},
+    ).respond_with_json({"status": 100, "push_id": "PA-2"})  # fmt: skip
+    first = services.deliver_message(queued(push, asha, body="Hello Asha").pk)
+    second = services.deliver_message(
+        queued(push, asha, body="Lamp", media_url="https://cdn.example.com/lamp.jpg").pk
+    )
+    httpserver.check_assertions()
+    assert (first.status, first.provider_id) == ("submitted", "PA-1")
+    assert second.provider_id == "PA-2"
+
+
+def test_an_error_status_in_a_200_answer_fails_the_message(push, asha, httpserver):
+    httpserver.expect_oneshot_request("/api/v2/push").respond_with_json(
+        {"status": 101, "message": "Invalid token"}
+    )
+    message = services.deliver_message(queued(push, asha, body="Hi").pk)
+    assert message.status == Message.Status.FAILED
+    assert message.error == "Push API refused the message: Invalid token"
+
+
+def test_a_template_cannot_go_through_push(push, asha):
+    message = services.deliver_message(queued(push, asha, template="order_shipped").pk)
+    assert message.status == Message.Status.FAILED
+    assert message.error == "Push API channels cannot send WhatsApp templates."
+
+
+def test_inbound_and_status_callbacks(client, push, asha, django_capture_on_commit_callbacks):
+    sent = queued(push, asha, body="Hi", status=Message.Status.SUBMITTED, provider_id="PA-9")
+    response = client.post(
+        push.webhook_path,
+        data=json.dumps({"msg_id": "PA-9", "status": "delivered"}),
+        content_type="application/json",
+    )
+    assert response.json() == {"status": "ok", "messages": 0, "statuses": 1}
+    sent.refresh_from_db()
+    assert sent.status == Message.Status.DELIVERED and sent.delivered_at is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            push.webhook_path,
+            data=json.dumps({"data": [{"number": "+91 98470 12345", "message": "Thanks!",
+                                       "msg_id": "IN-1"}]}),
+            content_type="application/json",
+        )  # fmt: skip
+    assert response.json()["messages"] == 1
+    inbound = Message.objects.get(direction=Message.Direction.IN)
+    assert (inbound.contact_id, inbound.body) == (asha.pk, "Thanks!")
+    asha.refresh_from_db()
+    assert asha.name == "Asha" and asha.last_interaction_at is not None
+
+
+def test_an_unknown_status_is_a_clear_400(client, push):
+    response = client.post(
+        push.webhook_path,
+        data=json.dumps({"msg_id": "PA-9", "status": "lost"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "Unknown status 'lost'" in response.json()["message"]
+
+
+def test_an_inbound_sender_with_a_bad_number_is_a_clear_400(client, push):
+    response = client.post(
+        push.webhook_path,
+        data=json.dumps({"number": "12", "message": "hi"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "Sender '12'" in response.json()["message"]
+    assert not Message.objects.exists()
