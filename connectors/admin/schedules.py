@@ -29,6 +29,32 @@ class ConnectorFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StatusFilter(admin.SimpleListFilter):
+    """Pending rows unless asked otherwise: what is still to come is what users look for."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*ScheduledStep.Status.choices, (self.ALL, "All")]
+
+    def choices(self, changelist):
+        current = self.value() or ScheduledStep.Status.PENDING
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or ScheduledStep.Status.PENDING
+        if value == self.ALL:
+            return queryset
+        return queryset.filter(status=value)
+
+
 @admin.register(ScheduledStep)
 class ScheduledStepAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -41,7 +67,7 @@ class ScheduledStepAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         "run",
         "cancel_button",
     ]
-    list_filter = ["status", ConnectorFilter]
+    list_filter = [StatusFilter, ConnectorFilter]
     list_select_related = ["run__contact", "step", "connector"]
     search_fields = ["identifier"]
     ordering = ["due_at", "id"]

@@ -228,15 +228,27 @@ class TestSchedulesAdmin:
         }
         assert client.get(URL, {"connector": foreign.connector_id}).context["cl"].result_count == 0
 
+    def test_pending_rows_by_default_and_history_on_demand(self, client, member, meetings):
+        _, _, runs = meetings
+        client.force_login(member)
+        ScheduledStep.objects.filter(run=runs["w2"]).update(status="fired")
+
+        def shown(**query):
+            return {row.run_id for row in client.get(URL, query).context["cl"].result_list}
+
+        assert runs["w2"].pk not in shown()
+        assert shown(status="fired") == {runs["w2"].pk}
+        assert shown(status="all") == {run.pk for run in runs.values()}
+
     def test_cancel_one_in_a_click(self, client, member, meetings, foreign):
         _, _, runs = meetings
         client.force_login(member)
         target = ScheduledStep.objects.get(run=runs["w2"])
         page = client.get(URL)
         assert f'name="cancel_schedule" value="{target.pk}"' in page.content.decode()
-        response = client.post(URL + "?status__exact=pending", {"cancel_schedule": target.pk})
+        response = client.post(URL + "?status=pending", {"cancel_schedule": target.pk})
         assert response.status_code == 302
-        assert response["Location"].endswith("?status__exact=pending")
+        assert response["Location"].endswith("?status=pending")
         assert statuses()[runs["w2"].pk] == "cancelled"
         run = Run.objects.get(pk=runs["w2"].pk)
         assert (run.status, run.error) == ("stopped", "Delay cancelled in the admin by member.")
