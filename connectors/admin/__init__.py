@@ -1,3 +1,9 @@
 """Admin of the connectors app, one module per page family."""
 
-from . import connectors, schedules  # noqa: F401
+from . import (  # noqa: F401
+    connectors,
+    events,
+    runs,
+    schedules,
+    steps,
+)

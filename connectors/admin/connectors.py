@@ -1,17 +1,109 @@
-from django.contrib import admin
+"""The connector page: URL, contact mapping, sample paths, steps, events, stats,
+simulation, export and import."""
+
+import io
+import json
+import re
+import zipfile
+
+from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django.contrib import admin, messages
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
-from ..models import Connector, Event
+from .. import engine, transfer
+from ..models import Connector, Event, Step
+from ..services import remap_from_event
+from ..stats import connector_stats
+from .display import path_tree, pretty_json, timeline_rows
+from .forms import ConnectorForm, ImportForm, SimulateForm
+
+RECENT_EVENTS = 20
+
+
+class StepInline(ProjectScopedInlineMixin, SortableTabularInline):
+    model = Step
+    fields = ["name", "summary", "edit_link"]
+    readonly_fields = ["summary", "edit_link"]
+    extra = 0
+    verbose_name_plural = "Steps (drag to reorder; open a step for its filters and actions)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("actions")
+
+    @admin.display(description="What it does")
+    def summary(self, step):
+        if not step.pk:
+            return "Save, then open the step to add filters and actions."
+        return step_summary(step)
+
+    @admin.display(description="")
+    def edit_link(self, step):
+        if not step.pk:
+            return ""
+        url = reverse("admin:connectors_step_change", args=[step.pk])
+        return format_html('<a class="button" href="{}">Filters &amp; actions</a>', url)
+
+
+def step_summary(step):
+    parts = []
+    groups = len(step.filters or [])
+    parts.append(f"{groups} filter group{'s' if groups != 1 else ''}" if groups else "no filter")
+    if step.delay:
+        parts.append(delay_text(step.delay))
+    if step.iterator:
+        parts.append(f"for each item of {step.iterator.get('path', '?')}")
+    actions = [action.name or action.type for action in step.actions.all()]
+    parts.append(f"actions: {', '.join(actions)}" if actions else "no action yet")
+    return " · ".join(parts)
+
+
+def delay_text(delay):
+    if delay.get("mode") == "fixed":
+        return f"waits {delay.get('amount')} {delay.get('unit', 'minutes')}"
+    offset = delay.get("offset", 0)
+    when = (
+        "at"
+        if not offset
+        else f"{abs(offset)} {delay.get('unit', 'minutes')} "
+        + ("before" if offset < 0 else "after")
+    )
+    return f"waits until {when} {delay.get('field', '?')}"
 
 
 @admin.register(Connector)
-class ConnectorAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "project", "enabled", "connector_url", "created_at"]
+class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+    form = ConnectorForm
+    list_display = ["name", "project", "enabled", "connector_url", "updated_at"]
     list_filter = ["enabled", "project"]
-    search_fields = ["name"]
+    search_fields = ["name", "description"]
     readonly_fields = ["connector_url", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["project", "name", "description", "enabled", "connector_url"]}),
+        ("Contact mapping", {"fields": ["field_mapping"]}),
+    ]
+    inlines = [StepInline]
+    actions = ["export_selected"]
+
+    class Media:
+        css = {"all": ["picky/admin.css"]}
+        js = ["picky/copy.js"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Events and runs carry the connector's project: a connector never moves.
+        return [*self.readonly_fields, "project"] if obj else self.readonly_fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        projects = list(self.user_projects(request)[:2])
+        if len(projects) == 1:
+            initial.setdefault("project", projects[0].pk)
+        return initial
 
     @admin.display(description="Connector URL")
     def connector_url(self, obj):
@@ -24,15 +116,192 @@ class ConnectorAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             obj.url,
         )
 
-    class Media:
-        js = ["picky/copy.js"]
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="connectors_connector_import"),
+            path(
+                "<int:object_id>/simulate/",
+                view(self.simulate_view),
+                name="connectors_connector_simulate",
+            ),
+            path(
+                "<int:object_id>/export/",
+                view(self.export_view),
+                name="connectors_connector_export",
+            ),
+            path(
+                "<int:object_id>/remap/",
+                view(require_POST(self.remap_view)),
+                name="connectors_connector_remap",
+            ),
+            *super().get_urls(),
+        ]
+
+    def scoped_connector(self, request, object_id):
+        connector = self.get_queryset(request).select_related("project").filter(pk=object_id)
+        connector = connector.first()
+        if connector is None:
+            raise Http404("No such connector in your projects.")
+        return connector
+
+    # The change page --------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        connector = self.get_queryset(request).filter(pk=object_id).first()
+        if connector is not None:
+            extra_context = {**(extra_context or {}), **self.page_context(request, connector)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def page_context(self, request, connector):
+        status = request.GET.get("event_status", "")
+        events = connector.events.only(
+            "id", "received_at", "status", "method", "source_ip", "error", "payload"
+        )
+        if status in Event.Status.values:
+            events = events.filter(status=status)
+        recent = [
+            {"event": event, "payload_json": pretty_json(event.payload)}
+            for event in events[:RECENT_EVENTS]
+        ]
+        stats = connector_stats(connector)
+        return {
+            "path_tree": path_tree(connector.sample_payload),
+            "sample_json": pretty_json(connector.sample_payload),
+            "stats": stats,
+            "step_stats": [
+                {"name": day["name"], "day": day, "month": month}
+                for day, month in zip(stats["24h"]["steps"], stats["30d"]["steps"], strict=True)
+            ],
+            "recent_events": recent,
+            "event_status": status,
+            "event_statuses": Event.Status.choices,
+            "events_url": reverse("admin:connectors_event_changelist")
+            + f"?connector__id__exact={connector.pk}",
+            "runs_url": reverse("admin:connectors_run_changelist")
+            + f"?connector__id__exact={connector.pk}",
+        }
+
+    # Remap, simulate, export, import ----------------------------------------
+
+    def remap_view(self, request, object_id):
+        connector = self.scoped_connector(request, object_id)
+        if not self.has_change_permission(request, connector):
+            raise Http404("No such connector in your projects.")
+        latest = latest_accepted_event(connector)
+        if latest is None:
+            self.message_user(request, "No accepted event to remap from yet.", messages.WARNING)
+        else:
+            remapped = remap_from_event(latest)
+            self.message_user(
+                request,
+                f"Remapped from event {latest.pk} of {latest.received_at:%Y-%m-%d %H:%M}: "
+                f"{len(remapped.mapped_paths)} attribute paths.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:connectors_connector_change", args=[object_id]))
+
+    def simulate_view(self, request, object_id):
+        connector = self.scoped_connector(request, object_id)
+        simulation = None
+        if request.method == "POST":
+            form = SimulateForm(request.POST)
+            if form.is_valid():
+                simulation = engine.simulate(connector, form.cleaned_data["payload"])
+        else:
+            form = SimulateForm(initial={"payload": connector.sample_payload or {}})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": connector,
+            "title": f"Simulate {connector.name}",
+            "form": form,
+            "media": self.media + form.media,
+            "simulation": simulation,
+            "rows": timeline_rows(simulation.logs) if simulation else [],
+            "vars_json": pretty_json((simulation.context or {}).get("vars", {}))
+            if simulation
+            else "",
+        }
+        return TemplateResponse(request, "admin/connectors/connector/simulate.html", context)
+
+    def export_view(self, request, object_id):
+        connector = self.scoped_connector(request, object_id)
+        return json_download(transfer.export_connector(connector), export_filename(connector))
+
+    @admin.action(description="Export selected connectors as JSON")
+    def export_selected(self, request, queryset):
+        connectors = list(queryset.select_related("project"))
+        if len(connectors) == 1:
+            connector = connectors[0]
+            return json_download(transfer.export_connector(connector), export_filename(connector))
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for connector in connectors:
+                bundle.writestr(export_filename(connector), export_text(connector))
+        response = HttpResponse(archive.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="connectors.zip"'
+        return response
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise Http404("You may not add connectors.")
+        projects = self.user_projects(request)
+        errors = []
+        if request.method == "POST":
+            form = ImportForm(request.POST, request.FILES, projects=projects)
+            if form.is_valid():
+                try:
+                    connector = transfer.import_connector(
+                        form.cleaned_data["project"],
+                        form.cleaned_data["data"],
+                        name=form.cleaned_data["name"].strip() or None,
+                    )
+                except transfer.ConnectorImportError as exc:
+                    errors = exc.messages
+                else:
+                    self.message_user(
+                        request,
+                        f"Imported {connector.name}: {connector.steps.count()} steps. "
+                        "It has a new URL of its own.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:connectors_connector_change", args=[connector.pk])
+                    )
+        else:
+            form = ImportForm(projects=projects)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import a connector",
+            "form": form,
+            "import_errors": errors,
+        }
+        return TemplateResponse(request, "admin/connectors/connector/import.html", context)
 
 
-@admin.register(Event)
-class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "connector", "received_at", "status", "method", "source_ip"]
-    list_filter = ["status", "connector"]
-    readonly_fields = [f.name for f in Event._meta.fields]
+def latest_accepted_event(connector):
+    return (
+        connector.events.exclude(status=Event.Status.REJECTED)
+        .exclude(payload__isnull=True)
+        .order_by("-received_at", "-id")
+        .first()
+    )
 
-    def has_add_permission(self, request, *args):
-        return False
+
+def export_text(connector):
+    return json.dumps(transfer.export_connector(connector), indent=2, ensure_ascii=False)
+
+
+def export_filename(connector):
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", connector.name).strip("-").lower() or "connector"
+    return f"{connector.project.slug}-{slug}.json"
+
+
+def json_download(document, filename):
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,175 @@
+"""Admin forms of connectors and steps: JSON editors validated with the same
+rules as the connector JSON import, so whatever the admin saves exports and
+imports back."""
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from picky.models import Project
+
+from .. import transfer
+from ..filters import filter_errors
+from ..models import Connector, Step
+
+
+class JSONEditor(forms.Textarea):
+    """A monospace textarea, pretty-printed, checked as you type (picky/json-editor.js)."""
+
+    def __init__(self, attrs=None, rows=8):
+        super().__init__(
+            attrs={"class": "picky-json", "rows": rows, "spellcheck": "false", **(attrs or {})}
+        )
+
+    class Media:
+        js = ["picky/json-editor.js"]
+
+
+class JSONText(forms.JSONField):
+    """JSON typed as text; a syntax error says where (line and column)."""
+
+    widget = JSONEditor
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip():
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(
+                    f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+                ) from exc
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def add_path_errors(form, field, errors):
+    """Attach (json_path, message) pairs to a form field, each saying where it applies."""
+    for path, message in errors:
+        form.add_error(field, f"{path}: {message}")
+
+
+FIELD_MAPPING_HELP = (
+    "Which contact fields each event fills, as templates, e.g. "
+    '{"number": "{{ event.phone }}", "name": "{{ event.name }}", '
+    '"email": "{{ event.email }}", "attributes": {"state": "{{ event.state }}"}}. '
+    "Copy templates from the attribute paths below. Leave {} to create no contact."
+)
+
+
+class ConnectorForm(forms.ModelForm):
+    field_mapping = JSONText(help_text=FIELD_MAPPING_HELP)
+
+    class Meta:
+        model = Connector
+        fields = ["project", "name", "description", "enabled", "field_mapping"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def clean_field_mapping(self):
+        mapping = self.cleaned_data.get("field_mapping")
+        if mapping is None:
+            return {}
+        add_path_errors(self, "field_mapping", transfer.field_mapping_errors(mapping))
+        return mapping
+
+
+FILTERS_HELP = (
+    "The step runs when ANY group holds; a group holds when ALL its conditions hold. "
+    'Example: [[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]]. '
+    "Leave [] to always run."
+)
+ITERATOR_HELP = (
+    'Run the actions once per item of a list: {"path": "event.items", "max": 500}; '
+    "inside, {{ item }} and {{ index }} are the current item. Leave null for once."
+)
+DELAY_HELP = (
+    'Wait before the step: {"mode": "fixed", "amount": 2, "unit": "hours"} or '
+    '{"mode": "relative", "field": "{{ event.start }}", "offset": -2, "unit": "hours", '
+    '"if_past": "skip"}; "identifier" names it for Cancel Delay. Leave null to run at once.'
+)
+
+
+class StepForm(forms.ModelForm):
+    filters = JSONText(help_text=FILTERS_HELP)
+    iterator = JSONText(help_text=ITERATOR_HELP, widget=JSONEditor(rows=3))
+    delay = JSONText(help_text=DELAY_HELP, widget=JSONEditor(rows=4))
+
+    class Meta:
+        model = Step
+        fields = ["connector", "name", "filters", "iterator", "delay"]
+
+    def clean_filters(self):
+        filters = self.cleaned_data.get("filters")
+        if filters is None:
+            return []
+        add_path_errors(self, "filters", filter_errors(filters))
+        return filters
+
+    def clean_iterator(self):
+        iterator = self.cleaned_data.get("iterator")
+        add_path_errors(self, "iterator", transfer.iterator_errors(iterator, "iterator"))
+        return iterator
+
+    def clean_delay(self):
+        delay = self.cleaned_data.get("delay")
+        add_path_errors(self, "delay", transfer.step_delay_errors(delay, "delay"))
+        return delay
+
+
+class SimulateForm(forms.Form):
+    payload = JSONText(
+        required=True,
+        label="Payload",
+        widget=JSONEditor(rows=14),
+        help_text="The event to simulate; starts as the connector's sample payload.",
+    )
+
+
+class ImportForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.none())
+    file = forms.FileField(required=False, help_text="A .json file exported from Picky.")
+    document = forms.CharField(
+        required=False,
+        label="Or paste the JSON",
+        widget=forms.Textarea(attrs={"class": "picky-json", "rows": 12, "spellcheck": "false"}),
+    )
+    name = forms.CharField(
+        required=False,
+        max_length=Connector._meta.get_field("name").max_length,
+        help_text="Import under this name instead of the one in the file.",
+    )
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+        if len(projects) == 1:
+            self.fields["project"].initial = projects[0]
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        text = cleaned.get("document", "")
+        if upload and text.strip():
+            raise ValidationError("Give either a file or pasted JSON, not both.")
+        if upload:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise ValidationError("The file is not UTF-8 text.") from exc
+        if not text.strip():
+            raise ValidationError("Choose a file or paste the connector JSON.")
+        try:
+            cleaned["data"] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from exc
+        return cleaned

@@ -1,0 +1,119 @@
+"""The step page: filters, iterator and delay, and the step's ordered actions."""
+
+from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django.contrib import admin
+from django.db.models import Max
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from actions.models import Action
+from actions.registry import get_type
+from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
+
+from ..models import Step
+from .forms import StepForm
+
+SUMMARY_CHARS = 140
+
+
+class ActionInline(ProjectScopedInlineMixin, SortableTabularInline):
+    model = Action
+    fields = ["name", "enabled", "type_label", "settings", "buttons"]
+    readonly_fields = ["type_label", "settings", "buttons"]
+    extra = 0
+    verbose_name_plural = "Actions (drag to reorder, then save)"
+
+    def has_add_permission(self, request, obj=None):
+        # A new action starts on its own page, where its type's settings form is shown.
+        return False
+
+    @admin.display(description="Type")
+    def type_label(self, action):
+        action_type = get_type(action.type)
+        if action_type is None:
+            return format_html('<span class="picky-error">Unknown type {}</span>', action.type)
+        return action_type.label
+
+    @admin.display(description="Settings")
+    def settings(self, action):
+        return config_summary(action.config)
+
+    @admin.display(description="")
+    def buttons(self, action):
+        links = [("Edit settings", reverse("admin:actions_action_change", args=[action.pk]))]
+        action_type = get_type(action.type)
+        if action_type is not None:
+            links.extend(action_type.admin_links(action))
+        return format_html_join(
+            " ",
+            '<a class="button picky-button" href="{}">{}</a>',
+            ((url, label) for label, url in links),
+        )
+
+
+def config_summary(config):
+    parts = []
+    for key, value in (config or {}).items():
+        if isinstance(value, list):
+            value = ", ".join(str(item) for item in value)
+        parts.append(f"{key}: {value}")
+    text = " · ".join(parts)
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
+@admin.register(Step)
+class StepAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+    project_path = "connector__project"
+    form = StepForm
+    list_display = ["__str__", "connector", "position"]
+    list_select_related = ["connector"]
+    search_fields = ["name", "connector__name"]
+    inlines = [ActionInline]
+
+    class Media:
+        css = {"all": ["picky/admin.css"]}
+
+    def get_model_perms(self, request):
+        # Steps are reached from their connector's page, not from the index.
+        return {}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["connector"] if obj else []
+
+    def get_inlines(self, request, obj):
+        # Actions are added to a saved step, each on its own page.
+        return self.inlines if obj else []
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("filters", [])
+        return initial
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        step = self.get_queryset(request).filter(pk=object_id).first()
+        if step is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "connector": step.connector,
+                "add_action_url": reverse("admin:actions_action_add") + f"?step={step.pk}",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            last = obj.connector.steps.aggregate(last=Max("position"))["last"]
+            obj.position = 0 if last is None else last + 1
+        super().save_model(request, obj, form, change)
+
+    def response_post_save_change(self, request, obj):
+        return self.back_to_connector(obj)
+
+    def response_post_save_add(self, request, obj):
+        # A new step is only useful with actions: stay on it.
+        return HttpResponseRedirect(reverse("admin:connectors_step_change", args=[obj.pk]))
+
+    def back_to_connector(self, step):
+        return HttpResponseRedirect(
+            reverse("admin:connectors_connector_change", args=[step.connector_id])
+        )
