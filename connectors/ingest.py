@@ -1,6 +1,9 @@
 """Turning an incoming webhook request into one JSON object, or a clear error."""
 
+import ipaddress
 import json
+import math
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,6 +13,12 @@ JSON_TYPES = ("application/json", "text/json")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Senders that post JSON with a text type are common; we try JSON for these.
 TEXT_TYPES = ("text/plain", "")
+# Python reads at most this many digits into an int (sys.get_int_max_str_digits()).
+MAX_INTEGER_DIGITS = 4300
+# Deeper payloads are refused: storing and templating them recurses once per level.
+MAX_NESTING = 200
+# Text PostgreSQL refuses to store: NUL, and UTF-16 surrogates left unpaired by a \u escape.
+UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 class IngestError(Exception):
@@ -53,6 +62,30 @@ def declared_length(request):
         return 0
 
 
+class UnstorableNumber(ValueError):
+    """JSON Python would read but no database stores: NaN, infinities, giant integers."""
+
+
+def refuse_constant(name):
+    raise UnstorableNumber(f"{name} is not valid JSON; send a number or null.")
+
+
+def finite_float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise UnstorableNumber(f"The number {text[:40]} is out of range.")
+    return value
+
+
+def bounded_int(text):
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise UnstorableNumber(
+            f"A number has {digits} digits; at most {MAX_INTEGER_DIGITS} are accepted."
+        )
+    return int(text)
+
+
 def decode_json(body):
     try:
         text = body.decode("utf-8-sig")
@@ -61,7 +94,11 @@ def decode_json(body):
             400, "invalid_encoding", f"The body is not valid UTF-8 (byte {exc.start})."
         ) from exc
     try:
-        return json.loads(text)
+        return json.loads(
+            text, parse_constant=refuse_constant, parse_float=finite_float, parse_int=bounded_int
+        )
+    except UnstorableNumber as exc:
+        raise IngestError(400, "unsupported_number", str(exc)) from exc
     except json.JSONDecodeError as exc:
         raise IngestError(
             400,
@@ -69,7 +106,9 @@ def decode_json(body):
             f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
         ) from exc
     except RecursionError as exc:
-        raise IngestError(400, "malformed_json", "The JSON is nested too deeply.") from exc
+        raise IngestError(
+            400, "nested_too_deeply", f"The JSON is nested over {MAX_NESTING} levels deep."
+        ) from exc
 
 
 def parse_request(request):
@@ -83,6 +122,7 @@ def parse_request(request):
     raw_body = body.decode("utf-8", errors="replace")
     payload = querydict_to_json(request.GET)
     if not body.strip():
+        check_storable(payload)
         return ParsedRequest(payload, raw_body)
 
     content_type = request.content_type or ""
@@ -121,16 +161,62 @@ def parse_request(request):
         data = {"data": data}
     # JSON values win over query-string values of the same name.
     if content_type in FORM_TYPES:
-        return ParsedRequest(merge_into(payload, data), raw_body)
-    payload.update(data)
+        payload = merge_into(payload, data)
+    else:
+        payload.update(data)
+    check_storable(payload)
     return ParsedRequest(payload, raw_body)
+
+
+def check_storable(payload):
+    """Refuse nesting deeper than MAX_NESTING and text the database cannot store,
+    naming where. Iterative, and a path is spelled out only for an error."""
+    stack = [(payload, None, 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, (dict, list)) and depth >= MAX_NESTING:
+            raise IngestError(
+                400,
+                "nested_too_deeply",
+                f"The JSON is nested over {MAX_NESTING} levels deep (at {spell_path(where)!r}).",
+            )
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if UNSTORABLE_CHARACTER.search(key):
+                    raise unstorable_text_error(f"The key {spell_path((where, key))!r}")
+                stack.append((child, (where, key), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((child, (where, index), depth + 1) for index, child in enumerate(value))
+        elif isinstance(value, str) and UNSTORABLE_CHARACTER.search(value):
+            raise unstorable_text_error(f"The value at {spell_path(where)!r}")
+
+
+def spell_path(where):
+    """(parent, key-or-index) links as text: `order.lines[1].sku`."""
+    parts = []
+    while where is not None:
+        where, step = where
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "".join(reversed(parts)).lstrip(".")
+
+
+def unstorable_text_error(where):
+    return IngestError(
+        400,
+        "unsupported_character",
+        f"{where} holds a NUL character or an unpaired UTF-16 surrogate (\\u0000, "
+        "\\ud800-\\udfff), which cannot be stored.",
+    )
 
 
 def source_ip(request):
     if settings.PICKY_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        try:
+            # The header is the sender's to write: store only a real address.
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -143,6 +229,8 @@ def idempotency_key(request):
         value = (request.headers.get(name) or "").strip()
         if not value:
             continue
+        if UNSTORABLE_CHARACTER.search(value):
+            raise unstorable_text_error(f"The {name} header")
         if len(value) > IDEMPOTENCY_KEY_MAX_LENGTH:
             raise IngestError(
                 400,

@@ -86,7 +86,8 @@ def record_rejected_event(connector, *, method, headers, source_ip, raw_body, re
         project_id=connector.project_id,
         connector=connector,
         payload=None,
-        raw_body=raw_body[:REJECTED_BODY_KEPT_BYTES],
+        # PostgreSQL text cannot hold NUL; this copy is for reading, not for parsing.
+        raw_body=raw_body[:REJECTED_BODY_KEPT_BYTES].replace("\x00", "\ufffd"),
         method=method,
         headers=headers,
         source_ip=source_ip,
