@@ -195,12 +195,23 @@ def clear_attribute(contact, name):
 
 
 def clean_names(names):
-    """A list of names from a list or a comma-separated text, stripped, de-duplicated."""
-    if isinstance(names, str):
-        names = names.split(",")
+    """Names from a list or a comma-separated text (lists may nest, as a template that is
+    one `{{ path }}` gives a list), stripped, de-duplicated; empty and missing values dropped."""
+    flat = []
+
+    def collect(value):
+        if value is None:
+            return
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item)
+        else:
+            flat.extend(str(value).split(","))
+
+    collect(names)
     cleaned = []
-    for name in names or []:
-        name = str(name).strip()
+    for name in flat:
+        name = name.strip()
         if name and name.lower() not in {n.lower() for n in cleaned}:
             cleaned.append(name)
     return cleaned

@@ -78,6 +78,21 @@ def channel_named(project, name):
     return channel
 
 
+def email_channel(project, name=""):
+    """The e-mail channel called `name`, or without a name the project's first one."""
+    if name:
+        channel = channel_named(project, name)
+        if channel.kind != Channel.Kind.EMAIL:
+            raise MessagingError(f"The channel {channel.name!r} is not an e-mail channel.")
+        return channel
+    channel = Channel.objects.filter(project=project, kind=Channel.Kind.EMAIL, enabled=True).first()
+    if channel is None:
+        raise MessagingError(
+            "This project has no e-mail channel; add one under Teambox → Channels."
+        )
+    return channel
+
+
 def contacts_in_session(channel, contact_ids, now=None):
     """Which of these contacts wrote to `channel` within the last 24 hours."""
     since = (now or timezone.now()) - SESSION_WINDOW

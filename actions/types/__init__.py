@@ -1,3 +1,13 @@
 """One module per action category; importing them registers the types."""
 
-from . import automation, counter, delay, formatter, http, notification, third_party  # noqa: F401
+from . import (  # noqa: F401
+    attributes,
+    automation,
+    counter,
+    crm,
+    delay,
+    formatter,
+    http,
+    notification,
+    third_party,
+)

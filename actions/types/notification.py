@@ -2,12 +2,18 @@
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 
 from connectors import services as connector_services
+from crm import services as crm
+from teambox import broadcasts
+from teambox import channels as adapters
+from teambox import services as messaging
 
 from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
+from .crm import NameListField
 from .fields import TemplatedEmailListField
 
 MAX_ROUTING_HOPS = 10
@@ -87,3 +93,315 @@ class RouteConnector(ActionType):
             raise ActionError(f"Connector {name!r} is disabled.")
         event = connector_services.route_event(target, ctx.data.get("event") or {}, hop)
         return Result(outputs={"connector": target.name, "event": event.pk, "hop": hop})
+
+
+# Messaging: send_message, broadcast ------------------------------------------------------
+
+MAX_RECIPIENTS = 100
+
+
+class RecipientListField(forms.Field):
+    """Numbers (or e-mail addresses for e-mail channels): a list or a comma-separated text."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            raise ValidationError("Give a list of numbers or a comma-separated text.")
+        return [str(item).strip() for item in value if str(item).strip()]
+
+    def validate(self, value):
+        if not value:
+            raise ValidationError("Give at least one recipient, e.g. {{ contact.number }}.")
+        if len(value) > MAX_RECIPIENTS:
+            raise ValidationError(f"At most {MAX_RECIPIENTS} recipients; {len(value)} given.")
+        for item in value:
+            if "{{" in item or "@" in item:
+                continue
+            try:
+                crm.clean_number(item)
+            except crm.ContactError as exc:
+                raise ValidationError(str(exc)) from exc
+
+
+class TemplateParamsField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list):
+            raise ValidationError('Give a list of values, e.g. ["{{ contact.name }}", "42"].')
+        return value
+
+
+class MessageContentForm(ActionConfigForm):
+    channel = forms.CharField(max_length=100, help_text="Name of a channel of this project.")
+    text = forms.CharField(
+        required=False, widget=forms.Textarea, help_text="The message; templates allowed."
+    )
+    media_url = forms.CharField(
+        required=False, max_length=1000, help_text="Optional image, video, audio or document URL."
+    )
+    template = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Approved WhatsApp template name; needed on official numbers when the "
+        "contact has not written in the last 24 hours.",
+    )
+    template_language = forms.CharField(required=False, max_length=20, initial="en")
+    template_params = TemplateParamsField(
+        required=False, help_text="The template's body values, in order."
+    )
+    optout_list = forms.CharField(
+        required=False, max_length=100, help_text="Skip contacts on this opt-out list."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("text") or cleaned.get("media_url") or cleaned.get("template")):
+            raise ValidationError("Give a text, a media URL or a template.")
+        return cleaned
+
+
+class SendMessageForm(MessageContentForm):
+    to = RecipientListField(
+        help_text='Numbers with country code: ["{{ contact.number }}", "919847012345"].'
+    )
+    subject = forms.CharField(required=False, max_length=300, help_text="E-mail channels only.")
+
+
+def effect_key(ctx, suffix):
+    """Keys a message to (run, step, action, iteration) so a re-run does not repeat it."""
+    if ctx.run is None:
+        return None
+    step = getattr(ctx.step, "pk", "")
+    action = getattr(ctx.action, "pk", "")
+    return f"run{ctx.run.pk}:step{step}:action{action}:iter{ctx.iteration}:{suffix}"[:200]
+
+
+def messaging_channel(ctx, inputs):
+    try:
+        return messaging.channel_named(ctx.project, inputs.get("channel"))
+    except messaging.MessagingError as exc:
+        raise ActionError(exc.message) from exc
+
+
+def checked_media_url(inputs):
+    url = str(inputs.get("media_url") or "").strip()
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise ActionError(f"Media URL {url!r} is not an http(s) URL.")
+    return url
+
+
+def recipient_addresses(inputs):
+    # The same flattening as tag names: a "{{ event.phones }}" hole may give a list.
+    addresses = crm.clean_names(inputs.get("to"))
+    if not addresses:
+        raise ActionError("No recipient left after templating.")
+    if len(addresses) > MAX_RECIPIENTS:
+        raise ActionError(f"{len(addresses)} recipients; at most {MAX_RECIPIENTS} are allowed.")
+    return addresses
+
+
+@register("send_message")
+class SendMessage(ActionType):
+    label = "Send Message"
+    category = "Notification"
+    description = "Send a WhatsApp (or channel) message to one or more numbers: one per number."
+    has_outside_effects = True
+    form_class = SendMessageForm
+
+    def plan(self, ctx, inputs, channel, create):
+        """([(address, contact)], [skipped]) for the recipients; writes contacts if `create`."""
+        email = adapters.adapter_for(channel).address_kind == "email"
+        targets, invalid, refused, seen = [], [], [], set()
+        for address in recipient_addresses(inputs):
+            try:
+                address = crm.clean_email(address) if email else crm.clean_number(address)
+            except crm.ContactError as exc:
+                invalid.append({"to": address, "reason": str(exc)})
+                continue
+            if address in seen:
+                continue
+            seen.add(address)
+            current = ctx.contact
+            if current is not None and address in (current.email, current.number):
+                contact = current
+            elif create:
+                contact = crm.upsert_contact(
+                    ctx.project, "" if email else address, email=address if email else ""
+                )
+            else:
+                contact = crm.find_contact(
+                    ctx.project, number="" if email else address, email=address if email else ""
+                )
+            reason = crm.refusal_reason(contact, inputs.get("optout_list")) if contact else ""
+            if reason:
+                refused.append({"to": address, "reason": reason})
+            else:
+                targets.append((address, contact))
+        if not targets and not refused:
+            raise ActionError(
+                "No valid recipient: " + "; ".join(f"{s['to']}: {s['reason']}" for s in invalid)
+            )
+        if channel.is_official and not inputs.get("template") and targets:
+            known = [contact.pk for _, contact in targets if contact is not None]
+            in_session = messaging.contacts_in_session(channel, known)
+            closed = [
+                a for a, contact in targets if contact is None or contact.pk not in in_session
+            ]
+            if closed:
+                raise ActionError(
+                    f"No message from {', '.join(closed)} on {channel.name!r} in the last 24 "
+                    "hours, so WhatsApp only accepts a template: choose an approved template. "
+                    "Nothing was sent."
+                )
+        return targets, invalid + refused
+
+    def run(self, ctx, inputs):
+        channel = messaging_channel(ctx, inputs)
+        media_url = checked_media_url(inputs)
+        try:
+            messaging.check_content(channel, inputs.get("text"), media_url, inputs.get("template"))
+            targets, skipped = self.plan(ctx, inputs, channel, create=True)
+            sent = []
+            for address, contact in targets:
+                message = messaging.queue_message(
+                    channel,
+                    contact,
+                    body=str(inputs.get("text") or ""),
+                    media_url=media_url,
+                    template=str(inputs.get("template") or ""),
+                    template_language=str(inputs.get("template_language") or "en"),
+                    template_params=[str(v) for v in inputs.get("template_params") or []],
+                    subject=str(inputs.get("subject") or ""),
+                    optout_list=str(inputs.get("optout_list") or ""),
+                    idempotency_key=effect_key(ctx, address),
+                )
+                sent.append({"to": address, "message": message.pk, "status": message.status})
+        except messaging.MessagingError as exc:
+            raise ActionError(exc.message) from exc
+        return Result(
+            outputs={
+                "channel": channel.name,
+                "sent": len(sent),
+                "messages": sent,
+                "skipped": skipped,
+            }
+        )
+
+    def dry_run(self, ctx, inputs):
+        channel = messaging_channel(ctx, inputs)
+        media_url = checked_media_url(inputs)
+        try:
+            messaging.check_content(channel, inputs.get("text"), media_url, inputs.get("template"))
+        except messaging.MessagingError as exc:
+            raise ActionError(exc.message) from exc
+        targets, skipped = self.plan(ctx, inputs, channel, create=False)
+        return Result(
+            outputs={
+                "simulated": True,
+                "channel": channel.name,
+                "would_send": [address for address, _ in targets],
+                "skipped": skipped,
+            }
+        )
+
+
+class BroadcastForm(MessageContentForm):
+    name = forms.CharField(required=False, max_length=200, help_text="Shown in the admin.")
+    tags = NameListField(required=False, help_text="Contacts with any of these tags.")
+    categories = NameListField(required=False, help_text="Contacts in any of these categories.")
+    attributes = forms.JSONField(
+        required=False, help_text='Contacts whose attributes equal these: {"state": "Kerala"}.'
+    )
+    interacted_within_hours = forms.FloatField(
+        required=False, min_value=0.1, help_text="Contacts who wrote within this many hours."
+    )
+    batch_size = forms.IntegerField(
+        required=False, min_value=10, max_value=1000, help_text="Messages per batch (default 200)."
+    )
+
+    def clean_attributes(self):
+        value = self.cleaned_data.get("attributes")
+        if value not in (None, "") and not isinstance(value, dict):
+            raise ValidationError('Give an object: {"attribute": "value"}.')
+        return value
+
+
+@register("broadcast")
+class BroadcastAction(ActionType):
+    label = "Broadcast"
+    category = "Notification"
+    description = (
+        "Send one message to a segment of the project's contacts, in batches, respecting "
+        "the blacklist, opt-outs and the channel's daily cap. {{ contact.* }} is each recipient."
+    )
+    has_outside_effects = True
+    form_class = BroadcastForm
+    # Rendered per recipient when the batch sends them, so {{ contact.name }} is theirs.
+    literal_fields = ("text", "media_url", "template_params")
+
+    def segment(self, inputs):
+        return {
+            key: inputs[key]
+            for key in ("tags", "categories", "attributes", "interacted_within_hours")
+            if inputs.get(key) not in (None, "", [], {})
+        }
+
+    def run(self, ctx, inputs):
+        channel = messaging_channel(ctx, inputs)
+        snapshot = {key: value for key, value in ctx.data.items() if key != "contact"}
+        name = str(inputs.get("name") or "").strip() or f"Broadcast from {ctx.connector or 'a run'}"
+        try:
+            broadcast = broadcasts.create_broadcast(
+                channel,
+                name=name,
+                segment=self.segment(inputs),
+                optout_list=str(inputs.get("optout_list") or ""),
+                body=str(inputs.get("text") or ""),
+                media_url=str(inputs.get("media_url") or ""),
+                template=str(inputs.get("template") or ""),
+                template_language=str(inputs.get("template_language") or "en"),
+                template_params=inputs.get("template_params") or [],
+                context=snapshot,
+                batch_size=inputs.get("batch_size"),
+                idempotency_key=effect_key(ctx, "broadcast"),
+            )
+            if broadcast.status == broadcast.Status.DRAFT:
+                broadcast = broadcasts.start_broadcast(broadcast)
+        except messaging.MessagingError as exc:
+            raise ActionError(exc.message) from exc
+        return Result(
+            outputs={
+                "broadcast": broadcast.pk,
+                "name": broadcast.name,
+                "status": broadcast.status,
+                "recipients": broadcast.total - broadcast.skipped,
+                "skipped": broadcast.skipped,
+            }
+        )
+
+    def dry_run(self, ctx, inputs):
+        channel = messaging_channel(ctx, inputs)
+        segment = self.segment(inputs)
+        errors = broadcasts.segment_errors(segment)
+        if errors:
+            raise ActionError("; ".join(f"{key}: {message}" for key, message in errors))
+        contacts = crm.segment_contacts(
+            ctx.project,
+            tags=segment.get("tags") or (),
+            categories=segment.get("categories") or (),
+            attributes=segment.get("attributes"),
+            interacted_within_hours=segment.get("interacted_within_hours"),
+        )
+        reachable = crm.messageable(contacts, inputs.get("optout_list"))
+        return Result(
+            outputs={
+                "simulated": True,
+                "channel": channel.name,
+                "segment": contacts.count(),
+                "recipients": reachable.count(),
+            }
+        )

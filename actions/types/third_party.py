@@ -1,11 +1,15 @@
-"""Third-party actions: chatgpt (any OpenAI-compatible chat-completions API)."""
+"""Third-party actions: chatgpt (any OpenAI-compatible chat-completions API), send_whatsmail."""
 
 from django import forms
 
+from crm import services as crm
+from teambox import services as messaging
+
 from .. import http_services
-from ..base import ActionError, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
 from .http import HttpConfigForm, OutboundActionType, failed_response, http_admin_links
+from .notification import effect_key
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60
@@ -110,3 +114,71 @@ def api_error(response, is_json, data):
     detail = detail or http_services.body_snippet(response)
     hint = " (check the API key in the project's settings)" if response.status == 401 else ""
     return f"ChatGPT API error {response.status}{hint}: {detail}"
+
+
+class SendWhatsmailForm(ActionConfigForm):
+    to = forms.CharField(
+        required=False, help_text="E-mail address; default: the contact's, {{ contact.email }}."
+    )
+    subject = forms.CharField(max_length=300)
+    body = forms.CharField(widget=forms.Textarea)
+    channel = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="E-mail channel that receives the replies; default: the project's first.",
+    )
+    optout_list = forms.CharField(
+        required=False, max_length=100, help_text="Skip contacts on this opt-out list."
+    )
+
+
+@register("send_whatsmail")
+class SendWhatsmail(ActionType):
+    label = "Send WhatsMail"
+    category = "Third party"
+    description = (
+        "E-mail the contact from a unique reply+<token>@ address, so replies come back to "
+        "the contact's conversation."
+    )
+    has_outside_effects = True
+    form_class = SendWhatsmailForm
+
+    def recipient(self, ctx, inputs):
+        raw = str(inputs.get("to") or "").strip() or getattr(ctx.contact, "email", "")
+        if not raw:
+            raise ActionError("No recipient: give an address or map a contact with an e-mail.")
+        try:
+            return crm.clean_email(raw)
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+
+    def run(self, ctx, inputs):
+        email = self.recipient(ctx, inputs)
+        try:
+            channel = messaging.email_channel(ctx.project, str(inputs.get("channel") or ""))
+            contact = ctx.contact
+            if contact is None or contact.email != email:
+                contact = crm.upsert_contact(ctx.project, "", email=email)
+            reply_to = crm.reply_address(contact)
+            message = messaging.queue_message(
+                channel,
+                contact,
+                body=str(inputs.get("body") or ""),
+                subject=" ".join(str(inputs.get("subject") or "").split()),
+                reply_to=reply_to,
+                optout_list=str(inputs.get("optout_list") or ""),
+                idempotency_key=effect_key(ctx, f"whatsmail:{email}"),
+            )
+        except messaging.MessageRefused as exc:
+            return Result(outputs={"to": email, "skipped": exc.message})
+        except messaging.MessagingError as exc:
+            raise ActionError(exc.message) from exc
+        return Result(outputs={"to": email, "reply_to": reply_to, "message": message.pk})
+
+    def dry_run(self, ctx, inputs):
+        email = self.recipient(ctx, inputs)
+        try:
+            channel = messaging.email_channel(ctx.project, str(inputs.get("channel") or ""))
+        except messaging.MessagingError as exc:
+            raise ActionError(exc.message) from exc
+        return Result(outputs={"simulated": True, "to": email, "channel": channel.name})

@@ -9,9 +9,12 @@ from crm.models import Contact, Tag
 
 @pytest.mark.parametrize(
     "raw, number",
-    [("+91 98470-12345", "919847012345"), ("0091 9847012345", "919847012345"), (919847012345,
-     "919847012345")],
-)  # fmt: skip
+    [
+        ("+91 98470-12345", "919847012345"),
+        ("0091 9847012345", "919847012345"),
+        (919847012345, "919847012345"),
+    ],
+)
 def test_numbers_are_normalised(raw, number):
     assert services.clean_number(raw) == number
 

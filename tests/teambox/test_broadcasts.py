@@ -99,9 +99,14 @@ def test_official_broadcast_without_template_skips_contacts_outside_the_session(
 ):
     ravi = crm.upsert_contact(project, "919800000077", name="Ravi")
     Message.objects.create(
-        project=project, channel=cloud, contact=ravi, address=ravi.number,
-        direction=Message.Direction.IN, status=Message.Status.RECEIVED, body="Hi",
-    )  # fmt: skip
+        project=project,
+        channel=cloud,
+        contact=ravi,
+        address=ravi.number,
+        direction=Message.Direction.IN,
+        status=Message.Status.RECEIVED,
+        body="Hi",
+    )
     broadcast = broadcasts.create_broadcast(cloud, name="News", body="News!")
     broadcasts.start_broadcast(broadcast)
     message_ids, more = broadcasts.queue_batch(broadcast.pk)

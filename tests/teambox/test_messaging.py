@@ -41,9 +41,14 @@ def test_official_channels_need_a_template_outside_the_session(cloud, asha):
         services.queue_message(cloud, asha, body="Hello")
     assert services.queue_message(cloud, asha, template="hello_world")
     Message.objects.create(
-        project_id=cloud.project_id, channel=cloud, contact=asha, address=asha.number,
-        direction=Message.Direction.IN, status=Message.Status.RECEIVED, body="Hi",
-    )  # fmt: skip
+        project_id=cloud.project_id,
+        channel=cloud,
+        contact=asha,
+        address=asha.number,
+        direction=Message.Direction.IN,
+        status=Message.Status.RECEIVED,
+        body="Hi",
+    )
     assert services.queue_message(cloud, asha, body="Hello")
     later = timezone.now() + timedelta(hours=25)
     with time_machine.travel(later), pytest.raises(services.MessagingError, match="last 24 hours"):
@@ -137,9 +142,13 @@ def test_inbound_email_reply_finds_the_contact_by_reply_address(client, email_ch
     address = crm.reply_address(asha)
     response = client.post(
         email_channel.webhook_path,
-        data={"from": "Someone Else <other@example.com>", "to": address, "subject": "Re: Quote",
-              "text": "Sounds good"},
-    )  # fmt: skip
+        data={
+            "from": "Someone Else <other@example.com>",
+            "to": address,
+            "subject": "Re: Quote",
+            "text": "Sounds good",
+        },
+    )
     assert response.status_code == 200
     inbound = Message.objects.get(direction=Message.Direction.IN)
     assert inbound.contact_id == asha.pk

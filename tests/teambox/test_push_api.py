@@ -21,18 +21,34 @@ def test_text_and_media_wire_format(push, asha, httpserver):
     httpserver.expect_ordered_request(
         "/api/v2/push",
         method="POST",
-        json={"token": "push-token", "application": "1",
-              "data": [{"number": "919847012345", "message": "Hello Asha"}]},
+        json={
+            "token": "push-token",
+            "application": "1",
+            "data": [{"number": "919847012345", "message": "Hello Asha"}],
+        },
         headers={"Content-Type": "application/json"},
-    ).respond_with_json({"status": 100, "message": "Success",
-                         "data": [{"number": "919847012345", "msg_id": "PA-1"}]})  # fmt: skip
+    ).respond_with_json(
+        {
+            "status": 100,
+            "message": "Success",
+            "data": [{"number": "919847012345", "msg_id": "PA-1"}],
+        }
+    )
     httpserver.expect_ordered_request(
         "/api/v2/push",
         method="POST",
-        json={"token": "push-token", "application": "1",
-              "data": [{"number": "919847012345", "message": "Lamp",
-                        "media-url": "https://cdn.example.com/lamp.jpg"}]},
-    ).respond_with_json({"status": 100, "push_id": "PA-2"})  # fmt: skip
+        json={
+            "token": "push-token",
+            "application": "1",
+            "data": [
+                {
+                    "number": "919847012345",
+                    "message": "Lamp",
+                    "media-url": "https://cdn.example.com/lamp.jpg",
+                }
+            ],
+        },
+    ).respond_with_json({"status": 100, "push_id": "PA-2"})
     first = services.deliver_message(queued(push, asha, body="Hello Asha").pk)
     second = services.deliver_message(
         queued(push, asha, body="Lamp", media_url="https://cdn.example.com/lamp.jpg").pk
@@ -71,10 +87,11 @@ def test_inbound_and_status_callbacks(client, push, asha, django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             push.webhook_path,
-            data=json.dumps({"data": [{"number": "+91 98470 12345", "message": "Thanks!",
-                                       "msg_id": "IN-1"}]}),
+            data=json.dumps(
+                {"data": [{"number": "+91 98470 12345", "message": "Thanks!", "msg_id": "IN-1"}]}
+            ),
             content_type="application/json",
-        )  # fmt: skip
+        )
     assert response.json()["messages"] == 1
     inbound = Message.objects.get(direction=Message.Direction.IN)
     assert (inbound.contact_id, inbound.body) == (asha.pk, "Thanks!")

@@ -31,10 +31,11 @@ def expect_send(httpserver, body, answer=None, status=200):
         json=body,
         headers={"Authorization": "Bearer EAAG-test-token", "Content-Type": "application/json"},
     ).respond_with_json(
-        answer if answer is not None else {"messaging_product": "whatsapp",
-                                           "messages": [{"id": WAMID}]},
+        answer
+        if answer is not None
+        else {"messaging_product": "whatsapp", "messages": [{"id": WAMID}]},
         status=status,
-    )  # fmt: skip
+    )
 
 
 def test_text_message_wire_format(cloud, asha, httpserver):
@@ -61,23 +62,47 @@ def test_text_message_wire_format(cloud, asha, httpserver):
 @pytest.mark.parametrize(
     "url, media",
     [
-        ("https://cdn.example.com/p/lamp.JPG", {"type": "image", "image": {
-            "link": "https://cdn.example.com/p/lamp.JPG", "caption": "Our lamp"}}),
-        ("https://cdn.example.com/v/demo.mp4", {"type": "video", "video": {
-            "link": "https://cdn.example.com/v/demo.mp4", "caption": "Our lamp"}}),
-        ("https://cdn.example.com/a/hi.ogg", {"type": "audio", "audio": {
-            "link": "https://cdn.example.com/a/hi.ogg"}}),
-        ("https://cdn.example.com/d/invoice.pdf", {"type": "document", "document": {
-            "link": "https://cdn.example.com/d/invoice.pdf", "caption": "Our lamp",
-            "filename": "invoice.pdf"}}),
+        (
+            "https://cdn.example.com/p/lamp.JPG",
+            {
+                "type": "image",
+                "image": {"link": "https://cdn.example.com/p/lamp.JPG", "caption": "Our lamp"},
+            },
+        ),
+        (
+            "https://cdn.example.com/v/demo.mp4",
+            {
+                "type": "video",
+                "video": {"link": "https://cdn.example.com/v/demo.mp4", "caption": "Our lamp"},
+            },
+        ),
+        (
+            "https://cdn.example.com/a/hi.ogg",
+            {"type": "audio", "audio": {"link": "https://cdn.example.com/a/hi.ogg"}},
+        ),
+        (
+            "https://cdn.example.com/d/invoice.pdf",
+            {
+                "type": "document",
+                "document": {
+                    "link": "https://cdn.example.com/d/invoice.pdf",
+                    "caption": "Our lamp",
+                    "filename": "invoice.pdf",
+                },
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_media_by_link(cloud, asha, httpserver, url, media):
     expect_send(
         httpserver,
-        {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "919847012345",
-         **media},
-    )  # fmt: skip
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "919847012345",
+            **media,
+        },
+    )
     services.deliver_message(queued(cloud, asha, body="Our lamp", media_url=url).pk)
     httpserver.check_assertions()
 
@@ -125,10 +150,15 @@ def test_template_with_parameters_and_header_image(cloud, asha, httpserver):
 
 def test_a_refusal_fails_the_message_with_the_api_error(cloud, asha, httpserver):
     httpserver.expect_oneshot_request("/v21.0/106540352242922/messages").respond_with_json(
-        {"error": {"message": "(#131030) Recipient phone number not in allowed list",
-                   "type": "OAuthException", "code": 131030}},
+        {
+            "error": {
+                "message": "(#131030) Recipient phone number not in allowed list",
+                "type": "OAuthException",
+                "code": 131030,
+            }
+        },
         status=400,
-    )  # fmt: skip
+    )
     message = services.deliver_message(queued(cloud, asha, body="Hi").pk)
     assert message.status == Message.Status.FAILED
     assert message.error == (
@@ -194,18 +224,26 @@ def inbound_payload(text="Is the lamp in stock?", wamid="wamid.in.1"):
                         "field": "messages",
                         "value": {
                             "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "15550783881",
-                                         "phone_number_id": "106540352242922"},
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
                             "contacts": [{"profile": {"name": "Ravi"}, "wa_id": "919800000077"}],
-                            "messages": [{"from": "919800000077", "id": wamid,
-                                          "timestamp": "1767225600", "type": "text",
-                                          "text": {"body": text}}],
+                            "messages": [
+                                {
+                                    "from": "919800000077",
+                                    "id": wamid,
+                                    "timestamp": "1767225600",
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
                         },
                     }
                 ],
             }
         ],
-    }  # fmt: skip
+    }
 
 
 def test_inbound_message_creates_the_contact_and_is_stored_once(
@@ -234,7 +272,10 @@ def test_inbound_message_creates_the_contact_and_is_stored_once(
     assert contact.last_interaction_at.timestamp() == 1767225600
     message = Message.objects.get(direction=Message.Direction.IN)
     assert (message.body, message.status, message.contact_id) == (
-        "Is the lamp in stock?", "received", contact.pk)  # fmt: skip
+        "Is the lamp in stock?",
+        "received",
+        contact.pk,
+    )
     # The provider's retry of the same message is stored once and signalled once.
     assert received == [("Is the lamp in stock?", "919800000077", cloud.pk)]
 
@@ -246,8 +287,12 @@ def test_a_bad_signature_is_refused(client, cloud):
 
 
 def status_payload(wamid, status, errors=None):
-    item = {"id": wamid, "status": status, "timestamp": "1767225700",
-            "recipient_id": "919847012345"}  # fmt: skip
+    item = {
+        "id": wamid,
+        "status": status,
+        "timestamp": "1767225700",
+        "recipient_id": "919847012345",
+    }
     if errors:
         item["errors"] = errors
     change = {"field": "messages", "value": {"statuses": [item]}}

@@ -1,0 +1,427 @@
+"""CRM actions: map the run's contact and change it (owner, tags, categories, notes,
+reminders, deletion). Each updates `contact.*` for the actions after it.
+
+These types only write Picky's own tables: they are skipped in simulations
+(their dry_run shows the would-be contact instead) and committed with their
+log line so a re-run never repeats them.
+"""
+
+from datetime import datetime, timedelta
+
+from dateutil import parser as date_parser
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from crm import services as crm
+
+from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..registry import register
+
+UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
+UNIT_CHOICES = [(unit, unit) for unit in UNITS]
+MAX_NAMES = 50
+
+
+class NameListField(forms.Field):
+    """A list of names (tags, categories), or one comma-separated text; templates allowed."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            raise ValidationError("Give a list of names or a comma-separated text.")
+        return [str(item).strip() for item in value if str(item).strip()]
+
+    def validate(self, value):
+        if self.required and not value:
+            raise ValidationError("Give at least one name.", code="required")
+        if len(value) > MAX_NAMES:
+            raise ValidationError(f"At most {MAX_NAMES} names; {len(value)} given.")
+        long = [name for name in value if len(name) > 100 and "{{" not in name]
+        if long:
+            raise ValidationError(f"Names are at most 100 characters: {long[0][:40]}…")
+
+
+def the_contact(ctx):
+    """The run's contact, or an ActionError saying how to get one."""
+    if ctx.contact is None:
+        raise ActionError(
+            "This run has no contact: map one with the connector's field mapping or a "
+            "Map Contact action before this one."
+        )
+    return ctx.contact
+
+
+def simulated_contact(ctx):
+    """The `contact` namespace a simulation changes in place (nothing is written)."""
+    if not ctx.data.get("contact"):
+        raise ActionError("This simulation has no contact: map one first.")
+    return ctx.data["contact"]
+
+
+def changed(ctx, contact, **outputs):
+    """Refresh `contact.*` and return the result every contact action gives."""
+    ctx.set_contact(contact)
+    return Result(outputs={**outputs, "contact": ctx.data["contact"]})
+
+
+def names_in(inputs, key):
+    names = crm.clean_names(inputs.get(key))
+    if not names:
+        raise ActionError(f"No {key} left after templating.")
+    return names
+
+
+class ContactActionType(ActionType):
+    """A type that writes the contact (Picky's own database only)."""
+
+    has_outside_effects = True
+    effects_in_database = True
+    category = "CRM"
+
+
+# map_contact -----------------------------------------------------------------------
+
+
+class MapContactForm(ActionConfigForm):
+    number = forms.CharField(
+        required=False, help_text="WhatsApp number with country code, e.g. {{ event.phone }}."
+    )
+    email = forms.CharField(required=False, help_text="E-mail address, e.g. {{ event.email }}.")
+    name = forms.CharField(required=False)
+    attributes = forms.JSONField(
+        required=False, help_text='Attributes to set, e.g. {"city": "{{ event.city }}"}.'
+    )
+    create = forms.BooleanField(
+        required=False, initial=True, help_text="Create the contact when none matches."
+    )
+
+    def clean_attributes(self):
+        value = self.cleaned_data.get("attributes")
+        if value not in (None, "") and not isinstance(value, dict):
+            raise ValidationError('Give an object: {"attribute": "value"}.')
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("number") and not cleaned.get("email"):
+            raise ValidationError("Give a number or an e-mail address (or both).")
+        return cleaned
+
+
+@register("map_contact")
+class MapContact(ContactActionType):
+    label = "Map Contact"
+    description = "Find the contact by number or e-mail (create it if asked) and make it the run's."
+    form_class = MapContactForm
+
+    def lookup(self, inputs):
+        number, email = inputs.get("number") or "", inputs.get("email") or ""
+        if not crm.normalise_number(number) and not str(email).strip():
+            raise ActionError("Both the number and the e-mail address are empty after templating.")
+        attributes = {
+            key: value
+            for key, value in (inputs.get("attributes") or {}).items()
+            if value not in (None, "")
+        }
+        return number, str(email).strip(), str(inputs.get("name") or "").strip(), attributes
+
+    def run(self, ctx, inputs):
+        number, email, name, attributes = self.lookup(inputs)
+        create = inputs.get("create", True) not in (False, "false", "False", 0, "0")
+        try:
+            found = crm.find_contact(ctx.project, number=number, email=email)
+            if found is None and not create:
+                raise ActionError(f"No contact with number {number!r} or e-mail {email!r}.")
+            if found is None:
+                contact = crm.upsert_contact(
+                    ctx.project, number, name=name, email=email, attributes=attributes
+                )
+            else:
+                contact = crm.update_contact(
+                    found, number=number, name=name, email=email, attributes=attributes
+                )
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        return changed(ctx, contact, created=found is None)
+
+    def dry_run(self, ctx, inputs):
+        number, email, name, attributes = self.lookup(inputs)
+        found = crm.find_contact(ctx.project, number=number, email=email)
+        contact = crm.contact_as_context(found) or {
+            "number": crm.normalise_number(number),
+            "email": email.lower(),
+            "name": "",
+            "attributes": {},
+            "tags": [],
+            "categories": [],
+        }
+        if name:
+            contact["name"] = name
+        contact["attributes"] = {**contact.get("attributes", {}), **attributes}
+        ctx.data["contact"] = contact
+        return Result(outputs={"simulated": True, "created": found is None, "contact": contact})
+
+
+# owner -------------------------------------------------------------------------------
+
+
+class ChangeOwnerForm(ActionConfigForm):
+    owner = forms.CharField(
+        required=False,
+        help_text="Username or e-mail of a project member; empty takes the owner away.",
+    )
+
+
+@register("change_owner")
+class ChangeOwner(ContactActionType):
+    label = "Change Owner"
+    description = "Give the contact to an agent of the project (or to nobody)."
+    form_class = ChangeOwnerForm
+
+    def agent(self, ctx, inputs):
+        reference = str(inputs.get("owner") or "").strip()
+        if not reference:
+            return None
+        try:
+            return crm.project_agent(ctx.project, reference)
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+
+    def run(self, ctx, inputs):
+        contact = the_contact(ctx)
+        owner = self.agent(ctx, inputs)
+        crm.change_owner(contact, owner)
+        return changed(ctx, contact, owner=owner.get_username() if owner else "")
+
+    def dry_run(self, ctx, inputs):
+        contact = simulated_contact(ctx)
+        owner = self.agent(ctx, inputs)
+        contact["owner"] = owner.get_username() if owner else ""
+        contact["owner_email"] = owner.email if owner else ""
+        return Result(outputs={"simulated": True, "owner": contact["owner"]})
+
+
+# tags and categories -----------------------------------------------------------------
+
+
+class TagsForm(ActionConfigForm):
+    tags = NameListField(help_text='Tag names: ["VIP", "{{ event.source }}"] or "VIP, Lead".')
+
+
+class CategoriesForm(ActionConfigForm):
+    categories = NameListField(help_text='Category names: ["Retail"] or "Retail, Wholesale".')
+
+
+class NamesActionType(ContactActionType):
+    """Adds or removes names (tags or categories) on the contact."""
+
+    key_name = ""
+    adding = True
+
+    def apply(self, contact, names):
+        raise NotImplementedError
+
+    def run(self, ctx, inputs):
+        contact = the_contact(ctx)
+        names = self.apply(contact, names_in(inputs, self.key_name))
+        return changed(ctx, contact, **{self.key_name: names})
+
+    def dry_run(self, ctx, inputs):
+        contact = simulated_contact(ctx)
+        names = names_in(inputs, self.key_name)
+        current = list(contact.get(self.key_name) or [])
+        lowered = {name.lower() for name in names}
+        if self.adding:
+            current += [name for name in names if name.lower() not in map(str.lower, current)]
+        else:
+            current = [name for name in current if name.lower() not in lowered]
+        contact[self.key_name] = sorted(current)
+        return Result(outputs={"simulated": True, self.key_name: names})
+
+
+@register("add_tag")
+class AddTag(NamesActionType):
+    label = "Add Tag"
+    description = "Tag the contact (tags are created when new)."
+    form_class = TagsForm
+    key_name = "tags"
+
+    def apply(self, contact, names):
+        return crm.add_tags(contact, names)
+
+
+@register("remove_tag")
+class RemoveTag(NamesActionType):
+    label = "Remove Tag"
+    description = "Take tags off the contact."
+    form_class = TagsForm
+    key_name = "tags"
+    adding = False
+
+    def apply(self, contact, names):
+        return crm.remove_tags(contact, names)
+
+
+@register("add_category")
+class AddCategory(NamesActionType):
+    label = "Add Category"
+    description = "Put the contact in categories (created when new)."
+    form_class = CategoriesForm
+    key_name = "categories"
+
+    def apply(self, contact, names):
+        return crm.add_categories(contact, names)
+
+
+@register("remove_category")
+class RemoveCategory(NamesActionType):
+    label = "Remove Category"
+    description = "Take the contact out of categories."
+    form_class = CategoriesForm
+    key_name = "categories"
+    adding = False
+
+    def apply(self, contact, names):
+        return crm.remove_categories(contact, names)
+
+
+# delete ------------------------------------------------------------------------------
+
+
+@register("delete_contact")
+class DeleteContact(ContactActionType):
+    label = "Delete Contact"
+    description = "Delete the run's contact with its notes, reminders and messages."
+    form_class = ActionConfigForm
+
+    def run(self, ctx, inputs):
+        contact = the_contact(ctx)
+        deleted = {"id": contact.pk, "number": contact.number, "email": contact.email}
+        crm.delete_contact(contact)
+        ctx.set_contact(None)
+        return Result(outputs={"deleted": deleted})
+
+    def dry_run(self, ctx, inputs):
+        contact = simulated_contact(ctx)
+        ctx.data["contact"] = {}
+        return Result(outputs={"simulated": True, "deleted": {"number": contact.get("number")}})
+
+
+# notes and reminders -----------------------------------------------------------------
+
+
+class AddNoteForm(ActionConfigForm):
+    text = forms.CharField(widget=forms.Textarea, help_text="The note; templates allowed.")
+
+
+@register("add_note")
+class AddNote(ContactActionType):
+    label = "Add Note"
+    description = "Add a note to the contact's page."
+    form_class = AddNoteForm
+
+    def run(self, ctx, inputs):
+        contact = the_contact(ctx)
+        try:
+            note = crm.add_note(contact, inputs.get("text"))
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        return changed(ctx, contact, note={"id": note.pk, "text": note.text})
+
+    def dry_run(self, ctx, inputs):
+        simulated_contact(ctx)
+        return Result(outputs={"simulated": True, "note": {"text": inputs.get("text", "")}})
+
+
+class AddReminderForm(ActionConfigForm):
+    text = forms.CharField(widget=forms.Textarea)
+    due_at = forms.CharField(
+        required=False,
+        help_text="When, e.g. {{ event.callback_at }} or 2025-06-01 09:00 (project time zone).",
+    )
+    amount = forms.IntegerField(
+        required=False, min_value=0, help_text="Or due this many units from now."
+    )
+    unit = forms.ChoiceField(choices=UNIT_CHOICES, required=False, initial="hours")
+    assignee = forms.CharField(
+        required=False, help_text="Username or e-mail of a project member (default: the owner)."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("due_at") and cleaned.get("amount") is None:
+            raise ValidationError("Give a due time or an amount of time from now.")
+        return cleaned
+
+
+def due_time(ctx, inputs, now):
+    raw = inputs.get("due_at")
+    if raw not in (None, ""):
+        if isinstance(raw, (int, float)):
+            return datetime.fromtimestamp(raw, tz=ctx.project.tzinfo)
+        try:
+            due = date_parser.parse(str(raw))
+        except (ValueError, OverflowError) as exc:
+            raise ActionError(f"Due time {raw!r} is not a date and time.") from exc
+        return due if due.tzinfo else due.replace(tzinfo=ctx.project.tzinfo)
+    try:
+        amount = int(inputs.get("amount") or 0)
+    except (TypeError, ValueError) as exc:
+        raise ActionError(f"Amount {inputs.get('amount')!r} is not a whole number.") from exc
+    unit = UNITS.get(inputs.get("unit") or "hours")
+    if unit is None:
+        raise ActionError(f"Unit {inputs.get('unit')!r}: use minutes, hours, days or weeks.")
+    return now + timedelta(**{unit: amount})
+
+
+@register("add_reminder")
+class AddReminder(ContactActionType):
+    label = "Add Reminder"
+    description = "Remind an agent to follow the contact up at a time."
+    form_class = AddReminderForm
+    literal_fields = ("amount", "unit")
+
+    def plan(self, ctx, inputs):
+        due = due_time(ctx, inputs, timezone.now())
+        reference = str(inputs.get("assignee") or "").strip()
+        try:
+            assignee = crm.project_agent(ctx.project, reference) if reference else None
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        return due, assignee
+
+    def run(self, ctx, inputs):
+        contact = the_contact(ctx)
+        due, assignee = self.plan(ctx, inputs)
+        try:
+            reminder = crm.add_reminder(
+                contact, inputs.get("text"), due, assignee=assignee or contact.owner
+            )
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        return changed(
+            ctx,
+            contact,
+            reminder={
+                "id": reminder.pk,
+                "due_at": due.isoformat(),
+                "assignee": reminder.assignee.get_username() if reminder.assignee else "",
+            },
+        )
+
+    def dry_run(self, ctx, inputs):
+        simulated_contact(ctx)
+        due, assignee = self.plan(ctx, inputs)
+        return Result(
+            outputs={
+                "simulated": True,
+                "reminder": {
+                    "due_at": due.isoformat(),
+                    "assignee": assignee.get_username() if assignee else "",
+                },
+            }
+        )
