@@ -168,7 +168,7 @@ def reset_mail_view(request, action_id):
         messages.success(
             request, "Mail timeout reset: the next failure of this action is mailed at once."
         )
-        return redirect("admin:actions_action_change", action.pk)
+        return redirect("http_action_reset_mail", action.pk)
     state = alerts.alert_state(project, source)
     return page(
         request,

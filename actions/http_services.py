@@ -314,8 +314,9 @@ def alert_recipients(action):
     return [project.alert_email] if project.alert_email else []
 
 
-def action_admin_url(action):
-    path = reverse("admin:actions_action_change", args=[action.pk])
+def action_log_url(action):
+    """The absolute URL of the action's last requests, for the alert mail."""
+    path = reverse("http_action_logs", args=[action.pk])
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
@@ -331,7 +332,7 @@ def record_failure(ctx, label, message, alert_emails=()):
         label=f'{label} "{action.name or action.type}" in {connector}',
         error=message,
         recipients=alert_emails,
-        link=action_admin_url(action),
+        link=action_log_url(action),
     )
 
 

@@ -51,6 +51,7 @@ class HttpRequestLog(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "HTTP request log"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["action", "-created_at"], name="httplog_action_recent")]
 

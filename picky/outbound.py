@@ -271,9 +271,22 @@ def capped_timeout(timeout):
 def check_url(url):
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidRequest(f"The URL {url!r} must start with http:// or https://.")
+        raise InvalidRequest(f"The URL {shown_url(url)!r} must start with http:// or https://.")
     if not parts.hostname:
-        raise InvalidRequest(f"The URL {url!r} has no host.")
+        raise InvalidRequest(f"The URL {shown_url(url)!r} has no host.")
+
+
+def shown_url(url):
+    """The URL for messages: without credentials, and its query (which may hold keys) elided."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an invalid URL)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
 
 
 def send(
@@ -302,6 +315,7 @@ def send(
         raise RateLimitExceeded("Rate Limit Exceeded")
     started = time.monotonic()
     deadline = started + timeout
+    shown = shown_url(url)
     session = new_session()
     try:
         response = session.request(
@@ -329,19 +343,19 @@ def send(
     except OutboundError:
         raise
     except requests.exceptions.Timeout as exc:
-        raise OutboundTimeout(f"No answer within {timeout:g} seconds from {url}.") from exc
+        raise OutboundTimeout(f"No answer within {timeout:g} seconds from {shown}.") from exc
     except requests.exceptions.TooManyRedirects as exc:
         raise TooManyRedirects(
-            f"More than {settings.PICKY_OUTBOUND_MAX_REDIRECTS} redirects from {url}."
+            f"More than {settings.PICKY_OUTBOUND_MAX_REDIRECTS} redirects from {shown}."
         ) from exc
     except requests.exceptions.InvalidHeader as exc:
         raise InvalidRequest(f"Invalid header: {exc}") from exc
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-        raise InvalidRequest(f"Invalid URL {url!r}: {exc}") from exc
+        raise InvalidRequest(f"Invalid URL {shown!r}.") from exc
     except requests.exceptions.ConnectionError as exc:
-        raise ConnectionFailed(f"Could not connect to {url}: {describe(exc)}") from exc
+        raise ConnectionFailed(f"Could not connect to {shown}: {describe(exc)}") from exc
     except requests.exceptions.RequestException as exc:
-        raise ConnectionFailed(f"Request to {url} failed: {describe(exc)}") from exc
+        raise ConnectionFailed(f"Request to {shown} failed: {describe(exc)}") from exc
     finally:
         session.close()
 

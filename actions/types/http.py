@@ -101,7 +101,7 @@ class HttpConfigForm(ActionConfigForm):
     save_as = forms.CharField(
         required=False,
         max_length=64,
-        help_text="Save the outputs as vars.<this name> for later actions.",
+        help_text="Save the outputs as vars.NAME (this name) for later actions.",
     )
     timeout = forms.FloatField(
         required=False,
@@ -138,7 +138,11 @@ class HttpConfigForm(ActionConfigForm):
 
 class HttpRequestForm(HttpConfigForm):
     method = forms.ChoiceField(choices=[(m, m) for m in METHODS], required=False)
-    url = forms.CharField(max_length=4000, help_text="The address to call; templates allowed.")
+    url = forms.CharField(
+        max_length=4000,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text="The address to call; templates allowed.",
+    )
     headers = KeyValueField(
         required=False, help_text='Headers as "Name: value" lines or a JSON object.'
     )
@@ -255,7 +259,8 @@ class HttpRequest(OutboundActionType):
     category = "Notification"
     description = (
         "Call any API: look a contact up in a CRM, send an SMS, check a payment. The answer is "
-        "saved as vars.<save_as>: status, ok, response (the JSON), text and duration_ms."
+        "saved as vars.NAME (NAME is Save as): status, ok, response (the JSON), text and "
+        "duration_ms."
     )
     form_class = HttpRequestForm
     maps_response = True
@@ -289,7 +294,8 @@ class HttpRequest(OutboundActionType):
     def outputs_of(self, ctx, call, response):
         if not response.ok:
             snippet = http_services.body_snippet(response)
-            message = f"HTTP {response.status} from {call.method} {call.url}"
+            shown = outbound.shown_url(call.logged_url())
+            message = f"HTTP {response.status} from {call.method} {shown}"
             raise failed_response(message + (f": {snippet}" if snippet else ""), response)
         is_json, value = http_services.parsed_json(response)
         if ctx.action is not None and ctx.action.pk:

@@ -50,7 +50,7 @@ class ChatGpt(OutboundActionType):
     category = "Third party"
     description = (
         "Ask ChatGPT (or any OpenAI-compatible server set in the project) and save the reply "
-        "text as vars.<save_as>, e.g. for a later Send Message."
+        "text as vars.NAME (NAME is Save as), e.g. for a later Send Message."
     )
     form_class = ChatGptForm
     literal_fields = ("model", "save_as", "timeout", "retries", "fallback", "temperature")

@@ -217,6 +217,14 @@ def test_non_2xx_fails_with_status_and_body(project, httpserver):
         run_action(http_action(project, {"url": url(httpserver, "/x")}))
 
 
+def test_failure_messages_do_not_show_secret_query_values(project, httpserver):
+    httpserver.expect_request("/x").respond_with_data("denied", status=403)
+    action = http_action(project, {"url": url(httpserver, "/x?token={{ event.token }}")})
+    with pytest.raises(ActionError) as failure:
+        run_action(action, {"token": "tok-secret-1"})
+    assert failure.value.message == f"HTTP 403 from GET {url(httpserver, '/x')}?…: denied"
+
+
 def test_slow_server_times_out(project, httpserver, release_slow_handlers):
     def slow(request):
         release_slow_handlers.wait(10)

@@ -245,3 +245,10 @@ def test_project_rate_limit_stops_requests_before_sending(project, allow_loopbac
     with pytest.raises(outbound.RateLimitExceeded, match="Rate Limit Exceeded"):
         outbound.send("GET", url, project=project)
     assert len(httpserver.log) == 2
+
+
+def test_error_messages_leave_out_query_strings_and_credentials(db, allow_loopback):
+    with pytest.raises(outbound.ConnectionFailed) as failed:
+        outbound.send("GET", "http://user:pw-9@127.0.0.1:1/hook?api_key=sk-live-1")
+    assert failed.value.message.startswith("Could not connect to http://127.0.0.1:1/hook?…")
+    assert "sk-live-1" not in failed.value.message and "pw-9" not in failed.value.message
