@@ -34,6 +34,8 @@ A step's `delay` (part of the connector JSON, DESIGN.md) is null or one of:
   `cancel_delay` can find it (a meeting id, an order id). Cut to 255
   characters.
 
+An absent or null key takes its default; a key not named here is an error.
+
 A parked run is a `ScheduledStep`; `sweep_due_delays` (a celery-beat task
 every PICKY_DELAY_SWEEP_SECONDS) claims due rows in batches with
 `SELECT ... FOR UPDATE SKIP LOCKED`, marks them fired and resumes their runs
@@ -58,6 +60,24 @@ UNITS = ("minutes", "hours", "days", "weeks")
 CALENDAR_UNITS = ("days", "weeks")
 IF_PAST_CHOICES = ("run_now", "skip", "stop")
 MODES = ("fixed", "relative")
+KNOWN_KEYS = {
+    "mode",
+    "amount",
+    "offset",
+    "unit",
+    "at",
+    "field",
+    "if_past",
+    "day_first",
+    "identifier",
+}
+DEFAULTS = {
+    "unit": "minutes",
+    "offset": 0,
+    "if_past": "run_now",
+    "day_first": False,
+    "identifier": "",
+}
 IDENTIFIER_MAX_LENGTH = ScheduledStep._meta.get_field("identifier").max_length
 
 SWEEP_BATCH_SIZE = 500
@@ -104,13 +124,16 @@ def delay_errors(delay):
     mode = delay.get("mode")
     if mode not in MODES:
         errors["mode"] = f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}."
-    unit = delay.get("unit", "minutes")
+    unknown = sorted(set(delay) - KNOWN_KEYS)
+    for key in unknown:
+        errors[key] = f"Unknown key; known keys: {', '.join(sorted(KNOWN_KEYS))}."
+    unit = option(delay, "unit")
     if unit not in UNITS:
         errors["unit"] = f"Unknown unit {unit!r}; use one of: {', '.join(UNITS)}."
     amount_key = "offset" if mode == "relative" else "amount"
-    amount = delay.get(amount_key, 0 if mode == "relative" else None)
+    amount = option(delay, amount_key)
     if amount is None or amount == "":
-        errors[amount_key] = "A fixed delay needs an amount."
+        errors[amount_key] = f"The {amount_key} is required (a number)."
     elif isinstance(amount, str) and "{{" in amount:
         if template_errors(amount):
             errors[amount_key] = "; ".join(template_errors(amount))
@@ -130,17 +153,25 @@ def delay_errors(delay):
             errors["field"] = "A relative delay needs the date field, e.g. {{ event.start }}."
         elif template_errors(field):
             errors["field"] = "; ".join(template_errors(field))
-        if_past = delay.get("if_past", "run_now")
+        if_past = option(delay, "if_past")
         if if_past not in IF_PAST_CHOICES:
             errors["if_past"] = (
                 f"Unknown if_past {if_past!r}; use one of: {', '.join(IF_PAST_CHOICES)}."
             )
-    identifier = delay.get("identifier", "")
+        if not isinstance(option(delay, "day_first"), bool):
+            errors["day_first"] = "day_first is true or false."
+    identifier = option(delay, "identifier")
     if not isinstance(identifier, str):
         errors["identifier"] = "The identifier must be text (a template)."
     elif template_errors(identifier):
         errors["identifier"] = "; ".join(template_errors(identifier))
     return errors
+
+
+def option(delay, key):
+    """A delay setting; absent or null means its default."""
+    value = delay.get(key)
+    return DEFAULTS.get(key) if value is None else value
 
 
 def _is_number(value):
@@ -243,8 +274,8 @@ def plan_delay(step, ctx):
         return DelayPlan("fail", reason=f"The delay of step {step} is invalid: {problems}")
     tzinfo = ctx.project.tzinfo
     now = timezone.now()
-    identifier = clean_identifier(ctx.render(delay.get("identifier") or ""))
-    unit = delay.get("unit", "minutes")
+    identifier = clean_identifier(ctx.render(option(delay, "identifier")))
+    unit = option(delay, "unit")
     at = parse_time_of_day(delay["at"]) if delay.get("at") else None
     try:
         if delay["mode"] == "fixed":
@@ -256,10 +287,10 @@ def plan_delay(step, ctx):
                 due_at = shift(due_at, 1, "days", tzinfo, at)
             described = f"{amount:g} {unit} after {_show(now)}" + (f" at {at:%H:%M}" if at else "")
         else:
-            offset = _number(delay.get("offset", 0), ctx, "offset")
+            offset = _number(option(delay, "offset"), ctx, "offset")
             value = render_value(delay["field"], ctx.data)
             try:
-                base = parse_date_value(value, tzinfo, bool(delay.get("day_first")))
+                base = parse_date_value(value, tzinfo, option(delay, "day_first"))
             except DelayError as exc:
                 raise DelayError(f"Cannot use the date field {delay['field']}: {exc}") from None
             due_at = shift(base, offset, unit, tzinfo, at)
@@ -273,7 +304,7 @@ def plan_delay(step, ctx):
         return DelayPlan("park", due_at, identifier, f"Waiting until {shown} ({described}).")
     if delay["mode"] == "fixed":
         return DelayPlan("now", due_at, identifier, "No wait: the delay is zero.")
-    if_past = delay.get("if_past", "run_now")
+    if_past = option(delay, "if_past")
     decision = {"run_now": "now", "skip": "skip", "stop": "stop"}[if_past]
     return DelayPlan(
         decision,

@@ -66,6 +66,13 @@ class TestFixed:
         assert result.decision == "park"
         assert result.due_at == datetime(2025, 3, 11, 9, 0, tzinfo=KOLKATA)
 
+    @time_machine.travel(datetime(2025, 3, 10, 0, 0, tzinfo=UTC), tick=False)
+    def test_null_settings_take_their_defaults(self, project):
+        delay = {"mode": "fixed", "amount": 5, "unit": None, "at": None, "identifier": None}
+        result = plan(project, delay)
+        assert (result.decision, result.identifier) == ("park", "")
+        assert result.due_at == datetime(2025, 3, 10, 0, 5, tzinfo=UTC)
+
     def test_zero_runs_now(self, project):
         result = plan(project, {"mode": "fixed", "amount": 0, "unit": "minutes"})
         assert result.decision == "now"
@@ -208,6 +215,8 @@ class TestRelative:
 class TestConfigErrors:
     def test_valid_shapes(self):
         assert delay_errors(None) == {}
+        nulls = {"unit": None, "at": None, "identifier": None, "if_past": None, "offset": None}
+        assert delay_errors({"mode": "relative", "field": "{{ event.d }}", **nulls}) == {}
         assert delay_errors({"mode": "fixed", "amount": 3, "unit": "days"}) == {}
         assert (
             delay_errors(
@@ -239,8 +248,12 @@ class TestConfigErrors:
         assert set(errors) == {"field", "offset", "unit", "at", "if_past", "identifier"}
         assert "fortnights" in errors["unit"]
         assert delay_errors({"mode": "fixed", "unit": "days"}) == {
-            "amount": "A fixed delay needs an amount."
+            "amount": "The amount is required (a number)."
         }
+        assert set(delay_errors({"mode": "fixed", "amount": 1, "ofset": 2})) == {"ofset"}
+        assert "day_first" in delay_errors(
+            {"mode": "relative", "field": "{{ event.d }}", "day_first": "yes"}
+        )
         assert "negative" in delay_errors({"mode": "fixed", "amount": -1})["amount"]
         assert (
             "days or weeks"
