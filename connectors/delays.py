@@ -240,15 +240,20 @@ def _from_epoch(number):
 
 def shift(moment, amount, unit, tzinfo, at=None):
     """`moment` moved by `amount` units; days and weeks move on the calendar of `tzinfo`."""
-    if unit in CALENDAR_UNITS:
-        days = amount * (7 if unit == "weeks" else 1)
-        wall = moment.astimezone(tzinfo).replace(tzinfo=None) + timedelta(days=days)
-        if at is not None:
-            wall = datetime.combine(wall.date(), at)
-        return localize(wall, tzinfo)
-    step = timedelta(hours=amount) if unit == "hours" else timedelta(minutes=amount)
-    # Elapsed time: add in UTC, as aware arithmetic in a zone adds wall time.
-    return (moment.astimezone(UTC) + step).astimezone(tzinfo)
+    try:
+        if unit in CALENDAR_UNITS:
+            days = amount * (7 if unit == "weeks" else 1)
+            if days == 0 and at is None:
+                return moment.astimezone(tzinfo)
+            wall = moment.astimezone(tzinfo).replace(tzinfo=None) + timedelta(days=days)
+            if at is not None:
+                wall = datetime.combine(wall.date(), at)
+            return localize(wall, tzinfo)
+        step = timedelta(hours=amount) if unit == "hours" else timedelta(minutes=amount)
+        # Elapsed time: add in UTC, as aware arithmetic in a zone adds wall time.
+        return (moment.astimezone(UTC) + step).astimezone(tzinfo)
+    except (OverflowError, ValueError):
+        raise DelayError(f"Moving {_show(moment)} by {amount:g} {unit} is out of range.") from None
 
 
 def parse_time_of_day(text):

@@ -207,6 +207,19 @@ class TestRelative:
             assert "{{ event.webinar.start }}" in result.reason
             assert words in result.reason, result.reason
 
+    def test_out_of_range_offsets_fail_clearly(self, project):
+        event = {"webinar": {"start": "2025-03-20"}, "n": 10**9}
+        result = plan(project, self.relative("{{ event.n }}", "weeks"), event)
+        assert result.decision == "fail"
+        assert "by 1e+09 weeks is out of range" in result.reason
+
+    @time_machine.travel(datetime(2025, 10, 1, tzinfo=UTC), tick=False)
+    def test_the_second_of_a_repeated_hour_is_kept(self, new_york):
+        # 05:30 UTC on 2 November 2025 is 01:30 EDT... and 06:30 UTC is 01:30 EST.
+        event = {"webinar": {"start": "2025-11-02T06:30:00Z"}}
+        result = plan(new_york, self.relative(0, "days"), event)
+        assert result.due_at == datetime(2025, 11, 2, 6, 30, tzinfo=UTC)
+
     def test_long_identifier_is_cut(self, project):
         event = {"webinar": {"start": "2999-01-01"}, "meeting_id": "x" * 300}
         assert plan(project, self.relative(0, "days"), event).identifier == "x" * 255
