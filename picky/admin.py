@@ -24,6 +24,10 @@ class MembershipInline(ProjectScopedInlineMixin, admin.TabularInline):
         return request.user.is_superuser
 
 
+admin.site.site_header = "Picky"
+admin.site.site_title = "Picky admin"
+admin.site.index_title = "Connectors, contacts and chats"
+
 SECRET_FIELDS = ["chatgpt_api_key"]
 
 

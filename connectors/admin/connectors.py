@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from actions.registry import get_type
 from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
 from .. import engine, transfer
@@ -58,9 +59,14 @@ def step_summary(step):
         parts.append(delay_text(step.delay))
     if step.iterator:
         parts.append(f"for each item of {step.iterator.get('path', '?')}")
-    actions = [action.name or action.type for action in step.actions.all()]
+    actions = [action.name or type_label(action.type) for action in step.actions.all()]
     parts.append(f"actions: {', '.join(actions)}" if actions else "no action yet")
     return " · ".join(parts)
+
+
+def type_label(key):
+    action_type = get_type(key)
+    return action_type.label if action_type else key
 
 
 def delay_text(delay):

@@ -80,6 +80,8 @@ def timeline_rows(logs):
                 "inputs_json": json_or_empty(log.get("inputs")),
                 "outputs_json": json_or_empty(log.get("outputs")),
                 "duration": f"{log.get('duration_ms') or 0:.0f} ms",
+                "simulated": isinstance(log.get("outputs"), dict)
+                and log["outputs"].get("simulated") is True,
             }
         )
     return rows

@@ -31,18 +31,12 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["source_ip", "error"]
     date_hierarchy = "received_at"
     actions = ["remap_from_selected"]
-    fieldsets = [
-        (None, {"fields": ["connector", "status_badge", "received_at", "method", "source_ip"]}),
-        ("Payload", {"fields": ["payload_view"]}),
-        ("Problem", {"fields": ["error", "raw_body_view"], "classes": ["collapse"]}),
-        ("Request", {"fields": ["headers_view", "hop_count"], "classes": ["collapse"]}),
-    ]
     readonly_fields = [
         "connector",
         "status_badge",
         "received_at",
         "method",
-        "source_ip",
+        "source_ip_view",
         "payload_view",
         "error",
         "raw_body_view",
@@ -52,6 +46,29 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["picky/admin.css"]}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (
+                None,
+                {
+                    "fields": [
+                        "connector",
+                        "status_badge",
+                        "received_at",
+                        "method",
+                        "source_ip_view",
+                    ]
+                },
+            ),
+            ("Payload", {"fields": ["payload_view"]}),
+        ]
+        if obj is not None and (obj.error or obj.raw_body):
+            fieldsets.append(("Problem", {"fields": ["error", "raw_body_view"]}))
+        fieldsets.append(
+            ("Request", {"fields": ["headers_view", "hop_count"], "classes": ["collapse"]})
+        )
+        return fieldsets
 
     def has_add_permission(self, request, *args):
         return False
@@ -63,6 +80,10 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, event):
         return status_badge(event.status, event.get_status_display())
+
+    @admin.display(description="Source IP")
+    def source_ip_view(self, event):
+        return event.source_ip or "—"
 
     @admin.display(description="Payload")
     def payload_view(self, event):

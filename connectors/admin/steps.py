@@ -1,7 +1,9 @@
 """The step page: filters, iterator and delay, and the step's ordered actions."""
 
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import Max
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -21,6 +23,9 @@ class ActionInline(ProjectScopedInlineMixin, SortableTabularInline):
     model = Action
     fields = ["name", "enabled", "type_label", "settings", "buttons"]
     readonly_fields = ["type_label", "settings", "buttons"]
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"placeholder": "optional name"})}
+    }
     extra = 0
     verbose_name_plural = "Actions (drag to reorder, then save)"
 
@@ -70,6 +75,11 @@ class StepAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["connector"]
     search_fields = ["name", "connector__name"]
     inlines = [ActionInline]
+    fieldsets = [
+        (None, {"fields": ["connector", "name"]}),
+        ("When the step runs", {"fields": ["filters", "delay"]}),
+        ("Repeat for each item", {"fields": ["iterator"]}),
+    ]
 
     class Media:
         css = {"all": ["picky/admin.css"]}

@@ -163,7 +163,7 @@ class TestConnectorPage:
         step = connector.steps.get()
         content = member_client.get(change_url(connector)).content.decode()
         assert f"/admin/connectors/step/{step.pk}/change/" in content
-        assert "1 filter group" in content and "actions: stop_processing" in content
+        assert "1 filter group" in content and "actions: Stop Processing" in content
         assert f"/admin/connectors/step/add/?connector={connector.pk}" in content
 
 
