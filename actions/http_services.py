@@ -73,6 +73,7 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
     Every attempt is logged on `action` (when given). Returns the last OutboundResponse
     (which may be a non-2xx one) or raises the last OutboundError.
     """
+    first_started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
@@ -100,7 +101,7 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                     error=exc,
                     duration_ms=elapsed_ms,
                 )
-            if exc.retryable and attempt <= retries:
+            if exc.retryable and may_retry(attempt, retries, call, first_started):
                 back_off(attempt)
                 continue
             raise
@@ -114,14 +115,32 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                 response=response,
                 duration_ms=response.duration_ms,
             )
-        if response.status in RETRY_STATUSES and attempt <= retries:
+        if response.status in RETRY_STATUSES and may_retry(attempt, retries, call, first_started):
             back_off(attempt)
             continue
         return response
 
 
+def backoff_seconds(attempt):
+    return settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+
+
+def may_retry(attempt, retries, call, first_started):
+    """Whether another attempt is allowed and fits in half the run's lease.
+
+    A run must finish its action well within its lease, or the stuck-run sweep would hand it
+    to another worker while this one still waits on a slow API.
+    """
+    if attempt > retries:
+        return False
+    budget = settings.PICKY_RUN_LEASE_SECONDS / 2
+    timeout = outbound.capped_timeout(call.timeout)
+    spent = time.monotonic() - first_started
+    return spent + backoff_seconds(attempt) + timeout <= budget
+
+
 def back_off(attempt):
-    time.sleep(settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    time.sleep(backoff_seconds(attempt))
 
 
 def parsed_json(response):

@@ -260,6 +260,18 @@ def test_retries_give_up_after_the_last_one(project, httpserver):
     assert len(httpserver.log) == 4
 
 
+def test_retries_stop_before_they_could_outlast_the_runs_lease(project, settings, httpserver):
+    # Half the lease is 1.5 s: the first retry fits (0.2 s wait + 1 s timeout), the second
+    # (0.4 s more wait + 1 s) would not.
+    settings.PICKY_RUN_LEASE_SECONDS = 3
+    settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS = 0.2
+    httpserver.expect_request("/down").respond_with_data("down", status=500)
+    action = http_action(project, {"url": url(httpserver, "/down"), "retries": 5, "timeout": 1})
+    with pytest.raises(ActionError, match="HTTP 500"):
+        run_action(action)
+    assert len(httpserver.log) == 2
+
+
 def test_retries_network_errors(project):
     action = http_action(project, {"url": "http://127.0.0.1:1/", "retries": 2})
     with pytest.raises(ActionError, match="Connection refused"):
