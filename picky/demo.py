@@ -1,4 +1,5 @@
-"""The embedded demo: a project, an admin user and a connector (idempotent)."""
+"""The embedded demo: a project, an admin user, a connector that thanks each lead on a
+sandbox channel (idempotent)."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -9,6 +10,8 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-picky"
 DEMO_PROJECT_SLUG = "demo"
 DEMO_CONNECTOR_NAME = "Website leads"
+DEMO_CHANNEL_NAME = "Sandbox"
+DEMO_STEP_NAME = "Thank the lead"
 
 
 @transaction.atomic
@@ -40,4 +43,34 @@ def setup_demo():
             }
         },
     )
+    add_demo_messaging(project, connector)
     return connector
+
+
+def add_demo_messaging(project, connector):
+    """A sandbox channel and a step that thanks each lead on it (messages show in the admin)."""
+    from actions.models import Action
+    from connectors.models import Step
+    from teambox.models import Channel
+
+    Channel.objects.get_or_create(
+        project=project, name=DEMO_CHANNEL_NAME, defaults={"kind": Channel.Kind.SANDBOX}
+    )
+    step, created = Step.objects.get_or_create(
+        connector=connector,
+        name=DEMO_STEP_NAME,
+        defaults={"position": connector.steps.count()},
+    )
+    if created:
+        Action.objects.create(
+            step=step,
+            position=0,
+            name="Send a thank-you message",
+            type="send_message",
+            config={
+                "channel": DEMO_CHANNEL_NAME,
+                "to": ["{{ contact.number }}"],
+                "text": "Hi {{ contact.name }}, thanks for asking about {{ event.product }}! "
+                "We will call you soon.",
+            },
+        )

@@ -103,6 +103,10 @@ class MessageAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
 
 class BroadcastForm(forms.ModelForm):
+    media_url = forms.URLField(
+        required=False, max_length=1000, assume_scheme="https", label="Media URL"
+    )
+
     class Meta:
         model = Broadcast
         fields = [
