@@ -141,7 +141,7 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
     ]  # fmt: skip
     list_filter = ["project", "blacklisted", "tags", "categories", "owner", AttributeFilter]
     search_fields = ["number", "name", "email"]
-    filter_horizontal = ["tags", "categories"]
+    autocomplete_fields = ["tags", "categories"]
     readonly_fields = [
         "last_interaction_at", "reply_address", "created_at", "updated_at",
         "recent_messages", "recent_runs",

@@ -320,12 +320,13 @@ def receive(channel, incoming):
             return existing
     contact = inbound_contact(channel, incoming)
     received_at = incoming.received_at or timezone.now()
+    email = adapter_for(channel).address_kind == "email"
     message = Message.objects.create(
         project_id=channel.project_id,
         channel=channel,
         contact=contact,
         direction=Message.Direction.IN,
-        address=incoming.address,
+        address=incoming.address if email else crm.normalise_number(incoming.address),
         body=incoming.body,
         media_url=incoming.media_url[:1000],
         status=Message.Status.RECEIVED,

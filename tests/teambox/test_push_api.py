@@ -95,6 +95,7 @@ def test_inbound_and_status_callbacks(client, push, asha, django_capture_on_comm
     assert response.json()["messages"] == 1
     inbound = Message.objects.get(direction=Message.Direction.IN)
     assert (inbound.contact_id, inbound.body) == (asha.pk, "Thanks!")
+    assert inbound.address == "919847012345"
     asha.refresh_from_db()
     assert asha.name == "Asha" and asha.last_interaction_at is not None
 
