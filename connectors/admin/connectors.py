@@ -162,7 +162,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
     def page_context(self, request, connector):
         status = request.GET.get("event_status", "")
         events = connector.events.only(
-            "id", "received_at", "status", "method", "source_ip", "error", "payload"
+            "id", "connector_id", "received_at", "status", "method", "source_ip", "error", "payload"
         )
         if status in Event.Status.values:
             events = events.filter(status=status)

@@ -294,3 +294,29 @@ class TestExportImport:
     def test_changelist_links_to_import(self, member_client, connector):
         content = member_client.get("/admin/connectors/connector/").content.decode()
         assert "/admin/connectors/connector/import/" in content
+
+
+@pytest.mark.django_db
+def test_connector_page_queries_do_not_grow_with_steps_and_events(member_client, project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def page_queries(steps, events):
+        connector = build_connector(
+            project,
+            name=f"Flow {Connector.objects.count()}",
+            steps=[
+                {"name": f"S{i}", "actions": [("stop_processing", {}), ("stop_processing", {})]}
+                for i in range(steps)
+            ],
+        )
+        for number in range(events):
+            add_event(connector, {"n": number})
+        with CaptureQueriesContext(connection) as queries:
+            assert member_client.get(change_url(connector)).status_code == 200
+        return len(queries)
+
+    page_queries(steps=1, events=1)  # warms Django's content-type cache
+    small = page_queries(steps=1, events=1)
+    assert small == page_queries(steps=6, events=25)
+    assert small <= 20

@@ -222,6 +222,10 @@ class TestMemberOfAnotherProject:
         for app, model in [("connectors", "connector"), ("connectors", "event")]:
             content = member_client.get(admin_url(app, model)).content.decode()
             assert "Globex" not in content
+        # The connector filter of the event list offers the member's own connectors.
+        build_connector(own.project, name="Acme orders")
+        content = member_client.get(admin_url("connectors", "event")).content.decode()
+        assert f"?connector__id__exact={own.pk}" in content
 
     def test_import_into_another_project_is_refused(self, member_client, foreign):
         response = member_client.post(
