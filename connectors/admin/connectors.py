@@ -186,6 +186,8 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
             + f"?connector__id__exact={connector.pk}",
             "runs_url": reverse("admin:connectors_run_changelist")
             + f"?connector__id__exact={connector.pk}",
+            "schedules_url": reverse("admin:connectors_scheduledstep_changelist")
+            + f"?connector={connector.pk}",
         }
 
     # Remap, simulate, export, import ----------------------------------------

@@ -73,6 +73,28 @@ class TestConnectorPage:
         assert f'data-copy="{connector.url}"' in content
         assert "picky/copy.js" in content
 
+    def test_links_to_its_events_runs_delays_and_simulation(self, member_client, connector):
+        content = member_client.get(change_url(connector)).content.decode()
+        for url in [
+            f"/admin/connectors/event/?connector__id__exact={connector.pk}",
+            f"/admin/connectors/run/?connector__id__exact={connector.pk}",
+            f"/admin/connectors/scheduledstep/?connector={connector.pk}",
+            f"/admin/connectors/connector/{connector.pk}/simulate/",
+            f"/admin/connectors/connector/{connector.pk}/export/",
+        ]:
+            assert url in content, url
+
+    def test_a_disabled_connector_says_so(self, member_client, connector):
+        assert (
+            "This connector is disabled"
+            not in member_client.get(change_url(connector)).content.decode()
+        )
+        Connector.objects.filter(pk=connector.pk).update(enabled=False)
+        assert (
+            "This connector is disabled"
+            in member_client.get(change_url(connector)).content.decode()
+        )
+
     def test_without_events_it_says_how_to_start(self, member_client, connector):
         content = member_client.get(change_url(connector)).content.decode()
         assert "No event received yet" in content
