@@ -226,7 +226,13 @@ class Message(models.Model):
                 fields=["project", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="unique_message_key",
-            )
+            ),
+            # A provider's retried webhook must not store an inbound message twice.
+            models.UniqueConstraint(
+                fields=["channel", "provider_id"],
+                condition=Q(direction="in") & ~Q(provider_id=""),
+                name="unique_inbound_message",
+            ),
         ]
         indexes = [
             models.Index(fields=["channel", "provider_id"], name="message_provider_id"),

@@ -321,18 +321,25 @@ def receive(channel, incoming):
     contact = inbound_contact(channel, incoming)
     received_at = incoming.received_at or timezone.now()
     email = adapter_for(channel).address_kind == "email"
-    message = Message.objects.create(
-        project_id=channel.project_id,
-        channel=channel,
-        contact=contact,
-        direction=Message.Direction.IN,
-        address=incoming.address if email else crm.normalise_number(incoming.address),
-        body=incoming.body,
-        media_url=incoming.media_url[:1000],
-        status=Message.Status.RECEIVED,
-        provider_id=incoming.provider_id,
-        payload=incoming.payload,
-    )
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                project_id=channel.project_id,
+                channel=channel,
+                contact=contact,
+                direction=Message.Direction.IN,
+                address=incoming.address if email else crm.normalise_number(incoming.address),
+                body=incoming.body,
+                media_url=incoming.media_url[:1000],
+                status=Message.Status.RECEIVED,
+                provider_id=incoming.provider_id,
+                payload=incoming.payload,
+            )
+    except IntegrityError:
+        # The same delivery, stored by a concurrent request a moment ago.
+        return Message.objects.get(
+            channel=channel, direction=Message.Direction.IN, provider_id=incoming.provider_id
+        )
     crm.record_interaction(contact, received_at)
     transaction.on_commit(
         lambda: message_received.send(

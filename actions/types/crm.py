@@ -95,8 +95,10 @@ class MapContactForm(ActionConfigForm):
     attributes = forms.JSONField(
         required=False, help_text='Attributes to set, e.g. {"city": "{{ event.city }}"}.'
     )
-    create = forms.BooleanField(
-        required=False, initial=True, help_text="Create the contact when none matches."
+    # "Only existing" rather than "create": a missing box means False, and creating
+    # is what most connectors want.
+    only_existing = forms.BooleanField(
+        required=False, help_text="Do not create a contact when none matches (fail instead)."
     )
 
     def clean_attributes(self):
@@ -115,7 +117,7 @@ class MapContactForm(ActionConfigForm):
 @register("map_contact")
 class MapContact(ContactActionType):
     label = "Map Contact"
-    description = "Find the contact by number or e-mail (create it if asked) and make it the run's."
+    description = "Find the contact by number or e-mail (or create it) and make it the run's."
     form_class = MapContactForm
 
     def lookup(self, inputs):
@@ -131,10 +133,10 @@ class MapContact(ContactActionType):
 
     def run(self, ctx, inputs):
         number, email, name, attributes = self.lookup(inputs)
-        create = inputs.get("create", True) not in (False, "false", "False", 0, "0")
+        only_existing = inputs.get("only_existing") in (True, "true", "True", 1, "1")
         try:
             found = crm.find_contact(ctx.project, number=number, email=email)
-            if found is None and not create:
+            if found is None and only_existing:
                 raise ActionError(f"No contact with number {number!r} or e-mail {email!r}.")
             if found is None:
                 contact = crm.upsert_contact(

@@ -70,7 +70,7 @@ class TestMapContact:
 
     def test_without_create_a_missing_contact_is_an_error(self, project):
         with pytest.raises(ActionError, match="No contact with number"):
-            run("map_contact", context(project), {"number": "919800000000", "create": False})
+            run("map_contact", context(project), {"number": "919800000000", "only_existing": True})
 
     def test_a_bad_number_is_a_clear_error(self, project):
         with pytest.raises(ActionError, match="not a WhatsApp number"):

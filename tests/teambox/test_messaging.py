@@ -153,3 +153,24 @@ def test_inbound_email_reply_finds_the_contact_by_reply_address(client, email_ch
     inbound = Message.objects.get(direction=Message.Direction.IN)
     assert inbound.contact_id == asha.pk
     assert inbound.body == "Re: Quote\n\nSounds good"
+
+
+def test_the_database_refuses_a_second_copy_of_an_inbound_message(sandbox):
+    from django.db import IntegrityError, transaction
+
+    from teambox.channels import Incoming
+
+    services.receive(sandbox, Incoming(address="919800000077", body="Hi", provider_id="w.1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(
+            project_id=sandbox.project_id,
+            channel=sandbox,
+            direction=Message.Direction.IN,
+            address="919800000077",
+            provider_id="w.1",
+        )
+    # Outbound rows and inbound rows without a provider id are not constrained.
+    for _ in range(2):
+        Message.objects.create(
+            project_id=sandbox.project_id, channel=sandbox, direction="in", address="1"
+        )
