@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ITERATOR_MAX = 500
 MAX_RUN_ATTEMPTS = 5
+# The database went away (restart, failover, network): not the run's fault. The
+# run keeps its lease and the stuck-run sweep retries it; committed effects are
+# not repeated.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -259,6 +263,8 @@ class RunExecutor:
                 self.run_step(index, steps[index])
         except RunStopped as stop:
             return self.end(stop.status, stop.error)
+        except DATABASE_UNAVAILABLE:
+            raise
         except Exception as exc:
             logger.exception("Run %s failed", self.run.pk)
             return self.end(Run.Status.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
@@ -513,6 +519,8 @@ class RunExecutor:
         except ActionError as exc:
             log.status, log.error = RunLog.Status.FAILED, exc.message
             return self.action_failed(log, action, started)
+        except DATABASE_UNAVAILABLE:
+            raise
         except Exception as exc:
             logger.exception("Action %s of run %s crashed", action.pk, self.run.pk)
             log.status = RunLog.Status.FAILED

@@ -3,6 +3,7 @@
 import logging
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from picky.paths import attribute_paths, structure_signature
@@ -12,6 +13,8 @@ from .models import Connector, Counter, Event
 logger = logging.getLogger(__name__)
 
 REJECTED_BODY_KEPT_BYTES = 64 * 1024
+# Annotation for connectors loaded on the hot path: see has_sample().
+HAS_SAMPLE = ExpressionWrapper(Q(sample_payload__isnull=False), output_field=BooleanField())
 
 
 class DuplicateDelivery(Exception):
@@ -56,7 +59,7 @@ def record_event(
         event.save(force_insert=True)
     else:
         insert_keyed_event(event)
-    if connector.sample_payload is None:
+    if not has_sample(connector):
         map_first_sample(connector, payload)
     transaction.on_commit(lambda: enqueue_event(event.pk))
     return event
@@ -107,6 +110,14 @@ def enqueue_event(event_id):
         logger.warning("Broker unavailable; event %s stays queued for the sweep", event_id)
 
 
+def has_sample(connector):
+    """Whether the connector has its sample; the ingest view annotates `has_sample` so
+    that a sample of up to a megabyte is not loaded and parsed on every request."""
+    if "has_sample" in connector.__dict__:
+        return connector.has_sample
+    return connector.sample_payload is not None
+
+
 def map_first_sample(connector, payload):
     """The first payload becomes the sample; concurrent first events map only once."""
     paths = attribute_paths(payload)
@@ -116,6 +127,7 @@ def map_first_sample(connector, payload):
     if updated:
         connector.sample_payload = payload
         connector.mapped_paths = paths
+        connector.has_sample = True
 
 
 def note_structure_change(connector, payload):

@@ -1,4 +1,7 @@
+import logging
+
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -7,6 +10,9 @@ from .ingest import IngestError, idempotency_key, kept_headers, parse_request, s
 from .models import Connector
 
 ALLOWED_METHODS = ("GET", "POST")
+RETRY_AFTER_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def error_response(status, code, message, event=None):
@@ -18,9 +24,27 @@ def error_response(status, code, message, event=None):
 
 @csrf_exempt
 def ingest(request, token):
-    """The connector URL: accept a webhook as one Event row, then answer."""
+    """The connector URL: accept a webhook as one Event row, then answer.
+
+    Without a database nothing can be accepted: the sender gets a 503 to retry
+    (senders retry 5xx answers), never a 200 for an event that was not stored.
+    """
+    try:
+        return receive(request, token)
+    except (OperationalError, InterfaceError):
+        logger.exception("Database unavailable; webhook for a connector refused with 503")
+        response = error_response(
+            503, "unavailable", "The webhook cannot be stored right now; send it again later."
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+def receive(request, token):
     connector = (
-        Connector.objects.only("id", "project_id", "enabled", "sample_payload", "mapped_paths")
+        Connector.objects.only("id", "project_id", "enabled")
+        # Whether a sample exists, without reading (and parsing) the sample itself.
+        .annotate(has_sample=services.HAS_SAMPLE)
         .filter(token=token)
         .first()
     )

@@ -1,0 +1,19 @@
+"""The bare baselines the benchmarks compare Picky with.
+
+`settings`/`urls`/`wsgi`: a minimal Django site whose one view parses the JSON
+body, INSERTs one jsonb row into PostgreSQL and answers 200 (the ingest
+baseline). `tasks`: a Celery app whose one task loads such a row and marks it
+done (the engine baseline). Both use the same database and broker settings as
+Picky (DATABASE_URL, CELERY_BROKER_URL, CONN_MAX_AGE).
+"""
+
+TABLE = "bench_bare_event"
+
+CREATE_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id bigserial PRIMARY KEY,
+    payload jsonb NOT NULL,
+    received_at timestamptz NOT NULL,
+    done_at timestamptz
+)
+"""

@@ -1,0 +1,24 @@
+"""Settings of the bare baseline: only what a JSON view and a Celery task need."""
+
+import environ
+
+env = environ.Env()
+
+DEBUG = False
+SECRET_KEY = "bench-baseline-not-secret"
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "bench.baseline.urls"
+WSGI_APPLICATION = "bench.baseline.wsgi.application"
+INSTALLED_APPS = []
+MIDDLEWARE = []
+USE_TZ = True
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]

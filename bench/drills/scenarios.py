@@ -1,0 +1,309 @@
+"""The fault drills. Each sends webhooks to a real gunicorn while it breaks a real
+process, then checks that every accepted event was run exactly once.
+
+"Exactly once" is counted, not assumed: the drill connector increments a
+counter per event and item (`items:<event id>`) and one when the run ends
+(`done:<event id>`); an event run twice, or half run, shows in those counters
+and in the run's log lines.
+"""
+
+import http.client
+import json
+import threading
+import time
+
+from bench import support
+
+from .cluster import RetryingSender
+
+ITEMS = 30
+SETTLE_TIMEOUT = 180
+
+
+def drill_project():
+    from picky.models import Project
+
+    return Project.objects.get_or_create(slug="drills", defaults={"name": "Drills"})[0]
+
+
+def drill_connector(name):
+    from connectors import transfer
+
+    return transfer.import_connector(
+        drill_project(),
+        {
+            "format": "picky.connector/v1",
+            "name": name,
+            "enabled": True,
+            "steps": [
+                {
+                    "name": "Count every item",
+                    "iterator": {"path": "event.items", "max": 500},
+                    "actions": [
+                        {"type": "trigger_counter", "config": {"name": "items:{{ meta.event_id }}"}}
+                    ],
+                },
+                {
+                    "name": "Finish",
+                    "actions": [
+                        {"type": "trigger_counter", "config": {"name": "done:{{ meta.event_id }}"}}
+                    ],
+                },
+            ],
+        },
+    )
+
+
+def order(n):
+    return {"order": n, "items": [{"sku": f"S{i}"} for i in range(ITEMS)]}
+
+
+def in_background(target, *args):
+    errors = []
+
+    def run():
+        try:
+            target(*args)
+        except BaseException as exc:  # reported by the drill, not lost in the thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def finish(thread, errors, timeout=SETTLE_TIMEOUT):
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"the sender did not finish in {timeout} s")
+    if errors:
+        raise errors[0]
+
+
+def wait_settled(connector, expected_events, timeout=SETTLE_TIMEOUT):
+    """Wait until the connector's events all have a finished run (or time runs out)."""
+    from django.db import connections
+
+    from connectors.models import Run
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            finished = Run.objects.filter(
+                connector=connector, replay_of=None, status__in=Run.FINISHED
+            ).count()
+            if finished >= expected_events:
+                return time.monotonic()
+        except Exception:
+            connections.close_all()  # the drill restarted the database under us
+        time.sleep(0.5)
+    return None
+
+
+def verify(connector, accepted_ids, runs_per_event=1):
+    """Every accepted event stored, run exactly once to success, nothing else.
+
+    Returns figures about the runs (how many needed more than one attempt).
+    """
+    from connectors.models import Counter, Event, Run, RunLog
+
+    accepted_ids = set(accepted_ids)
+    stored = set(Event.objects.filter(connector=connector).values_list("pk", flat=True))
+    missing = accepted_ids - stored
+    assert not missing, (
+        f"{len(missing)} accepted events are not in the database: {sorted(missing)[:5]}"
+    )
+    extra = stored - accepted_ids
+    assert not extra, f"{len(extra)} events nobody was told about: {sorted(extra)[:5]}"
+    runs = Run.objects.filter(connector=connector, replay_of=None)
+    by_status = {status: runs.filter(status=status).count() for status in Run.Status.values}
+    assert by_status[Run.Status.SUCCEEDED] == len(accepted_ids), (
+        f"runs by status: {by_status} for {len(accepted_ids)} events; first errors: "
+        f"{list(runs.exclude(status=Run.Status.SUCCEEDED).values_list('status', 'error')[:3])}"
+    )
+    counters = dict(
+        Counter.objects.filter(project_id=connector.project_id).values_list("name", "value")
+    )
+    wrong = [
+        (event_id, counters.get(f"items:{event_id}"), counters.get(f"done:{event_id}"))
+        for event_id in accepted_ids
+        if counters.get(f"items:{event_id}") != ITEMS * runs_per_event
+        or counters.get(f"done:{event_id}") != runs_per_event
+    ]
+    assert not wrong, (
+        f"{len(wrong)} events not run exactly once (event, items counted, done counted): "
+        f"{wrong[:5]}; expected ({ITEMS}, 1)"
+    )
+    lines = RunLog.objects.filter(run__in=runs, kind="action", status="ran").count()
+    expected_lines = len(accepted_ids) * (ITEMS + 1)
+    assert lines == expected_lines, f"{lines} action log lines, expected {expected_lines}"
+    return {
+        "events": len(accepted_ids),
+        "retried_runs": runs.filter(attempts__gt=1).count(),
+    }
+
+
+# The drills ------------------------------------------------------------------------
+
+
+def worker_killed(cluster, kills=3):
+    """kill -9 the Celery worker in the middle of runs, start a new one; three times."""
+    from connectors.models import Run
+
+    connector = drill_connector("Worker killed")
+    sender = RetryingSender(cluster, connector.path)
+    thread, errors = in_background(sender.send, 200, 40, "kill", order)
+    running_at_kills = []
+    for kill in range(kills):
+        finished_before = Run.objects.filter(connector=connector, status=Run.Status.SUCCEEDED)
+        floor = finished_before.count() + 10
+        support.wait_until(
+            lambda floor=floor: (
+                Run.objects.filter(connector=connector, status=Run.Status.SUCCEEDED).count()
+                >= floor
+                and Run.objects.filter(connector=connector, status=Run.Status.RUNNING).exists()
+            ),
+            timeout=60,
+            interval=0.05,
+            message="runs to be in progress",
+        )
+        cluster.worker.kill()
+        running_at_kills.append(
+            Run.objects.filter(connector=connector, status=Run.Status.RUNNING).count()
+        )
+        time.sleep(0.5)
+        cluster.start_worker(f"drill-worker-{kill + 2}")
+    finish(thread, errors)
+    wait_settled(connector, len(sender.accepted))
+    figures = verify(connector, sender.accepted.values())
+    assert figures["retried_runs"] >= 1, figures
+    return {**figures, "kills": kills, "running_at_kills": running_at_kills}
+
+
+def redis_stopped(cluster):
+    """Stop Redis while webhooks keep arriving; ingest answers 200; the sweep catches up."""
+    connector = drill_connector("Redis stopped")
+    sender = RetryingSender(cluster, connector.path)
+    thread, errors = in_background(sender.send, 150, 30, "redis", order)
+    time.sleep(1.5)
+    cluster.redis.stop()
+    down_from = len(sender.statuses)
+    time.sleep(4)
+    cluster.redis.start()
+    down_until = len(sender.statuses)
+    finish(thread, errors)
+    not_ok = [status for status in sender.statuses if status != 200]
+    assert not not_ok, f"ingest answered {not_ok[:10]} while Redis was down"
+    wait_settled(connector, len(sender.accepted))
+    figures = verify(connector, sender.accepted.values())
+    return {
+        **figures,
+        "accepted_while_redis_down": down_until - down_from,
+        "slowest_answer_while_down_ms": sender.slowest_ms(down_from, down_until),
+        "slowest_answer_ms": sender.slowest_ms(),
+    }
+
+
+def postgres_restarted(cluster):
+    """Restart PostgreSQL (immediate mode: a crash) during runs; runs are retried."""
+    from django.db import connections
+
+    from connectors.models import Run
+
+    connector = drill_connector("PostgreSQL restarted")
+    sender = RetryingSender(cluster, connector.path)
+    thread, errors = in_background(sender.send, 120, 30, "pg", order)
+    support.wait_until(
+        lambda: Run.objects.filter(connector=connector, status=Run.Status.RUNNING).exists(),
+        timeout=60,
+        interval=0.05,
+        message="runs to be in progress",
+    )
+    connections.close_all()
+    cluster.postgres.restart("immediate")
+    finish(thread, errors)
+    connections.close_all()
+    unexpected = sorted({status for status in sender.statuses if status not in (200, 503)})
+    assert not unexpected, f"ingest answered {unexpected} around the restart (only 200/503 allowed)"
+    wait_settled(connector, len(sender.accepted))
+    figures = verify(connector, sender.accepted.values())
+    return {**figures, "answered_503": sender.count(503)}
+
+
+def duplicate_deliveries(cluster):
+    """A retrying sender delivers each webhook twice: with an idempotency header the
+    second is the same event; without one, two events (the documented behaviour)."""
+    connector = drill_connector("Duplicates")
+    keyed, unkeyed = {}, []
+    for n in range(40):
+        header = "X-Idempotency-Key" if n % 2 else "X-Request-Id"
+        body = json.dumps(order(n)).encode()
+        answers = [cluster.post(connector.path, body, {header: f"dup-{n}"}) for _ in range(2)]
+        (first_status, first), (second_status, second) = answers
+        assert first_status == second_status == 200, answers
+        assert "duplicate" not in first and second.get("duplicate") is True, answers
+        assert first["event"] == second["event"], answers
+        keyed[n] = int(first["event"])
+    for n in range(20):
+        body = json.dumps(order(1000 + n)).encode()
+        answers = [cluster.post(connector.path, body) for _ in range(2)]
+        assert all(status == 200 and "duplicate" not in answer for status, answer in answers)
+        assert answers[0][1]["event"] != answers[1][1]["event"], answers
+        unkeyed += [int(answer["event"]) for _, answer in answers]
+    accepted = list(keyed.values()) + unkeyed
+    wait_settled(connector, len(accepted))
+    figures = verify(connector, accepted)
+    return {**figures, "keyed_deliveries": 2 * len(keyed), "unkeyed_deliveries": len(unkeyed)}
+
+
+def hostile_payloads(cluster, examples=400):
+    """The ingest property test's hostile requests, over real HTTP to gunicorn."""
+    from hypothesis import HealthCheck, given, settings
+
+    from connectors.models import Connector, Event
+    from tests.connectors.test_ingest_fuzz import check_answer, hostile_requests
+
+    connector = Connector.objects.create(project=drill_project(), name="Hostile")
+    answered = {}
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(request=hostile_requests())
+    def fire(request):
+        conn = http.client.HTTPConnection("127.0.0.1", cluster.web_port, timeout=30)
+        headers = dict(request.headers)
+        if request.content_type is not None:
+            headers["Content-Type"] = request.content_type
+        try:
+            conn.request(request.method, request.path(connector.token), request.body, headers)
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        event_id = check_answer(response.status, body)
+        answered[event_id] = response.status
+
+    fire()
+    statuses = dict(Event.objects.filter(pk__in=answered).values_list("pk", "status"))
+    for event_id, status in answered.items():
+        expected = ("rejected",) if status != 200 else ("queued", "processing", "processed")
+        assert statuses.get(event_id) in expected, (event_id, status, statuses.get(event_id))
+    return {
+        "requests": examples,
+        "events": len(answered),
+        "accepted": sum(1 for status in answered.values() if status == 200),
+        "rejected_4xx": sum(1 for status in answered.values() if status != 200),
+    }
+
+
+DRILLS = {
+    "worker_killed": worker_killed,
+    "redis_stopped": redis_stopped,
+    "postgres_restarted": postgres_restarted,
+    "duplicate_deliveries": duplicate_deliveries,
+    "hostile_payloads": hostile_payloads,
+}

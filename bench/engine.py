@@ -1,0 +1,377 @@
+"""Engine: runs of a 3-step, 5-action connector on real Celery workers (Redis),
+against a bare Celery task that loads a row and marks it done.
+
+Phases, for Picky and then for the bare task, on the same worker settings:
+1. Throughput: BENCH_EVENTS events (5,000) wait in the broker, then a fresh
+   worker starts and drains them. Runs/s is taken from the finish times
+   between the 10th and the 90th percentile (warm-up and tail discarded).
+2. Latency at a fixed offered rate: events are ingested at BENCH_RATE per
+   second for BENCH_RATE_SECONDS while the worker runs; p50/p99 from the
+   event's receipt to its run's end (the first seconds discarded), and the
+   backlog (events in minus runs finished) sampled every second.
+Also: database queries per run, measured in-process on an empty history and
+again after all the runs above, and the worker's peak RSS after them.
+
+    .venv/bin/python -m bench.engine
+"""
+
+import json
+import os
+import statistics
+import time
+
+from . import support
+from .ingest import lead_payload
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", 5000))
+RATE = int(os.environ.get("BENCH_RATE", 200))
+RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", 15))
+RATE_WARMUP_SECONDS = 3
+CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", 4))
+QUERY_SAMPLE = 20
+DRAIN_TIMEOUT = 600
+TARGET_RUNS_PER_SECOND = 400
+TARGET_RATIO = 0.5
+TARGET_QUERIES = 12
+TARGET_WORKER_RSS_MB = 150
+
+CONNECTOR = {
+    "format": "picky.connector/v1",
+    "name": "Website leads",
+    "enabled": True,
+    "field_mapping": {
+        "number": "{{ event.phone }}",
+        "name": "{{ event.name }}",
+        "email": "{{ event.email }}",
+        "attributes": {"state": "{{ event.state }}"},
+    },
+    "steps": [
+        {
+            "name": "Qualify",
+            "filters": [[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]],
+            "actions": [
+                {"type": "set_variable", "config": {"name": "lead", "value": "{{ event.name }}"}},
+                {
+                    "type": "set_variable",
+                    "config": {"name": "campaign", "value": "{{ event.utm.campaign }}"},
+                },
+            ],
+        },
+        {
+            "name": "Count big leads",
+            "filters": [[{"field": "{{ event.amount }}", "op": "gt", "value": "1000"}]],
+            "actions": [{"type": "trigger_counter", "config": {"name": "leads:{{ event.state }}"}}],
+        },
+        {
+            "name": "Tag",
+            "actions": [
+                {"type": "add_tag", "config": {"tags": ["lead", "{{ vars.campaign }}"]}},
+                {"type": "set_variable", "config": {"name": "tagged", "value": "yes"}},
+            ],
+        },
+    ],
+}
+
+
+def lead(n):
+    """The ingest bench's lead, from one of 1,000 phone numbers (contacts recur)."""
+    payload = json.loads(lead_payload())
+    payload["id"] = f"lead_{n}"
+    payload["phone"] = f"+91 98470 {n % 1000:05d}"
+    payload["email"] = f"lead{n % 1000}@example.com"
+    return payload
+
+
+# Picky --------------------------------------------------------------------------------
+
+
+def picky_queries_per_run(connector, count):
+    """Mean database queries of engine.process_event, run in this process."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from connectors import engine
+    from connectors.models import Event
+
+    per_run = []
+    for n in range(count):
+        event = Event.objects.create(
+            project_id=connector.project_id, connector=connector, payload=lead(n),
+            method="POST", received_at=timezone.now(),
+        )  # fmt: skip
+        with CaptureQueriesContext(connection) as queries:
+            engine.process_event(event.pk)
+        per_run.append(len(queries))
+    return statistics.mean(per_run), max(per_run)
+
+
+def picky_backlog(connector, count):
+    """`count` queued events and their messages, published while no worker runs."""
+    from django.utils import timezone
+
+    from connectors.models import Event
+    from connectors.tasks import process_event
+
+    now = timezone.now()
+    events = Event.objects.bulk_create(
+        Event(project_id=connector.project_id, connector=connector, payload=lead(n),
+              method="POST", received_at=now, enqueued_at=now)
+        for n in range(count)
+    )  # fmt: skip
+    for event in events:
+        process_event.apply_async((event.pk,))
+    return [event.pk for event in events]
+
+
+def picky_finish_times(event_ids):
+    """{event id: (received, finished)} of the events' runs that have finished."""
+    from connectors.models import Run
+
+    rows = Run.objects.filter(
+        event_id__in=event_ids, replay_of=None, finished_at__isnull=False
+    ).values_list("event_id", "event__received_at", "finished_at")
+    return {event_id: (received, finished) for event_id, received, finished in rows}
+
+
+def picky_ingest_one(connector, n):
+    from connectors import services
+
+    event = services.record_event(connector, lead(n), method="POST", headers={}, source_ip=None)
+    return event.pk
+
+
+# Bare -------------------------------------------------------------------------------
+
+
+def bare_backlog(count):
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from bench.baseline import TABLE
+    from picky.celery import app
+
+    now = timezone.now()
+    ids = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for n in range(count):
+            cursor.execute(
+                f"INSERT INTO {TABLE} (payload, received_at) VALUES (%s, %s) RETURNING id",
+                [json_text(lead(n)), now],
+            )
+            ids.append(cursor.fetchone()[0])
+    for row_id in ids:
+        app.send_task("bench.bare_run", (row_id,))
+    return ids
+
+
+def bare_ingest_one(n):
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.baseline import TABLE
+    from picky.celery import app
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} (payload, received_at) VALUES (%s, %s) RETURNING id",
+            [json_text(lead(n)), timezone.now()],
+        )
+        row_id = cursor.fetchone()[0]
+    app.send_task("bench.bare_run", (row_id,))
+    return row_id
+
+
+def bare_finish_times(ids):
+    from django.db import connection
+
+    from bench.baseline import TABLE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, received_at, done_at FROM {TABLE} "
+            "WHERE id = ANY(%s) AND done_at IS NOT NULL",
+            [list(ids)],
+        )
+        return {row_id: (received, done) for row_id, received, done in cursor.fetchall()}
+
+
+def json_text(value):
+    return json.dumps(value)
+
+
+# Measuring --------------------------------------------------------------------------
+
+
+def wait_finished(ids, finish_times, timeout=DRAIN_TIMEOUT):
+    """Poll until every id has finished; returns {id: (received, finished)}."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = finish_times(ids)
+        if len(done) == len(ids):
+            return done
+        time.sleep(0.5)
+    raise TimeoutError(f"{len(ids) - len(finish_times(ids))} of {len(ids)} runs unfinished")
+
+
+def drain_rate(done):
+    """Runs per second between the 10th and 90th percentile of finish times."""
+    finished = sorted(end for _, end in done.values())
+    low, high = finished[len(finished) // 10], finished[len(finished) * 9 // 10]
+    span = (high - low).total_seconds()
+    return (len(finished) * 0.8) / span if span > 0 else float("inf")
+
+
+def offered_load(ingest_one, finish_times):
+    """Offer RATE events per second for RATE_SECONDS; sample the backlog each second.
+
+    Returns (latencies in ms of events after the warm-up seconds, backlog samples).
+    """
+    ids, offered_at = [], []
+    backlog = []
+    started = time.monotonic()
+    next_sample = started + 1
+    for n in range(RATE * RATE_SECONDS):
+        due = started + n / RATE
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        ids.append(ingest_one(n))
+        offered_at.append(due - started)
+        if time.monotonic() >= next_sample:
+            backlog.append(len(ids) - len(finish_times(ids)))
+            next_sample += 1
+    behind = time.monotonic() - started - RATE_SECONDS
+    done = wait_finished(ids, finish_times)
+    measured = [
+        (done[i][1] - done[i][0]).total_seconds() * 1000
+        for i, at in zip(ids, offered_at, strict=True)
+        if at >= RATE_WARMUP_SECONDS
+    ]
+    return measured, backlog, behind
+
+
+def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
+    backlog_ids = backlog(EVENTS)
+    worker = support.start_celery_worker(f"{name}-worker", worker_app, CONCURRENCY, worker_env)
+    try:
+        done = wait_finished(backlog_ids, finish_times)
+        rate = drain_rate(done)
+        latencies, samples, behind = offered_load(ingest_one, finish_times)
+        rss = worker.peak_rss_mb()
+    finally:
+        worker.stop()
+    figures = {
+        "runs_per_s": rate,
+        "p50_ms": support.percentile(latencies, 0.5),
+        "p99_ms": support.percentile(latencies, 0.99),
+        "backlog": samples,
+        "backlog_growth": (samples[-1] - samples[0]) / max(1, len(samples) - 1) if samples else 0,
+        "producer_behind_s": behind,
+        "worker_rss_mb": max(rss[pid] for pid in rss if pid != worker.pid),
+        "worker_main_rss_mb": rss.get(worker.pid, 0.0),
+        "log": worker.log_path,
+    }
+    print(
+        f"{name:<6} {rate:>7.0f} runs/s draining {EVENTS} events   "
+        f"at {RATE}/s offered: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms, "
+        f"backlog {samples} (growth {figures['backlog_growth']:+.1f}/s)"
+        + (f", producer {behind:.1f} s behind" if behind > 0.5 else "")
+    )
+    return figures
+
+
+def main():
+    support.ensure_services()
+    database_url = os.environ.get("BENCH_DATABASE_URL", support.DEFAULT_DATABASE_URL)
+    broker_url = os.environ.get("BENCH_REDIS_URL", support.DEFAULT_REDIS_URL)
+    support.setup_django(database_url, broker_url)
+
+    from django.db import connection
+
+    from bench.baseline import CREATE_TABLE, TABLE
+    from connectors import transfer
+    from picky.models import Project
+
+    support.empty_database()
+    support.purge_broker()
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_TABLE)
+        cursor.execute(f"TRUNCATE {TABLE}")
+    project = Project.objects.create(name="Bench", slug="bench", time_zone="Asia/Kolkata")
+    connector = transfer.import_connector(project, CONNECTOR)
+
+    print(f"Engine bench on {support.machine()}, PostgreSQL {connection.pg_version // 10000}")
+    print(
+        f"one Celery worker, prefork --concurrency {CONCURRENCY}, Redis broker; "
+        f"connector: 3 steps, 5 actions (set_variable x3, trigger_counter, add_tag), "
+        f"field mapping to a contact"
+    )
+    queries_empty = picky_queries_per_run(connector, QUERY_SAMPLE)
+    env = {"CONN_MAX_AGE": "60"}
+    picky = run_phases(
+        "picky", "picky", env,
+        lambda count: picky_backlog(connector, count),
+        picky_finish_times,
+        lambda n: picky_ingest_one(connector, n),
+    )  # fmt: skip
+    queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
+    from connectors.models import Run
+
+    runs = Run.objects.filter(connector=connector)
+    history = runs.count()
+    failed = list(runs.exclude(status=Run.Status.SUCCEEDED).values_list("status", "error")[:3])
+
+    bare = run_phases(
+        "bare", "bench.baseline.tasks",
+        {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"},
+        bare_backlog, bare_finish_times, bare_ingest_one,
+    )  # fmt: skip
+    support.purge_broker()
+
+    ratio = picky["runs_per_s"] / bare["runs_per_s"]
+    print(
+        f"picky {picky['runs_per_s']:.0f} runs/s   "
+        f"({support.against(picky['runs_per_s'], TARGET_RUNS_PER_SECOND)})"
+    )
+    print(f"ratio picky/bare {ratio:.2f}   ({support.against(ratio, TARGET_RATIO)})")
+    print(
+        f"queries per run: {queries_empty[0]:.1f} (max {queries_empty[1]}) on an empty history, "
+        f"{queries_full[0]:.1f} (max {queries_full[1]}) after {history} runs   "
+        f"({support.against(queries_full[1], TARGET_QUERIES, higher_is_better=False)}); "
+        "bare task: 2"
+    )
+    print(
+        f"worker peak RSS {picky['worker_rss_mb']:.0f} MB per pool process "
+        f"(main {picky['worker_main_rss_mb']:.0f} MB) after {EVENTS + RATE * RATE_SECONDS} runs "
+        f"({support.against(picky['worker_rss_mb'], TARGET_WORKER_RSS_MB, False)}); "
+        f"bare {bare['worker_rss_mb']:.0f} MB"
+    )
+    if failed:
+        print(f"runs that did not succeed (first {len(failed)}): {failed}")
+    print(
+        support.result_line(
+            "engine",
+            picky_runs_per_s=picky["runs_per_s"],
+            bare_runs_per_s=bare["runs_per_s"],
+            ratio=ratio,
+            offered_rate=RATE,
+            picky_p50_ms=picky["p50_ms"],
+            picky_p99_ms=picky["p99_ms"],
+            bare_p50_ms=bare["p50_ms"],
+            bare_p99_ms=bare["p99_ms"],
+            picky_backlog_growth_per_s=picky["backlog_growth"],
+            bare_backlog_growth_per_s=bare["backlog_growth"],
+            queries_per_run=queries_full[0],
+            queries_per_run_max=queries_full[1],
+            queries_per_run_empty_history=queries_empty[0],
+            history_runs=history,
+            worker_rss_mb=picky["worker_rss_mb"],
+            bare_worker_rss_mb=bare["worker_rss_mb"],
+            failed_runs=len(failed),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Shared parts of the benchmarks and the drills: services, Django setup, real
+processes (gunicorn, Celery workers) and the figures they print.
+
+Every loop here is bounded in count and time, and everything targets 127.0.0.1.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/picky_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+# Services -------------------------------------------------------------------------
+
+
+def run_quiet(command, timeout=60, **kwargs):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def ensure_services():
+    """Start the machine's PostgreSQL and Redis when they are not running (as .ci/run does)."""
+    if run_quiet(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode != 0:
+        clusters = sorted(os.listdir("/etc/postgresql"))
+        run_quiet(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"],
+            timeout=120,
+        )
+        wait_until(
+            lambda: (
+                run_quiet(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode == 0
+            ),
+            timeout=30,
+            message="PostgreSQL to accept connections",
+        )
+    if not redis_answers(6379):
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+             "--save", "", "--appendonly", "no"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        wait_until(lambda: redis_answers(6379), timeout=30, message="Redis to answer")
+
+
+def redis_answers(port):
+    with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+    return False
+
+
+def create_database(url):
+    """Create the PostgreSQL database named by `url` when it does not exist."""
+    import environ
+    import psycopg
+    from psycopg import sql
+
+    config = environ.Env.db_url_config(url)
+    with psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        name = config["NAME"]
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def setup_django(database_url, broker_url):
+    """Point this process (and the processes it starts) at the bench database and broker."""
+    if not database_url.startswith("postgres"):
+        sys.exit("The benchmarks run on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
+    os.environ.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        DJANGO_SETTINGS_MODULE="picky.settings",
+        DEBUG="false",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+    )
+    create_database(database_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def empty_database():
+    """Drop every project (and so every connector, event, run, contact) of the bench database."""
+    from django.db import connection
+
+    from picky.models import Project
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Project._meta.db_table} CASCADE")
+
+
+def purge_broker():
+    """Drop messages left in the broker's default queue by an earlier phase."""
+    from picky.celery import app
+
+    with app.connection_for_write() as conn:
+        app.amqp.queues["celery"].bind(conn).purge()
+
+
+# Processes ------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.2, message="a condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+
+
+class Process:
+    """A child process in its own session, with its output in a log file."""
+
+    def __init__(self, name, command, env=None, cwd=ROOT):
+        log_fd, self.log_path = tempfile.mkstemp(prefix=f"picky-{name}-", suffix=".log")
+        self.name = name
+        self.popen = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        os.close(log_fd)
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def wait_for_log(self, text, timeout=60):
+        def seen():
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
+            return text in self.log()
+
+        wait_until(seen, timeout, message=f"{self.name} to log {text!r}")
+
+    def kill(self):
+        """SIGKILL the whole process group, as a crash would."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+    def stop(self, timeout=30):
+        if self.alive():
+            with suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tree(self):
+        """Pids of this process and all its descendants."""
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with suppress(OSError):
+                    stat = (entry / "stat").read_text()
+                    parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        found, frontier = [self.pid], [self.pid]
+        while frontier:
+            frontier = [pid for pid, parent in parents.items() if parent in frontier]
+            found += frontier
+        return found
+
+    def peak_rss_mb(self):
+        """{pid: peak resident memory (VmHWM) in MB} of the process tree."""
+        peaks = {}
+        for pid in self.tree():
+            with suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[pid] = int(line.split()[1]) / 1024
+        return peaks
+
+
+def start_gunicorn(name, application, port, workers, env=None):
+    """gunicorn with sync workers (Picky's documented production setup) on 127.0.0.1."""
+    process = Process(
+        name,
+        [str(BIN / "gunicorn"), application, "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+
+    def answers():
+        if not process.alive():
+            raise RuntimeError(f"{name} exited early:\n{process.log()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    wait_until(answers, timeout=60, message=f"{name} to answer on port {port}")
+    return process
+
+
+def start_celery_worker(name, app, concurrency, env=None, queues="celery"):
+    process = Process(
+        name,
+        [PYTHON, "-m", "celery", "-A", app, "worker", "--concurrency", str(concurrency),
+         "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel", "INFO", "--queues", queues],
+        env=env,
+    )  # fmt: skip
+    process.wait_for_log("ready.", timeout=90)
+    return process
+
+
+def require_tool(name, hint):
+    if shutil.which(name) is None:
+        sys.exit(f"{name} is needed: {hint}")
+
+
+# Figures --------------------------------------------------------------------------
+
+
+def percentile(values, fraction):
+    """The value below which `fraction` of `values` lie (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def against(value, target, higher_is_better=True):
+    met = value >= target if higher_is_better else value <= target
+    sign = "≥" if higher_is_better else "≤"
+    return f"target {sign} {target:g}: {'met' if met else 'SHORT'}"
+
+
+def result_line(name, **figures):
+    """The one line a script reads: `RESULT bench=<name> key=value ...`."""
+    parts = [f"bench={name}"]
+    for key, value in figures.items():
+        parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return "RESULT " + " ".join(parts)
+
+
+def machine():
+    cores = os.cpu_count()
+    model = ""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{cores} cores ({model})" if model else f"{cores} cores"
