@@ -29,6 +29,7 @@ from actions.base import ActionContext, ActionError
 from actions.models import Action
 from actions.registry import get_type
 from crm import services as crm_services
+from picky.dispatch import enqueue
 from picky.templating import render, render_deep, render_value
 
 from . import filters
@@ -184,10 +185,7 @@ def simulate(connector, payload):
 def enqueue_run(run_id):
     from .tasks import continue_run as continue_run_task
 
-    try:
-        continue_run_task.apply_async((run_id,), retry=False)
-    except Exception:
-        logger.warning("Broker unavailable; run %s stays queued for the sweep", run_id)
+    enqueue(continue_run_task, run_id)
 
 
 def lease():
@@ -261,6 +259,9 @@ class RunExecutor:
             for index in range(start, len(steps)):
                 self.run.next_step = index
                 self.run_step(index, steps[index])
+        except LeaseLost:
+            logger.warning("Run %s was taken over by another worker; this one stops", self.run.pk)
+            return self.run
         except RunStopped as stop:
             return self.end(stop.status, stop.error)
         except DATABASE_UNAVAILABLE:
@@ -280,7 +281,9 @@ class RunExecutor:
         run.context = self.saved_context()
         now = timezone.now()
         if status == Run.Status.WAITING:
-            Run.objects.filter(pk=run.pk).update(
+            # Only while this execution still owns the run: a cancel that landed
+            # since the delay row was written has stopped it, and that must stand.
+            self.owned_run().update(
                 status=status,
                 context=run.context,
                 next_step=run.next_step,
@@ -290,7 +293,7 @@ class RunExecutor:
             run.status = status
             return run
         run.status, run.error, run.finished_at = status, error, now
-        Run.objects.filter(pk=run.pk).update(
+        self.owned_run().update(
             status=status,
             error=error,
             finished_at=now,
@@ -481,6 +484,7 @@ class RunExecutor:
             self.run_action(step, index, action, iteration)
 
     def run_action(self, step, step_index, action, iteration):
+        self.renew_lease()
         ctx = self.ctx
         ctx.action, ctx.iteration = action, iteration
         started = time.perf_counter()
@@ -588,18 +592,33 @@ class RunExecutor:
             RunLog.objects.bulk_create(self.pending_logs)
             self.pending_logs = []
 
+    def owned_run(self):
+        """The run's row while this execution owns it: the attempt number is the fence."""
+        return Run.objects.filter(
+            pk=self.run.pk, status=Run.Status.RUNNING, attempts=self.run.attempts
+        )
+
     def renew_lease(self):
-        """Keep the lease of a long run, at most a few times per lease period."""
+        """Keep the lease of a long run, at most a few times per lease period.
+
+        Raises LeaseLost when another worker has taken the run over (this one
+        was too slow, or presumed dead): two executions never go on together.
+        """
         if self.dry_run:
             return
         period = settings.PICKY_RUN_LEASE_SECONDS
         if time.monotonic() - self.lease_renewed_at > period / 3:
-            Run.objects.filter(pk=self.run.pk).update(lease_until=timezone.now() + lease())
+            if not self.owned_run().update(lease_until=timezone.now() + lease()):
+                raise LeaseLost
             self.lease_renewed_at = time.monotonic()
 
 
 class SkipStep(Exception):
     """Internal: a delay decided to skip its step."""
+
+
+class LeaseLost(Exception):
+    """Internal: another worker owns the run now."""
 
 
 def uses_counters(steps):

@@ -6,6 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
+from picky.dispatch import enqueue
 from picky.paths import attribute_paths, structure_signature
 
 from .models import Connector, Counter, Event
@@ -101,13 +102,10 @@ def record_rejected_event(connector, *, method, headers, source_ip, raw_body, re
 
 
 def enqueue_event(event_id):
-    """Hand the event to Celery. A broker outage is not an error: the sweep retries."""
+    """Hand the event to Celery; during a broker outage the sweep does it later."""
     from .tasks import process_event
 
-    try:
-        process_event.apply_async((event_id,), retry=False)
-    except Exception:
-        logger.warning("Broker unavailable; event %s stays queued for the sweep", event_id)
+    enqueue(process_event, event_id)
 
 
 def has_sample(connector):

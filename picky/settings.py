@@ -175,19 +175,8 @@ PICKY_HTTP_RETRY_BACKOFF_SECONDS = env.float("PICKY_HTTP_RETRY_BACKOFF_SECONDS",
 # this many seconds.
 PICKY_ALERT_SWEEP_SECONDS = env.int("PICKY_ALERT_SWEEP_SECONDS", default=60)
 PICKY_ALERT_INTERVAL_SECONDS = env.int("PICKY_ALERT_INTERVAL_SECONDS", default=3600)
-# Caps of every outbound HTTP request (picky/outbound.py).
-PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS = env.float("PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS", default=60.0)
-PICKY_OUTBOUND_MAX_RESPONSE_BYTES = env.int(
-    "PICKY_OUTBOUND_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024
-)
-PICKY_OUTBOUND_MAX_REDIRECTS = env.int("PICKY_OUTBOUND_MAX_REDIRECTS", default=5)
-# First wait before retrying a failed HTTP Request action; doubles on each retry.
-PICKY_HTTP_RETRY_BACKOFF_SECONDS = env.float("PICKY_HTTP_RETRY_BACKOFF_SECONDS", default=1.0)
-# Alert mail (picky/alerts.py): how often the sender runs, and at most one mail per source per
-# this many seconds.
-PICKY_ALERT_SWEEP_SECONDS = env.int("PICKY_ALERT_SWEEP_SECONDS", default=60)
-PICKY_ALERT_INTERVAL_SECONDS = env.int("PICKY_ALERT_INTERVAL_SECONDS", default=3600)
 PICKY_RUN_LEASE_SECONDS = env.int("PICKY_RUN_LEASE_SECONDS", default=300)
+PICKY_BROKER_RETRY_SECONDS = env.float("PICKY_BROKER_RETRY_SECONDS", default=5.0)
 PICKY_STUCK_SWEEP_SECONDS = env.int("PICKY_STUCK_SWEEP_SECONDS", default=60)
 PICKY_PRUNE_SECONDS = env.int("PICKY_PRUNE_SECONDS", default=86400)
 PICKY_DELAY_SWEEP_SECONDS = env.float("PICKY_DELAY_SWEEP_SECONDS", default=5.0)

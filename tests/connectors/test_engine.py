@@ -326,3 +326,19 @@ def test_a_rejected_event_cannot_be_replayed(connector):
     )
     with pytest.raises(engine.ReplayRefused, match="was rejected"):
         engine.replay_event(event)
+
+
+@pytest.mark.django_db
+def test_an_execution_that_lost_its_lease_stops_without_writing(project, settings):
+    settings.PICKY_RUN_LEASE_SECONDS = 0  # renew (and check ownership) before every action
+    connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
+    event = ingest(connector, {})
+    run = Run.objects.create(
+        project=project, connector=connector, event=event, status=Run.Status.RUNNING, attempts=1
+    )
+    # Another worker took the run over (attempt 2) while this one was slow.
+    Run.objects.filter(pk=run.pk).update(attempts=2)
+    engine.RunExecutor(run, event).execute()
+    assert not Counter.objects.exists()
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.finished_at) == (Run.Status.RUNNING, 2, None)

@@ -10,7 +10,7 @@ from tests.workers import purge_broker, requires_integration, running_worker, st
 
 pytestmark = [pytest.mark.integration, requires_integration]
 
-ITEMS = 400
+ITEMS = 1000
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +35,7 @@ def test_killed_worker_does_not_lose_or_repeat_a_run(project, settings):
         event = services.record_event(connector, payload, method="POST", headers={},
                                       source_ip=None)  # fmt: skip
         wait_for(
-            lambda: Counter.objects.filter(name="seen", value__gte=20).exists(),
+            lambda: Counter.objects.filter(name="seen", value__gte=10).exists(),
             message="the run to be half-way",
             interval=0.02,
         )
