@@ -137,6 +137,10 @@ class ActionType:
     def run(self, ctx, inputs):
         raise NotImplementedError
 
+    def loggable(self, inputs):
+        """`inputs` as run logs and admin pages may show them: secrets masked."""
+        return inputs
+
     def admin_links(self, action):
         """Extra (label, url) buttons the admin shows on a saved action of this type."""
         return []

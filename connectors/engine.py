@@ -276,6 +276,13 @@ class RunExecutor:
             self.run.status = status
             self.run.error = error
             return self.run
+        # The last log lines, the run's end and its event's status commit together: one
+        # commit instead of three, and no crash can leave a finished run whose event
+        # still looks queued (the sweep would re-enqueue that event forever).
+        with transaction.atomic(savepoint=False):
+            return self.record_end(status, error)
+
+    def record_end(self, status, error):
         self.flush_logs()
         run = self.run
         run.context = self.saved_context()
@@ -377,9 +384,12 @@ class RunExecutor:
                 "attributes": attributes,
             }
             return
-        contact = crm_services.upsert_contact(
-            self.project, number, name=name, email=email, attributes=attributes
-        )
+        try:
+            contact = crm_services.upsert_contact(
+                self.project, number, name=name, email=email, attributes=attributes
+            )
+        except crm_services.ContactError as exc:
+            raise RunStopped(Run.Status.FAILED, f"Field mapping: {exc}") from exc
         ctx.set_contact(contact)
 
     def saved_context(self):
@@ -509,7 +519,7 @@ class RunExecutor:
             return None
         try:
             inputs = action_type.render(ctx, action.config)
-            log.inputs = inputs
+            log.inputs = action_type.loggable(inputs)
             if self.dry_run and action_type.has_outside_effects:
                 result = action_type.dry_run(ctx, inputs)
             elif action_type.effects_in_database and not self.dry_run:

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import services as crm
+from picky.dispatch import enqueue
 
 from .channels import ChannelError, WebhookError, adapter_for
 from .models import Broadcast, Channel, Message
@@ -51,14 +52,6 @@ class MessageRefused(MessagingError):
 
 def lease():
     return timedelta(seconds=settings.PICKY_MESSAGE_LEASE_SECONDS)
-
-
-def enqueue(task, *args):
-    """Hand work to Celery. A broker outage is not an error: the sweep retries."""
-    try:
-        task.apply_async(args, retry=False)
-    except Exception:
-        logger.warning("Broker unavailable; %s%s is left to the sweep", task.name, args)
 
 
 # Channels and sessions -----------------------------------------------------------

@@ -266,6 +266,14 @@ class HttpRequest(OutboundActionType):
     maps_response = True
     literal_fields = ("method", "body_type", "save_as", "timeout", "retries", "fallback")
 
+    def loggable(self, inputs):
+        masked = dict(inputs)
+        if masked.get("headers"):
+            masked["headers"] = http_services.mask_headers(masked["headers"])
+        if masked.get("url"):
+            masked["url"] = http_services.mask_url(str(masked["url"]))
+        return masked
+
     def build_call(self, ctx, inputs):
         """The OutboundCall of rendered `inputs`; ActionError when they do not make one."""
         method = (inputs.get("method") or "GET").upper()

@@ -42,7 +42,9 @@ class ActionInline(ProjectScopedInlineMixin, SortableTabularInline):
 
     @admin.display(description="Settings")
     def settings(self, action):
-        return config_summary(action.config)
+        action_type = get_type(action.type)
+        config = action.config if action_type is None else action_type.loggable(action.config)
+        return config_summary(config)
 
     @admin.display(description="")
     def buttons(self, action):

@@ -590,3 +590,28 @@ def test_valid_config_is_cleaned_to_one_shape():
     assert cleaned["alert_emails"] == ["ops@example.com", "{{ event.owner_email }}"]
     assert cleaned["timeout"] == 30.0
     assert cleaned["fallback"] == "continue"
+
+
+@pytest.mark.django_db
+def test_run_logs_and_the_step_page_mask_secret_headers(project):
+    from connectors import engine, services
+    from connectors.admin.steps import ActionInline
+    from connectors.models import RunLog
+    from tests.builders import build_connector
+
+    connector = build_connector(
+        project,
+        steps=[{"actions": [("http_request", {
+            "method": "GET", "url": "http://127.0.0.1:9/x?api_key=s3cret&q=1",
+            "headers": {"Authorization": "Bearer s3cret", "Accept": "application/json"},
+            "fallback": "continue"})]}],
+    )  # fmt: skip
+    event = services.record_event(connector, {}, method="POST", headers={}, source_ip=None)
+    engine.process_event(event.pk)
+    logged = RunLog.objects.get(kind="action").inputs
+    assert "s3cret" not in str(logged)
+    assert logged["headers"]["Accept"] == "application/json"
+    action = connector.steps.get().actions.get()
+    summary = ActionInline.settings(None, action)
+    assert "s3cret" not in summary
+    assert "Accept" in summary

@@ -402,3 +402,21 @@ def test_cancel_delays_only_touches_pending_rows_of_that_connector_and_identifie
     assert run_a.finished_at is not None
     log = RunLog.objects.filter(run=run_a).last()
     assert (log.kind, log.status, log.error, log.step_position) == ("step", "stopped", "Gone.", 0)
+
+
+@pytest.mark.django_db
+def test_deleting_a_step_stops_the_runs_waiting_on_it(project):
+    connector = build_connector(
+        project,
+        steps=[{"name": "Later", "delay": {"mode": "fixed", "amount": 3, "unit": "days"},
+                "actions": [("set_variable", {"name": "a", "value": "1"})]}],
+    )  # fmt: skip
+    event = services.record_event(connector, {}, method="POST", headers={}, source_ip=None)
+    engine.process_event(event.pk)
+    run = Run.objects.get(event=event)
+    assert run.status == Run.Status.WAITING
+    connector.steps.get().delete()
+    run.refresh_from_db()
+    assert run.status == Run.Status.STOPPED
+    assert "“Later” was deleted" in run.error
+    assert not ScheduledStep.objects.exists()

@@ -342,3 +342,15 @@ def test_an_execution_that_lost_its_lease_stops_without_writing(project, setting
     assert not Counter.objects.exists()
     run.refresh_from_db()
     assert (run.status, run.attempts, run.finished_at) == (Run.Status.RUNNING, 2, None)
+
+
+@pytest.mark.django_db
+def test_a_bad_number_in_the_field_mapping_fails_the_run_with_a_clear_error(project):
+    connector = build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}"},
+        steps=[{"actions": [("set_variable", {"name": "a", "value": "1"})]}],
+    )
+    run = run_payload(connector, {"phone": "12"})
+    assert run.status == Run.Status.FAILED
+    assert run.error.startswith("Field mapping: ")
