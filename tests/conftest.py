@@ -2,7 +2,14 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from connectors.models import Connector
+from picky import dispatch
 from picky.models import Membership, Project
+
+
+@pytest.fixture(autouse=True)
+def broker_reachable_again():
+    """A publish that failed in one test must not pause publishing in the next."""
+    dispatch.reset()
 
 
 @pytest.fixture

@@ -43,8 +43,12 @@ class ActionInline(ProjectScopedInlineMixin, SortableTabularInline):
     @admin.display(description="Settings")
     def settings(self, action):
         action_type = get_type(action.type)
-        config = action.config if action_type is None else action_type.loggable(action.config)
-        return config_summary(config)
+        if action_type is None:
+            return config_summary(action.config)
+        # In the form's field order: PostgreSQL's jsonb does not keep the config's key order.
+        order = {name: i for i, name in enumerate(action_type.form_class.base_fields)}
+        config = action_type.loggable(action.config or {})
+        return config_summary(dict(sorted(config.items(), key=lambda kv: order.get(kv[0], 99))))
 
     @admin.display(description="")
     def buttons(self, action):
