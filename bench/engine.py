@@ -255,7 +255,16 @@ def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
     backlog_ids = backlog(EVENTS)
     worker = support.start_celery_worker(f"{name}-worker", worker_app, CONCURRENCY, worker_env)
     try:
+        # Meter once the pool processes have their database connections.
+        support.wait_until(
+            lambda: len(finish_times(backlog_ids)) >= EVENTS // 20, DRAIN_TIMEOUT, 0.2
+        )
+        meter = support.CpuMeter(worker)
+        meter.start()
+        metered_from = len(finish_times(backlog_ids))
         done = wait_finished(backlog_ids, finish_times)
+        worker_seconds, database_seconds = meter.stop()
+        metered_runs = max(1, len(done) - metered_from)
         rate = drain_rate(done)
         latencies, samples, behind = offered_load(ingest_one, finish_times)
         rss = worker.peak_rss_mb()
@@ -263,6 +272,8 @@ def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
         worker.stop()
     figures = {
         "runs_per_s": rate,
+        "worker_cpu_ms": worker_seconds * 1000 / metered_runs,
+        "db_cpu_ms": database_seconds * 1000 / metered_runs,
         "p50_ms": support.percentile(latencies, 0.5),
         "p99_ms": support.percentile(latencies, 0.99),
         "backlog": samples,
@@ -277,6 +288,10 @@ def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
         f"at {RATE}/s offered: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms, "
         f"backlog {samples} (growth {figures['backlog_growth']:+.1f}/s)"
         + (f", producer {behind:.1f} s behind" if behind > 0.5 else "")
+    )
+    print(
+        f"       CPU per run while draining: worker {figures['worker_cpu_ms']:.2f} ms, "
+        f"database {figures['db_cpu_ms']:.2f} ms"
     )
     return figures
 
@@ -368,6 +383,10 @@ def main():
             history_runs=history,
             worker_rss_mb=picky["worker_rss_mb"],
             bare_worker_rss_mb=bare["worker_rss_mb"],
+            picky_worker_cpu_ms=picky["worker_cpu_ms"],
+            picky_db_cpu_ms=picky["db_cpu_ms"],
+            bare_worker_cpu_ms=bare["worker_cpu_ms"],
+            bare_db_cpu_ms=bare["db_cpu_ms"],
             failed_runs=len(failed),
         )
     )

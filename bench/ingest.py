@@ -105,14 +105,20 @@ def measure(servers, script):
     """Warm each server up, then load them in alternating rounds so that both see
     the same machine (other work on it varies over time). Returns figures per name:
     requests/s over all rounds, the median round's p50 and p99, and rows stored."""
-    for _, url, _ in servers:
+    for _, url, _, _ in servers:
         load(url, script, WARMUP)
-    rounds = {name: [] for name, _, _ in servers}
-    stored = {name: 0 for name, _, _ in servers}
+    rounds = {name: [] for name, _, _, _ in servers}
+    stored = {name: 0 for name, _, _, _ in servers}
+    cpu = {name: [0.0, 0.0] for name, _, _, _ in servers}
     for _ in range(ROUNDS):
-        for name, url, count_rows in servers:
+        for name, url, count_rows, process in servers:
             before = count_rows()
+            meter = support.CpuMeter(process)
+            meter.start()
             rounds[name].append(load(url, script, DURATION // ROUNDS))
+            server_seconds, database_seconds = meter.stop()
+            cpu[name][0] += server_seconds
+            cpu[name][1] += database_seconds
             stored[name] += count_rows() - before
     results = {}
     for name, per_round in rounds.items():
@@ -125,6 +131,8 @@ def measure(servers, script):
             "socket_errors": sum(r["socket_errors"] for r in per_round),
             "requests": requests,
             "stored": stored[name],
+            "web_cpu_ms": cpu[name][0] * 1000 / max(1, requests),
+            "db_cpu_ms": cpu[name][1] * 1000 / max(1, requests),
         }
         # wrk stops with up to CONNECTIONS requests in flight: stored, but not counted.
         figures["lost"] = max(0, requests - figures["non_2xx"] - figures["stored"])
@@ -134,6 +142,10 @@ def measure(servers, script):
             f"p99 {figures['p99_ms']:>6.2f} ms   non-2xx {figures['non_2xx']}   "
             f"socket errors {figures['socket_errors']}   "
             f"{requests} answered, {figures['stored']} stored, {figures['lost']} lost"
+        )
+        print(
+            f"       CPU per request: web {figures['web_cpu_ms']:.2f} ms, "
+            f"database {figures['db_cpu_ms']:.2f} ms"
         )
         print(
             "       rounds: "
@@ -183,19 +195,19 @@ def main():
     bare_port, picky_port = support.free_port(), support.free_port()
     servers = []
     try:
-        servers.append(
-            support.start_gunicorn(
-                "bare-web", "bench.baseline.wsgi:application", bare_port, WEB_WORKERS,
-                env={**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"},
-            )
+        bare_server = support.start_gunicorn(
+            "bare-web", "bench.baseline.wsgi:application", bare_port, WEB_WORKERS,
+            env={**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"},
         )  # fmt: skip
+        servers.append(bare_server)
         picky_server = support.start_gunicorn(
             "picky-web", "picky.wsgi:application", picky_port, WEB_WORKERS, env=env
         )
         servers.append(picky_server)
         results = measure(
-            [("bare", f"http://127.0.0.1:{bare_port}/hooks/x", count_bare),
-             ("picky", f"http://127.0.0.1:{picky_port}{connector.path}", count_events)],
+            [("bare", f"http://127.0.0.1:{bare_port}/hooks/x", count_bare, bare_server),
+             ("picky", f"http://127.0.0.1:{picky_port}{connector.path}", count_events,
+              picky_server)],
             script,
         )  # fmt: skip
         web_rss = picky_server.peak_rss_mb()
@@ -231,6 +243,10 @@ def main():
             picky_socket_errors=picky["socket_errors"],
             bare_non_2xx=bare["non_2xx"],
             picky_lost=picky["lost"],
+            picky_web_cpu_ms=picky["web_cpu_ms"],
+            picky_db_cpu_ms=picky["db_cpu_ms"],
+            bare_web_cpu_ms=bare["web_cpu_ms"],
+            bare_db_cpu_ms=bare["db_cpu_ms"],
             web_rss_mb=worker_rss,
         )
     )

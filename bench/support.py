@@ -211,6 +211,46 @@ class Process:
         return peaks
 
 
+def cpu_seconds(pids):
+    """CPU time (user + system) the processes have used so far, in seconds."""
+    ticks = 0
+    for pid in pids:
+        with suppress(OSError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends():
+    """Pids of the PostgreSQL backends connected to this process's database (the servers
+    under test and this process itself), to count what the database spent on them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+class CpuMeter:
+    """CPU spent by a process tree and by the database's backends between start and stop."""
+
+    def __init__(self, process):
+        self.process = process
+
+    def start(self):
+        self.pids = self.process.tree()
+        self.backends = database_backends()
+        self.started = (cpu_seconds(self.pids), cpu_seconds(self.backends))
+
+    def stop(self):
+        """(server seconds, database seconds) used since start."""
+        server, database = cpu_seconds(self.pids), cpu_seconds(self.backends)
+        return server - self.started[0], database - self.started[1]
+
+
 def start_gunicorn(name, application, port, workers, env=None):
     """gunicorn with sync workers (Picky's documented production setup) on 127.0.0.1."""
     process = Process(

@@ -11,6 +11,13 @@ from .models import Connector
 
 ALLOWED_METHODS = ("GET", "POST")
 RETRY_AFTER_SECONDS = 5
+# What the ingest needs of a connector, and whether it has a sample without reading the
+# sample (up to a megabyte of JSON). Raw SQL: the ORM spends several times longer
+# compiling this lookup than the database spends answering it.
+CONNECTOR_LOOKUP = (
+    "SELECT id, project_id, enabled, sample_payload IS NOT NULL AS has_sample "
+    f"FROM {Connector._meta.db_table} WHERE token = %s"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +48,7 @@ def ingest(request, token):
 
 
 def receive(request, token):
-    connector = (
-        Connector.objects.only("id", "project_id", "enabled")
-        # Whether a sample exists, without reading (and parsing) the sample itself.
-        .annotate(has_sample=services.HAS_SAMPLE)
-        .filter(token=token)
-        .first()
-    )
+    connector = next(iter(Connector.objects.raw(CONNECTOR_LOOKUP, [token])), None)
     if connector is None:
         return error_response(404, "unknown_connector", "No connector has this URL.")
     meta = {

@@ -132,6 +132,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's Django fixup closes every database connection around each task unless this is
+# set; picky/celery.py closes them as Django does per request instead (broken or expired).
+CELERY_DB_REUSE_MAX = 1_000_000
 # The ingest view must answer fast even when the broker is down: fail the
 # publish quickly, the event is already committed and the sweep re-enqueues it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

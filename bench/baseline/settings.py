@@ -22,3 +22,5 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Keep the worker's database connection between tasks, as Picky does (picky/settings.py).
+CELERY_DB_REUSE_MAX = 1_000_000
