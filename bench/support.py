@@ -212,13 +212,13 @@ class Process:
 
 
 def cpu_seconds(pids):
-    """CPU time (user + system) the processes have used so far, in seconds."""
-    ticks = 0
+    """{pid: CPU time (user + system) used so far, in seconds} of the living processes."""
+    used = {}
     for pid in pids:
         with suppress(OSError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def database_backends():
@@ -235,20 +235,29 @@ def database_backends():
 
 
 class CpuMeter:
-    """CPU spent by a process tree and by the database's backends between start and stop."""
+    """CPU spent by a process tree and by the database's backends between start and stop.
+
+    Processes (or database connections) that appear in between count from zero; one
+    that ends in between is lost, so the servers keep their connections meanwhile.
+    """
 
     def __init__(self, process):
         self.process = process
 
     def start(self):
-        self.pids = self.process.tree()
-        self.backends = database_backends()
-        self.started = (cpu_seconds(self.pids), cpu_seconds(self.backends))
+        self.server_start = cpu_seconds(self.process.tree())
+        self.database_start = cpu_seconds(database_backends())
 
     def stop(self):
         """(server seconds, database seconds) used since start."""
-        server, database = cpu_seconds(self.pids), cpu_seconds(self.backends)
-        return server - self.started[0], database - self.started[1]
+        return (
+            used_since(self.server_start, cpu_seconds(self.process.tree())),
+            used_since(self.database_start, cpu_seconds(database_backends())),
+        )
+
+
+def used_since(before, now):
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
 
 
 def start_gunicorn(name, application, port, workers, env=None):
