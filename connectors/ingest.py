@@ -1,6 +1,5 @@
 """Turning an incoming webhook request into one JSON object, or a clear error."""
 
-import ipaddress
 import json
 import math
 import re
@@ -207,17 +206,6 @@ def unstorable_text_error(where):
         f"{where} holds a NUL character or an unpaired UTF-16 surrogate (\\u0000, "
         "\\ud800-\\udfff), which cannot be stored.",
     )
-
-
-def source_ip(request):
-    if settings.PICKY_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
-        try:
-            # The header is the sender's to write: store only a real address.
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
-    return request.META.get("REMOTE_ADDR") or None
 
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255

@@ -5,8 +5,10 @@ from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from picky.net import client_ip
+
 from . import services
-from .ingest import IngestError, idempotency_key, kept_headers, parse_request, source_ip
+from .ingest import IngestError, idempotency_key, kept_headers, parse_request
 from .models import Connector
 
 ALLOWED_METHODS = ("GET", "POST")
@@ -54,7 +56,7 @@ def receive(request, token):
     meta = {
         "method": request.method,
         "headers": kept_headers(request),
-        "source_ip": source_ip(request),
+        "source_ip": client_ip(request),
     }
     if not connector.enabled:
         event = services.record_rejected_event(

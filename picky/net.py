@@ -6,14 +6,11 @@ from django.conf import settings
 
 
 def client_ip(request):
-    """REMOTE_ADDR, or the first X-Forwarded-For hop behind a trusted load balancer.
-
-    A first hop that is not an IP address (the header is the sender's to write)
-    is ignored rather than stored: the database's inet column would refuse it.
-    """
+    """REMOTE_ADDR, or the first X-Forwarded-For hop behind a trusted load balancer."""
     if settings.PICKY_TRUST_X_FORWARDED_FOR:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
         try:
+            # The header is the sender's to write: only a real address is taken.
             return str(ipaddress.ip_address(forwarded))
         except ValueError:
             pass
