@@ -275,7 +275,10 @@ def offered_load(rate, ingest_one, finish_times):
         "p50_ms": support.percentile(latencies, 0.5),
         "p99_ms": support.percentile(latencies, 0.99),
         "backlog": backlog,
-        "growth": (backlog[-1] - backlog[0]) / max(1, len(backlog) - 1) if backlog else 0.0,
+        # Least-squares slope: one late sample (a pause of the producer) does not decide it.
+        "growth": statistics.linear_regression(range(len(backlog)), backlog).slope
+        if len(backlog) > 1
+        else 0.0,
         "behind_s": behind,
     }
 

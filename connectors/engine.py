@@ -43,6 +43,8 @@ MAX_RUN_ATTEMPTS = 5
 # run keeps its lease and the stuck-run sweep retries it; committed effects are
 # not repeated.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A run never needs its connector's sample (up to a megabyte of JSON): not loaded.
+SAMPLE_FIELDS = ("connector__sample_payload", "connector__mapped_paths")
 
 
 @dataclass
@@ -70,6 +72,7 @@ def process_event(event_id):
     first_run = Run.objects.filter(event=OuterRef("pk"), replay_of__isnull=True).values("pk")
     event = (
         Event.objects.select_related("connector__project")
+        .defer(*SAMPLE_FIELDS)
         .annotate(existing_run_id=Subquery(first_run[:1]))
         .filter(pk=event_id)
         .first()
@@ -117,7 +120,11 @@ def continue_run(run_id):
     )
     if not claimed:
         return None
-    run = Run.objects.select_related("event", "connector__project", "contact").get(pk=run_id)
+    run = (
+        Run.objects.select_related("event", "connector__project", "contact")
+        .defer(*SAMPLE_FIELDS)
+        .get(pk=run_id)
+    )
     run.event.connector = run.connector
     if run.attempts > MAX_RUN_ATTEMPTS:
         finish_run(run, Run.Status.FAILED, f"Gave up after {MAX_RUN_ATTEMPTS} attempts.")
