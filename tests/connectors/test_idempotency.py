@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from connectors import services
 from connectors.models import Connector, Event
-from picky.celery import app
+from tests.brokers import use_broker_for_publishing
 
 
 def deliver(client, connector, body, **headers):
@@ -116,21 +116,12 @@ def test_a_keyed_duplicate_inside_a_transaction_leaves_it_usable(connector):
         assert Event.objects.count() == 1
 
 
-def reset_broker_connections():
-    app.pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def in_memory_broker():
     """Autocommit enqueues at once: keep those messages in this process."""
-    saved = app.conf.broker_url
-    app.conf.broker_url = "memory://"
-    reset_broker_connections()
+    use_broker_for_publishing("memory://")
     yield
-    reset_broker_connections()
-    app.conf.broker_url = saved
+    use_broker_for_publishing(None)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,15 +4,7 @@ import pytest
 
 from connectors.models import Event
 from picky import dispatch
-from picky.celery import app
-
-
-def use_broker_for_publishing(url):
-    # Celery caches a connection pool and a producer pool built on it.
-    app.conf.broker_write_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-    dispatch.reset()
+from tests.brokers import use_broker_for_publishing
 
 
 @pytest.fixture
