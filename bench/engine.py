@@ -385,7 +385,14 @@ def main():
         f"picky {picky['runs_per_s']:.0f} runs/s   "
         f"({support.against(picky['runs_per_s'], TARGET_RUNS_PER_SECOND)})"
     )
+    cpu_ratio = (bare["worker_cpu_ms"] + bare["db_cpu_ms"]) / (
+        picky["worker_cpu_ms"] + picky["db_cpu_ms"]
+    )
     print(f"ratio picky/bare {ratio:.2f}   ({support.against(ratio, TARGET_RATIO)})")
+    print(
+        f"CPU ratio bare/picky per run (worker + database) {cpu_ratio:.2f}: the throughput "
+        "ratio on an idle machine, whatever else runs on this one"
+    )
     print(
         f"queries per run (statements; BEGIN/COMMIT apart): {queries_empty['mean']:.1f} "
         f"(max {queries_empty['max']}) on an empty history, {queries_full['mean']:.1f} "
@@ -411,6 +418,7 @@ def main():
             picky_runs_per_s=picky["runs_per_s"],
             bare_runs_per_s=bare["runs_per_s"],
             ratio=ratio,
+            cpu_ratio=cpu_ratio,
             offered_rate=RATE,
             picky_backlog_growth_per_s=picky["fixed"]["growth"],
             bare_backlog_growth_per_s=bare["fixed"]["growth"],
