@@ -390,8 +390,8 @@ def main():
     )
     print(f"ratio picky/bare {ratio:.2f}   ({support.against(ratio, TARGET_RATIO)})")
     print(
-        f"CPU ratio bare/picky per run (worker + database) {cpu_ratio:.2f}: the throughput "
-        "ratio on an idle machine, whatever else runs on this one"
+        f"CPU ratio bare/picky per run (worker + database) {cpu_ratio:.2f} (both are CPU-bound: "
+        "the throughput ratio on a machine of their own)"
     )
     print(
         f"queries per run (statements; BEGIN/COMMIT apart): {queries_empty['mean']:.1f} "

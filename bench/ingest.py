@@ -226,8 +226,8 @@ def main():
     )
     print(f"ratio picky/bare {ratio:.2f}   ({support.against(ratio, TARGET_RATIO)})")
     print(
-        f"CPU ratio bare/picky per request (web + database) {cpu_ratio:.2f}: the throughput "
-        "ratio on an idle machine, whatever else runs on this one"
+        f"CPU ratio bare/picky per request (web + database) {cpu_ratio:.2f} (both are CPU-bound: "
+        "the throughput ratio on a machine of their own)"
     )
     print(
         f"picky p99 {picky['p99_ms']:.1f} ms at {CONNECTIONS} connections   "
