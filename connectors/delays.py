@@ -418,8 +418,7 @@ def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
             status=ScheduledStep.Status.FAILED, fired_at=now
         )
         indexes = step_indexes({row[3] for row in ready})
-        for _, run_id, step_id, _ in ready:
-            engine.resume_after_delay(run_id, indexes[step_id])
+        engine.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
     return len(ready) + len(ended)
 
 

@@ -133,18 +133,23 @@ def continue_run(run_id):
     return run
 
 
-def resume_after_delay(run_id, step_index):
-    """Queue a parked run to go on at `step_index`, whose delay has elapsed."""
-    run = Run.objects.get(pk=run_id)
-    context = dict(run.context)
-    context["delay_done_for_step"] = step_index
-    Run.objects.filter(pk=run_id).update(
-        status=Run.Status.QUEUED,
-        next_step=step_index,
-        context=context,
-        lease_until=timezone.now() + lease(),
-    )
-    transaction.on_commit(lambda: enqueue_run(run_id))
+def resume_after_delays(resumes):
+    """Queue parked runs to go on, each at the step whose delay has elapsed.
+
+    `resumes` is [(run id, step index)]; the runs are updated in two queries
+    whatever their number, so a sweep settles a batch of 500 at once.
+    """
+    steps = dict(resumes)
+    runs = list(Run.objects.filter(pk__in=steps).only("pk", "context"))
+    lease_until = timezone.now() + lease()
+    for run in runs:
+        run.context = {**run.context, "delay_done_for_step": steps[run.pk]}
+        run.status = Run.Status.QUEUED
+        run.next_step = steps[run.pk]
+        run.lease_until = lease_until
+    Run.objects.bulk_update(runs, ["context", "status", "next_step", "lease_until"])
+    run_ids = [run.pk for run in runs]
+    transaction.on_commit(lambda: enqueue_runs(run_ids))
 
 
 class ReplayRefused(Exception):
@@ -187,6 +192,11 @@ def simulate(connector, payload):
         context=executor.ctx.data if executor.ctx else {},
         error=run.error,
     )
+
+
+def enqueue_runs(run_ids):
+    for run_id in run_ids:
+        enqueue_run(run_id)
 
 
 def enqueue_run(run_id):
