@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from requests.models import PreparedRequest
 
+from connectors.engine import context_namespaces
+from connectors.models import Event
 from picky import alerts, outbound
 from picky.paths import attribute_paths, quote_key
 
@@ -398,27 +400,4 @@ def send_test_request(action, payload):
 def sample_context(action, payload):
     """The context a test request renders its templates with: `payload` as the event."""
     connector = action.step.connector
-    now = timezone.now().astimezone(connector.project.tzinfo)
-    return {
-        "event": payload,
-        "meta": {
-            "connector": connector.name,
-            "connector_id": connector.pk,
-            "project": connector.project.slug,
-            "event_id": None,
-            "run_id": None,
-            "received_at": now.isoformat(),
-            "hop_count": 0,
-            "method": "TEST",
-        },
-        "vars": {},
-        "contact": {},
-        "counters": {},
-        "globals": {},
-        "now": {
-            "iso": now.isoformat(),
-            "date": now.date().isoformat(),
-            "time": now.strftime("%H:%M"),
-            "timestamp": int(now.timestamp()),
-        },
-    }
+    return context_namespaces(Event(connector=connector, payload=payload, method="TEST"))

@@ -342,30 +342,7 @@ class RunExecutor:
 
     def build_context(self, steps):
         saved = self.run.context or {}
-        now = timezone.now().astimezone(self.project.tzinfo)
-        data = {
-            "event": self.event.payload or {},
-            "meta": {
-                "connector": self.connector.name,
-                "connector_id": self.connector.pk,
-                "project": self.project.slug,
-                "event_id": self.event.pk,
-                "run_id": self.run.pk,
-                "received_at": self.event.received_at.isoformat(),
-                "hop_count": self.event.hop_count,
-                "method": self.event.method,
-            },
-            "vars": dict(saved.get("vars", {})),
-            "contact": {},
-            "counters": {},
-            "globals": {},
-            "now": {
-                "iso": now.isoformat(),
-                "date": now.date().isoformat(),
-                "time": now.strftime("%H:%M"),
-                "timestamp": int(now.timestamp()),
-            },
-        }
+        data = context_namespaces(self.event, run_id=self.run.pk, saved_vars=saved.get("vars"))
         ctx = ActionContext(
             project=self.project,
             data=data,
@@ -646,6 +623,35 @@ class SkipStep(Exception):
 
 class LeaseLost(Exception):
     """Internal: another worker owns the run now."""
+
+
+def context_namespaces(event, run_id=None, saved_vars=None):
+    """The namespaces templates read, for `event` (saved or not) of its connector."""
+    connector = event.connector
+    now = timezone.now().astimezone(connector.project.tzinfo)
+    return {
+        "event": event.payload or {},
+        "meta": {
+            "connector": connector.name,
+            "connector_id": connector.pk,
+            "project": connector.project.slug,
+            "event_id": event.pk,
+            "run_id": run_id,
+            "received_at": (event.received_at or now).isoformat(),
+            "hop_count": event.hop_count,
+            "method": event.method,
+        },
+        "vars": dict(saved_vars or {}),
+        "contact": {},
+        "counters": {},
+        "globals": {},
+        "now": {
+            "iso": now.isoformat(),
+            "date": now.date().isoformat(),
+            "time": now.strftime("%H:%M"),
+            "timestamp": int(now.timestamp()),
+        },
+    }
 
 
 def uses_counters(steps):

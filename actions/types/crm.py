@@ -17,23 +17,17 @@ from crm import services as crm
 
 from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
+from .fields import TextListField
 
 UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
 UNIT_CHOICES = [(unit, unit) for unit in UNITS]
 MAX_NAMES = 50
 
 
-class NameListField(forms.Field):
+class NameListField(TextListField):
     """A list of names (tags, categories), or one comma-separated text; templates allowed."""
 
-    def to_python(self, value):
-        if value in (None, ""):
-            return []
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list):
-            raise ValidationError("Give a list of names or a comma-separated text.")
-        return [str(item).strip() for item in value if str(item).strip()]
+    item_noun = "names"
 
     def validate(self, value):
         if self.required and not value:

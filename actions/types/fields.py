@@ -5,12 +5,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 
-class TemplatedEmailListField(forms.Field):
-    """A list of addresses (or one comma-separated string); each is an address or a template."""
+class TextListField(forms.Field):
+    """A list of texts, or one comma-separated text (what a form box gives)."""
 
-    def __init__(self, *, max_items=10, **kwargs):
-        self.max_items = max_items
-        super().__init__(**kwargs)
+    item_noun = "items"
 
     def to_python(self, value):
         if value in (None, ""):
@@ -18,8 +16,18 @@ class TemplatedEmailListField(forms.Field):
         if isinstance(value, str):
             value = value.split(",")
         if not isinstance(value, list):
-            raise ValidationError("Give a list of addresses or a comma-separated text.")
+            raise ValidationError(f"Give a list of {self.item_noun} or a comma-separated text.")
         return [str(item).strip() for item in value if str(item).strip()]
+
+
+class TemplatedEmailListField(TextListField):
+    """A list of addresses (or one comma-separated string); each is an address or a template."""
+
+    item_noun = "addresses"
+
+    def __init__(self, *, max_items=10, **kwargs):
+        self.max_items = max_items
+        super().__init__(**kwargs)
 
     def validate(self, value):
         super().validate(value)

@@ -14,7 +14,7 @@ from teambox import services as messaging
 from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
 from .crm import NameListField
-from .fields import TemplatedEmailListField
+from .fields import TemplatedEmailListField, TextListField
 
 MAX_ROUTING_HOPS = 10
 
@@ -100,17 +100,10 @@ class RouteConnector(ActionType):
 MAX_RECIPIENTS = 100
 
 
-class RecipientListField(forms.Field):
+class RecipientListField(TextListField):
     """Numbers (or e-mail addresses for e-mail channels): a list or a comma-separated text."""
 
-    def to_python(self, value):
-        if value in (None, ""):
-            return []
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list):
-            raise ValidationError("Give a list of numbers or a comma-separated text.")
-        return [str(item).strip() for item in value if str(item).strip()]
+    item_noun = "numbers"
 
     def validate(self, value):
         if not value:
