@@ -15,6 +15,8 @@ from datetime import datetime
 
 from django import forms
 
+from picky import outbound
+
 
 class ChannelError(Exception):
     """Sending failed. `permanent=False` means trying again later may work."""
@@ -120,3 +122,27 @@ class ChannelAdapter:
     def parse_status(self, data):
         """The delivery status changes a webhook body carries (a list of StatusChange)."""
         return []
+
+
+SEND_TIMEOUT_SECONDS = 20
+
+
+def post_json(service, url, body, headers=None):
+    """POST `body` to a provider: (response, its JSON or None).
+
+    Raises ChannelError when the provider is not reached; retryable network
+    errors are not permanent, so the messaging sweep tries again.
+    """
+    try:
+        response = outbound.send(
+            "POST", url, headers=headers, json_body=body, timeout=SEND_TIMEOUT_SECONDS
+        )
+    except outbound.OutboundError as exc:
+        raise ChannelError(
+            f"{service} not reached: {exc.message}", permanent=not exc.retryable
+        ) from exc
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    return response, answer

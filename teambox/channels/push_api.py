@@ -13,14 +13,19 @@ a message {"number", "message", "name", "media-url", "msg_id"} or a status
 from django import forms
 from django.utils import timezone
 
-from picky import outbound
-
-from .base import ChannelAdapter, ChannelError, Incoming, Sent, StatusChange, WebhookError
+from .base import (
+    ChannelAdapter,
+    ChannelError,
+    Incoming,
+    Sent,
+    StatusChange,
+    WebhookError,
+    post_json,
+)
 
 SUCCESS_STATUSES = {"100", "200", "success", "ok", "true"}
 STATUSES = {"sent": "submitted", "submitted": "submitted", "delivered": "delivered",
             "read": "read", "failed": "failed"}  # fmt: skip
-TIMEOUT_SECONDS = 20
 
 
 class PushApiCredentialsForm(forms.Form):
@@ -53,18 +58,7 @@ class PushApiAdapter(ChannelAdapter):
             "application": str(self.credentials.get("application", "")),
             "data": [item],
         }
-        try:
-            response = outbound.send(
-                "POST", self.credentials.get("url", ""), json_body=body, timeout=TIMEOUT_SECONDS
-            )
-        except outbound.OutboundError as exc:
-            raise ChannelError(
-                f"Push API not reached: {exc.message}", permanent=not exc.retryable
-            ) from exc
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        response, answer = post_json("Push API", self.credentials.get("url", ""), body)
         if not response.ok:
             raise ChannelError(
                 f"Push API refused the message (HTTP {response.status}): {response.text[:300]}",

@@ -20,9 +20,15 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 
-from picky import outbound
-
-from .base import ChannelAdapter, ChannelError, Incoming, Sent, StatusChange, WebhookError
+from .base import (
+    ChannelAdapter,
+    ChannelError,
+    Incoming,
+    Sent,
+    StatusChange,
+    WebhookError,
+    post_json,
+)
 
 MEDIA_TYPES = {
     "image": {"jpg", "jpeg", "png", "webp"},
@@ -30,7 +36,6 @@ MEDIA_TYPES = {
     "audio": {"mp3", "ogg", "opus", "aac", "amr", "m4a"},
 }
 STATUSES = {"sent": "submitted", "delivered": "delivered", "read": "read", "failed": "failed"}
-TIMEOUT_SECONDS = 20
 
 
 class WhatsAppCloudCredentialsForm(forms.Form):
@@ -119,18 +124,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             **content,
         }
         headers = {"Authorization": f"Bearer {self.credentials.get('access_token', '')}"}
-        try:
-            response = outbound.send(
-                "POST", self.messages_url, headers=headers, json_body=body, timeout=TIMEOUT_SECONDS
-            )
-        except outbound.OutboundError as exc:
-            raise ChannelError(
-                f"WhatsApp Cloud API not reached: {exc.message}", permanent=not exc.retryable
-            ) from exc
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        response, answer = post_json("WhatsApp Cloud API", self.messages_url, body, headers)
         if not response.ok:
             raise ChannelError(
                 f"WhatsApp Cloud API refused the message (HTTP {response.status}): "
