@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from picky.models import Membership
@@ -83,18 +84,51 @@ def contact_as_context(contact):
         "name": contact.name,
         "email": contact.email,
         "attributes": dict(contact.attributes or {}),
-        # .all() so a caller's prefetch_related (broadcast batches) saves the queries.
-        "tags": sorted(tag.name for tag in contact.tags.all()),
-        "categories": sorted(category.name for category in contact.categories.all()),
+        **labels_of(contact),
         "owner": owner.get_username() if owner else "",
         "owner_email": owner.email if owner else "",
         "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "",
         "blacklisted": contact.blacklisted,
-        "optouts": sorted(optout_list.name for optout_list in contact.optouts.all()),
         "last_interaction_at": _iso(contact.last_interaction_at),
         "smart_replies_paused_until": _iso(contact.smart_replies_paused_until),
         "created_at": _iso(contact.created_at),
     }
+
+
+def labels_of(contact):
+    """The contact's tags, categories and opt-out lists, sorted by name.
+
+    With all three prefetched (broadcast batches) this costs nothing; otherwise
+    it is one query for the three, not one each: it runs for every run that maps
+    a contact.
+    """
+    cache = getattr(contact, "_prefetched_objects_cache", {})
+    if {"tags", "categories", "optouts"} <= cache.keys():
+        rows = [("tags", tag.name) for tag in contact.tags.all()]
+        rows += [("categories", category.name) for category in contact.categories.all()]
+        rows += [("optouts", optout.name) for optout in contact.optouts.all()]
+    else:
+        rows = (
+            Tag.objects.filter(contacts=contact)
+            .order_by()
+            .annotate(kind=Value("tags"))
+            .values_list("kind", "name")
+            .union(
+                Category.objects.filter(contacts=contact)
+                .order_by()
+                .annotate(kind=Value("categories"))
+                .values_list("kind", "name"),
+                OptOutList.objects.filter(contacts=contact)
+                .order_by()
+                .annotate(kind=Value("optouts"))
+                .values_list("kind", "name"),
+                all=True,
+            )
+        )
+    labels = {"tags": [], "categories": [], "optouts": []}
+    for kind, name in rows:
+        labels[kind].append(name)
+    return {kind: sorted(names) for kind, names in labels.items()}
 
 
 def _iso(value):
@@ -217,39 +251,54 @@ def clean_names(names):
     return cleaned
 
 
-def _named(model, project, name, create=True):
+def _named(model, project_id, name, create=True):
     """The project's row of `model` with this name (case-insensitive), created if asked."""
-    row = model.objects.filter(project=project, name__iexact=name).first()
+    row = model.objects.filter(project_id=project_id, name__iexact=name).first()
     if row is not None or not create:
         return row
     try:
         with transaction.atomic():
-            return model.objects.create(project=project, name=name)
+            return model.objects.create(project_id=project_id, name=name)
     except IntegrityError:
-        return model.objects.get(project=project, name__iexact=name)
+        return model.objects.get(project_id=project_id, name__iexact=name)
+
+
+def _named_all(model, project_id, names):
+    """The project's rows of `model` with these names (case-insensitive), created when new;
+    one query when they all exist."""
+    wanted = {name.lower(): name for name in names}
+    found = {
+        row.name.lower(): row
+        for row in model.objects.annotate(lowered=Lower("name")).filter(
+            project_id=project_id, lowered__in=list(wanted)
+        )
+    }
+    return [
+        found.get(lowered) or _named(model, project_id, name) for lowered, name in wanted.items()
+    ]
 
 
 def add_tags(contact, names):
-    tags = [_named(Tag, contact.project, name) for name in clean_names(names)]
+    tags = _named_all(Tag, contact.project_id, clean_names(names))
     contact.tags.add(*tags)
     return [tag.name for tag in tags]
 
 
 def remove_tags(contact, names):
-    tags = [_named(Tag, contact.project, name, create=False) for name in clean_names(names)]
+    tags = [_named(Tag, contact.project_id, name, create=False) for name in clean_names(names)]
     tags = [tag for tag in tags if tag is not None]
     contact.tags.remove(*tags)
     return [tag.name for tag in tags]
 
 
 def add_categories(contact, names):
-    categories = [_named(Category, contact.project, name) for name in clean_names(names)]
+    categories = _named_all(Category, contact.project_id, clean_names(names))
     contact.categories.add(*categories)
     return [category.name for category in categories]
 
 
 def remove_categories(contact, names):
-    found = [_named(Category, contact.project, n, create=False) for n in clean_names(names)]
+    found = [_named(Category, contact.project_id, n, create=False) for n in clean_names(names)]
     found = [category for category in found if category is not None]
     contact.categories.remove(*found)
     return [category.name for category in found]
@@ -260,14 +309,14 @@ def opt_out(contact, list_name):
     name = str(list_name or "").strip()
     if not name:
         raise ContactError("Name the opt-out list.")
-    optout_list = _named(OptOutList, contact.project, name)
+    optout_list = _named(OptOutList, contact.project_id, name)
     OptOut.objects.get_or_create(contact=contact, optout_list=optout_list)
     return optout_list
 
 
 def opt_in(contact, list_name):
     """Take the contact off the opt-out list; returns whether they were on it."""
-    optout_list = _named(OptOutList, contact.project, str(list_name or "").strip(), create=False)
+    optout_list = _named(OptOutList, contact.project_id, str(list_name or "").strip(), create=False)
     if optout_list is None:
         return False
     deleted, _ = OptOut.objects.filter(contact=contact, optout_list=optout_list).delete()

@@ -224,19 +224,27 @@ class NamesActionType(ContactActionType):
     def run(self, ctx, inputs):
         contact = the_contact(ctx)
         names = self.apply(contact, names_in(inputs, self.key_name))
-        return changed(ctx, contact, **{self.key_name: names})
+        # Only these names changed: update `contact.*` in place rather than re-reading it.
+        namespace = ctx.data["contact"]
+        namespace[self.key_name] = self.merged(namespace.get(self.key_name), names)
+        return Result(outputs={self.key_name: names, "contact": namespace})
 
     def dry_run(self, ctx, inputs):
         contact = simulated_contact(ctx)
         names = names_in(inputs, self.key_name)
-        current = list(contact.get(self.key_name) or [])
+        contact[self.key_name] = self.merged(contact.get(self.key_name), names)
+        return Result(outputs={"simulated": True, self.key_name: names})
+
+    def merged(self, current, names):
+        """The contact's names after adding (or removing) `names`, case-insensitively."""
+        current = list(current or [])
         lowered = {name.lower() for name in names}
         if self.adding:
-            current += [name for name in names if name.lower() not in map(str.lower, current)]
+            present = {name.lower() for name in current}
+            current += [name for name in names if name.lower() not in present]
         else:
             current = [name for name in current if name.lower() not in lowered]
-        contact[self.key_name] = sorted(current)
-        return Result(outputs={"simulated": True, self.key_name: names})
+        return sorted(current)
 
 
 @register("add_tag")

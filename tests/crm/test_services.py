@@ -147,3 +147,17 @@ def test_pause_smart_replies(project):
         assert services.smart_replies_paused(contact)
     with time_machine.travel(datetime(2026, 3, 1, 14, 1, tzinfo=UTC), tick=False):
         assert not services.smart_replies_paused(contact)
+
+
+@pytest.mark.django_db
+def test_the_contact_context_and_tagging_cost_one_query_each(project, django_assert_num_queries):
+    contact = services.upsert_contact(project, "919847012345", name="Asha")
+    services.add_tags(contact, ["VIP", "lead"])
+    services.add_categories(contact, ["Retail"])
+    services.opt_out(contact, "Promotions")
+    with django_assert_num_queries(1):
+        labels = services.labels_of(contact)
+    assert labels == {"tags": ["VIP", "lead"], "categories": ["Retail"], "optouts": ["Promotions"]}
+    # Tags that exist: one lookup for all the names, one insert of the links.
+    with django_assert_num_queries(2):
+        assert services.add_tags(contact, ["vip", "LEAD"]) == ["VIP", "lead"]
