@@ -334,11 +334,7 @@ class RunExecutor:
     # Loading and context ------------------------------------------------------
 
     def load_steps(self):
-        return list(
-            Step.objects.filter(connector_id=self.connector.pk).prefetch_related(
-                Prefetch("actions", queryset=Action.objects.filter(enabled=True))
-            )
-        )
+        return connector_steps(self.connector)
 
     def build_context(self, steps):
         saved = self.run.context or {}
@@ -623,6 +619,28 @@ class SkipStep(Exception):
 
 class LeaseLost(Exception):
     """Internal: another worker owns the run now."""
+
+
+# A worker's copy of each connector's steps and actions, by (connector id, revision):
+# a run reads them without a query until someone edits the connector.
+STEPS_CACHE_SIZE = 256
+_steps_cache = {}
+
+
+def connector_steps(connector):
+    """The connector's steps with their enabled actions, in order."""
+    key = (connector.pk, connector.revision)
+    steps = _steps_cache.get(key)
+    if steps is None:
+        steps = list(
+            Step.objects.filter(connector_id=connector.pk).prefetch_related(
+                Prefetch("actions", queryset=Action.objects.filter(enabled=True))
+            )
+        )
+        if len(_steps_cache) >= STEPS_CACHE_SIZE:
+            _steps_cache.clear()
+        _steps_cache[key] = steps
+    return steps
 
 
 def context_namespaces(event, run_id=None, saved_vars=None):

@@ -28,6 +28,9 @@ class Connector(models.Model):
         default=False, help_text="A later event's JSON structure differs from the sample."
     )
     field_mapping = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Goes up whenever a step or action changes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

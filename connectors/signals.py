@@ -1,9 +1,12 @@
 """Signal receivers of the connectors app."""
 
-from django.db.models.signals import pre_delete
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from .models import Step
+from actions.models import Action
+
+from .models import Connector, Step
 
 
 @receiver(pre_delete, sender=Step)
@@ -15,3 +18,13 @@ def stop_runs_waiting_on_a_deleted_step(sender, instance, **kwargs):
         instance.schedules.all(),
         f"The step “{instance}” was deleted while the run waited on its delay.",
     )
+
+
+@receiver(post_save, sender=Step)
+@receiver(post_delete, sender=Step)
+@receiver(post_save, sender=Action)
+@receiver(post_delete, sender=Action)
+def bump_connector_revision(sender, instance, **kwargs):
+    """Workers cache a connector's steps by revision: any change makes them reload."""
+    connector_id = instance.connector_id if sender is Step else instance.step.connector_id
+    Connector.objects.filter(pk=connector_id).update(revision=F("revision") + 1)

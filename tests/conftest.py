@@ -1,15 +1,18 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from connectors import engine
 from connectors.models import Connector
 from picky import dispatch
 from picky.models import Membership, Project
 
 
 @pytest.fixture(autouse=True)
-def broker_reachable_again():
-    """A publish that failed in one test must not pause publishing in the next."""
+def fresh_process_state():
+    """A publish that failed in one test must not pause publishing in the next, and
+    steps cached by one test must not serve another (rolled-back ids are reused)."""
     dispatch.reset()
+    engine._steps_cache.clear()
 
 
 @pytest.fixture
