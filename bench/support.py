@@ -152,6 +152,7 @@ class Process:
             start_new_session=True,
         )
         os.close(log_fd)
+        self.ended_on_purpose = False
 
     @property
     def pid(self):
@@ -173,11 +174,13 @@ class Process:
 
     def kill(self):
         """SIGKILL the whole process group, as a crash would."""
+        self.ended_on_purpose = True
         with suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(timeout=30)
 
     def stop(self, timeout=30):
+        self.ended_on_purpose = True
         if self.alive():
             with suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)

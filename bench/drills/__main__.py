@@ -32,8 +32,10 @@ def main(names):
         )
         for name in names or DRILLS:
             drill_started = time.monotonic()
+            restarts_before = len(cluster.restarts)
             try:
                 figures = DRILLS[name](cluster)
+                figures["restarted"] = cluster.restarts[restarts_before:] or "none"
             except Exception:
                 failed.append(name)
                 print(f"FAIL {name} ({time.monotonic() - drill_started:.0f} s)")

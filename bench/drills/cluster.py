@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -109,7 +110,12 @@ class Redis:
 
 
 class Cluster:
-    """The deployment; `env` is what every Picky process of it gets."""
+    """The deployment; `env` is what every Picky process of it gets.
+
+    Like systemd or Kubernetes in production, a supervisor thread restarts gunicorn,
+    the worker or beat when one exits without the drill having stopped it, and keeps
+    the list in `restarts`: the drills report it.
+    """
 
     def __init__(self):
         self.root = tempfile.mkdtemp(prefix="picky-drills-")
@@ -118,6 +124,9 @@ class Cluster:
         self.web = self.worker = self.beat = None
         self.web_port = support.free_port()
         self.env = {}
+        self.restarts = []
+        self.stopping = threading.Event()
+        self.supervisor = threading.Thread(target=self.supervise, daemon=True)
 
     def start(self):
         self.postgres.start()
@@ -146,6 +155,20 @@ class Cluster:
         self.start_web()
         self.start_worker()
         self.start_beat()
+        self.supervisor.start()
+
+    def supervise(self):
+        starters = {"web": self.start_web, "worker": self.start_worker, "beat": self.start_beat}
+        while not self.stopping.wait(0.5):
+            for role, start in starters.items():
+                process = getattr(self, role)
+                if process.alive() or process.ended_on_purpose:
+                    continue
+                self.restarts.append(f"{process.name} (exit status {process.popen.returncode})")
+                try:
+                    start()
+                except Exception as exc:  # tried again on the next round
+                    self.restarts.append(f"{role} failed to start: {exc}")
 
     def start_web(self):
         self.web = support.start_gunicorn(
@@ -165,6 +188,9 @@ class Cluster:
         self.beat.wait_for_log("beat: Starting", timeout=60)
 
     def stop(self):
+        self.stopping.set()
+        if self.supervisor.is_alive():
+            self.supervisor.join(timeout=120)
         for process in (self.beat, self.worker, self.web):
             if process is not None:
                 process.stop()

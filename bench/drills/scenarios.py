@@ -194,6 +194,8 @@ def redis_stopped(cluster):
     finish(thread, errors)
     not_ok = [status for status in sender.statuses if status != 200]
     assert not not_ok, f"ingest answered {not_ok[:10]} while Redis was down"
+    crashed = [name for name in cluster.restarts if name.startswith("drill-worker")]
+    assert not crashed, f"the worker exited when Redis went away: {crashed}"
     wait_settled(connector, len(sender.accepted))
     figures = verify(connector, sender.accepted.values())
     return {
