@@ -412,6 +412,7 @@ def main():
     )
     if failed:
         print(f"runs that did not succeed (first {len(failed)}): {failed}")
+    support.discard_logs()
     print(
         support.result_line(
             "engine",

@@ -237,6 +237,7 @@ def main():
     print(f"picky non-2xx + socket errors {failures}   ({support.against(failures, 0, False)})")
     print(f"picky events lost {picky['lost']}   ({support.against(picky['lost'], 0, False)})")
     print(f"web worker peak RSS {worker_rss:.0f} MB (largest of {len(web_rss) - 1} workers)")
+    support.discard_logs()
     print(
         support.result_line(
             "ingest",

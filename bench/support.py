@@ -137,6 +137,16 @@ def wait_until(predicate, timeout, interval=0.2, message="a condition"):
     raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
 
 
+STARTED = []  # every Process this run started, for discard_logs()
+
+
+def discard_logs():
+    """Remove the log files of the processes this run started (kept when it failed)."""
+    for process in STARTED:
+        if not process.alive():
+            Path(process.log_path).unlink(missing_ok=True)
+
+
 class Process:
     """A child process in its own session, with its output in a log file."""
 
@@ -153,6 +163,7 @@ class Process:
         )
         os.close(log_fd)
         self.ended_on_purpose = False
+        STARTED.append(self)
 
     @property
     def pid(self):

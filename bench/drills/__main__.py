@@ -11,6 +11,8 @@ import sys
 import time
 import traceback
 
+from bench import support
+
 from .cluster import LEASE_SECONDS, SWEEP_SECONDS, Cluster
 from .scenarios import DRILLS
 
@@ -47,6 +49,8 @@ def main(names):
             sys.stdout.flush()
     finally:
         cluster.stop()
+    if not failed:
+        support.discard_logs()
     print(f"drills: {len(failed)} failed in {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 
