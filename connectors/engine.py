@@ -136,19 +136,21 @@ def continue_run(run_id):
 def resume_after_delays(resumes):
     """Queue parked runs to go on, each at the step whose delay has elapsed.
 
-    `resumes` is [(run id, step index)]; the runs are updated in two queries
-    whatever their number, so a sweep settles a batch of 500 at once.
+    `resumes` is [(run id, step index)]; one UPDATE per distinct step index,
+    whatever the number of runs, so a sweep settles a batch of 500 at once.
     """
-    steps = dict(resumes)
-    runs = list(Run.objects.filter(pk__in=steps).only("pk", "context"))
+    by_step = {}
+    for run_id, step_index in resumes:
+        by_step.setdefault(step_index, []).append(run_id)
     lease_until = timezone.now() + lease()
-    for run in runs:
-        run.context = {**run.context, "delay_done_for_step": steps[run.pk]}
-        run.status = Run.Status.QUEUED
-        run.next_step = steps[run.pk]
-        run.lease_until = lease_until
-    Run.objects.bulk_update(runs, ["context", "status", "next_step", "lease_until"])
-    run_ids = [run.pk for run in runs]
+    for step_index, run_ids in by_step.items():
+        Run.objects.filter(pk__in=run_ids).update(
+            status=Run.Status.QUEUED,
+            next_step=step_index,
+            delay_done_step=step_index,
+            lease_until=lease_until,
+        )
+    run_ids = [run_id for run_id, _ in resumes]
     transaction.on_commit(lambda: enqueue_runs(run_ids))
 
 
@@ -383,12 +385,8 @@ class RunExecutor:
         ctx.set_contact(contact)
 
     def saved_context(self):
-        """What a run keeps to resume: its vars and where it stands (not the payload)."""
-        saved = {"vars": self.ctx.data["vars"]} if self.ctx else {}
-        done = (self.run.context or {}).get("delay_done_for_step")
-        if done is not None and done >= self.run.next_step:
-            saved["delay_done_for_step"] = done
-        return saved
+        """What a run keeps to resume: its vars (not the payload, which is the event's)."""
+        return {"vars": self.ctx.data["vars"]} if self.ctx else {}
 
     def load_done_effects(self):
         rows = RunLog.objects.filter(
@@ -403,7 +401,7 @@ class RunExecutor:
         ctx = self.ctx
         ctx.step = step
         self.renew_lease()
-        delay_done = (self.run.context or {}).get("delay_done_for_step") == index
+        delay_done = self.run.delay_done_step == index
         if step.delay and not delay_done:
             try:
                 self.apply_delay(index, step, started)

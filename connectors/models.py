@@ -147,6 +147,9 @@ class Run(models.Model):
     next_step = models.PositiveIntegerField(
         default=0, help_text="Index of the step the run resumes at."
     )
+    delay_done_step = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Index of the step whose delay has elapsed."
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

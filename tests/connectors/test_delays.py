@@ -339,7 +339,7 @@ def test_the_sweep_claims_in_due_order_and_in_batches(parked):
         assert delays.sweep_due_delays(batch_size=2) == 0
     assert set(Run.objects.values_list("status", flat=True)) == {Run.Status.QUEUED}
     queued = Run.objects.get(pk=runs[0].pk)
-    assert queued.next_step == 0 and queued.context["delay_done_for_step"] == 0
+    assert queued.next_step == 0 and queued.delay_done_step == 0
 
 
 @pytest.mark.django_db
