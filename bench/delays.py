@@ -1,4 +1,5 @@
-"""Delays at scale: the sweep's claim and a cancel by identifier with 1,000,000 pending rows.
+"""Delays at scale: the sweep's claim and a cancel by identifier with 1,000,000 pending rows,
+and how late 10,000 delays that come due at once are fired.
 
 Run on PostgreSQL: `.venv/bin/python -m bench.delays`. It uses its own
 database, BENCH_DATABASE_URL (default
@@ -9,7 +10,12 @@ Each query is timed first against an empty table, then against 1,000,000
 pending rows (plus 200,000 fired ones, as history), and the ratio printed:
 a ratio near 1 means the indexes keep the query independent of the backlog.
 Every timed statement runs in a transaction that is rolled back, so the data
-stays the same between repetitions. The last line is
+stays the same between repetitions. Then 10,000 delays of as many waiting runs come
+due at the same moment, just after a sweep (the worst phase: they wait a whole
+sweep interval), and the sweep runs every PICKY_DELAY_SWEEP_SECONDS as beat would;
+lateness is each row's fired time minus its due time. The resumed runs are
+published to an in-process broker: this measures the firing, not the runs.
+The last line is
 `RESULT name=value ...` for the bench runner.
 """
 
@@ -30,6 +36,7 @@ DUE = 600  # rows already due when the sweep is timed (more than one batch)
 IDENTIFIERS = max(RUNS, PENDING // 3 // RUNS * RUNS)
 REPEAT = 25
 IDENTIFIER = "order-4242"
+COMING_DUE = int(os.environ.get("BENCH_DELAYS_COMING_DUE", 10_000))
 
 
 def setup_django():
@@ -39,6 +46,7 @@ def setup_django():
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picky.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     create_database(url)
 
     import django
@@ -208,6 +216,50 @@ def measure(connector, now):
     }
 
 
+def measure_lateness(project, connectors):
+    """Seconds from due to fired for COMING_DUE delays due at one moment: (p50, p99, max)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from connectors import delays
+    from connectors.models import Event, Run, ScheduledStep, Step
+
+    step_of = dict(Step.objects.values_list("connector_id", "pk"))
+    now = timezone.now()
+    events = Event.objects.bulk_create(
+        Event(project=project, connector=connectors[n % CONNECTORS], payload={"n": n},
+              method="POST", received_at=now, status=Event.Status.PROCESSED)
+        for n in range(COMING_DUE)
+    )  # fmt: skip
+    runs = Run.objects.bulk_create(
+        Run(project=project, connector_id=event.connector_id, event=event,
+            status=Run.Status.WAITING, context={"vars": {}})
+        for event in events
+    )  # fmt: skip
+    interval = settings.PICKY_DELAY_SWEEP_SECONDS
+    delays.sweep_due_delays()  # the sweep that runs just before they come due
+    next_tick = time.monotonic() + interval
+    due_at = timezone.now() + timedelta(seconds=0.1)
+    ScheduledStep.objects.bulk_create(
+        ScheduledStep(project=project, connector_id=run.connector_id, run=run,
+                      step_id=step_of[run.connector_id], due_at=due_at, identifier=f"due-{run.pk}")
+        for run in runs
+    )  # fmt: skip
+    coming = ScheduledStep.objects.filter(identifier__startswith="due-")
+    give_up = time.monotonic() + 20 * interval
+    while coming.filter(status="pending").exists() and time.monotonic() < give_up:
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+        next_tick += interval
+        delays.sweep_due_delays()
+    late = sorted(
+        (fired - due).total_seconds()
+        for fired, due in coming.filter(status="fired").values_list("fired_at", "due_at")
+    )
+    if len(late) < COMING_DUE:
+        sys.exit(f"only {len(late)} of {COMING_DUE} due delays fired")
+    return late[len(late) // 2], late[int(len(late) * 0.99)], late[-1], interval
+
+
 def plan_of(query_sql, params):
     from django.db import connection
 
@@ -281,6 +333,13 @@ def main():
         ratio = full_ms / empty_ms if empty_ms else float("inf")
         results[key] = (full_ms, ratio)
         print(f"{label:<34}{empty_ms:>11.3f} ms{full_ms:>17.3f} ms{ratio:>8.1f}  {rows}")
+    p50, p99, worst, interval = measure_lateness(project, connectors)
+    target = interval + 1
+    print(
+        f"{COMING_DUE:,} delays due at once, sweep every {interval:g} s: fired "
+        f"p50 {p50:.2f} s / p99 {p99:.2f} s / max {worst:.2f} s after their due time "
+        f"(target p99 <= {target:g} s: {'met' if p99 <= target else 'short'})"
+    )
     print(
         "RESULT "
         f"pending_rows={pending} "
@@ -291,7 +350,8 @@ def main():
         f"sweep_batch_ms={results['sweep_batch'][0]:.3f} "
         f"cancel_lookup_ms={results['cancel_lookup'][0]:.3f} "
         f"cancel_lookup_ratio={results['cancel_lookup'][1]:.2f} "
-        f"cancel_ms={results['cancel'][0]:.3f}"
+        f"cancel_ms={results['cancel'][0]:.3f} "
+        f"lateness_p50_s={p50:.2f} lateness_p99_s={p99:.2f} lateness_max_s={worst:.2f}"
     )
 
 

@@ -196,9 +196,16 @@ def simulate(connector, payload):
     )
 
 
+# Runs resumed together (a delay sweep's batch) travel in tasks of this many: one
+# publish per message costs more than a run, and 10,000 delays may come due at once.
+RESUME_CHUNK = 20
+
+
 def enqueue_runs(run_ids):
-    for run_id in run_ids:
-        enqueue_run(run_id)
+    from .tasks import continue_runs
+
+    for start in range(0, len(run_ids), RESUME_CHUNK):
+        enqueue(continue_runs, run_ids[start : start + RESUME_CHUNK])
 
 
 def enqueue_run(run_id):

@@ -15,6 +15,12 @@ def continue_run(run_id):
     engine.continue_run(run_id)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def continue_runs(run_ids):
+    for run_id in run_ids:
+        engine.continue_run(run_id)
+
+
 @shared_task(ignore_result=True)
 def sweep_stuck_runs():
     engine.sweep_stuck()
