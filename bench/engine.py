@@ -331,22 +331,13 @@ def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
 
 
 def main():
-    support.ensure_services()
-    database_url = os.environ.get("BENCH_DATABASE_URL", support.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BENCH_REDIS_URL", support.DEFAULT_REDIS_URL)
-    support.setup_django(database_url, broker_url)
+    support.fresh_bench_environment()
 
     from django.db import connection
 
-    from bench.baseline import CREATE_TABLE, TABLE
     from connectors import transfer
     from picky.models import Project
 
-    support.empty_database()
-    support.purge_broker()
-    with connection.cursor() as cursor:
-        cursor.execute(CREATE_TABLE)
-        cursor.execute(f"TRUNCATE {TABLE}")
     project = Project.objects.create(name="Bench", slug="bench", time_zone="Asia/Kolkata")
     connector = transfer.import_connector(project, CONNECTOR)
 

@@ -156,22 +156,14 @@ def measure(servers, script):
 
 def main():
     support.require_tool("wrk", "apt-get install -y wrk")
-    support.ensure_services()
-    database_url = os.environ.get("BENCH_DATABASE_URL", support.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BENCH_REDIS_URL", support.DEFAULT_REDIS_URL)
-    support.setup_django(database_url, broker_url)
+    support.fresh_bench_environment()
 
     from django.db import connection
 
-    from bench.baseline import CREATE_TABLE, TABLE
+    from bench.baseline import TABLE
     from connectors.models import Connector, Event
     from picky.models import Project
 
-    support.empty_database()
-    support.purge_broker()
-    with connection.cursor() as cursor:
-        cursor.execute(CREATE_TABLE)
-        cursor.execute(f"TRUNCATE {TABLE}")
     project = Project.objects.create(name="Bench", slug="bench")
     connector = Connector.objects.create(project=project, name="Leads")
 

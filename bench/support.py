@@ -101,6 +101,25 @@ def setup_django(database_url, broker_url):
     call_command("migrate", verbosity=0)
 
 
+def fresh_bench_environment():
+    """Services up, Django on the bench database and broker, both emptied, and the bare
+    baseline's table in place and empty."""
+    ensure_services()
+    setup_django(
+        os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+    )
+    from django.db import connection
+
+    from bench.baseline import CREATE_TABLE, TABLE
+
+    empty_database()
+    purge_broker()
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_TABLE)
+        cursor.execute(f"TRUNCATE {TABLE}")
+
+
 def empty_database():
     """Drop every project (and so every connector, event, run, contact) of the bench database."""
     from django.db import connection
