@@ -276,9 +276,10 @@ class RunExecutor:
         self.lease_renewed_at = time.monotonic()
 
     def execute(self):
-        steps = self.load_steps()
+        definition = connector_definition(self.connector)
+        steps = definition.steps
         try:
-            self.ctx = self.build_context(steps)
+            self.ctx = self.build_context(definition)
             if self.run.attempts > 1 and not self.dry_run:
                 self.done_effects = self.load_done_effects()
             start = self.run.next_step
@@ -342,10 +343,7 @@ class RunExecutor:
 
     # Loading and context ------------------------------------------------------
 
-    def load_steps(self):
-        return connector_steps(self.connector)
-
-    def build_context(self, steps):
+    def build_context(self, definition):
         saved = self.run.context or {}
         data = context_namespaces(self.event, run_id=self.run.pk, saved_vars=saved.get("vars"))
         ctx = ActionContext(
@@ -359,7 +357,7 @@ class RunExecutor:
             ctx.set_contact(self.run.contact)
         elif self.connector.field_mapping:
             self.map_contact(ctx)
-        if uses_counters(steps):
+        if definition.reads_counters:
             data["counters"] = dict(
                 Counter.objects.filter(project_id=self.project.pk).values_list("name", "value")
             )
@@ -626,26 +624,35 @@ class LeaseLost(Exception):
     """Internal: another worker owns the run now."""
 
 
-# A worker's copy of each connector's steps and actions, by (connector id, revision):
-# a run reads them without a query until someone edits the connector.
+@dataclass(frozen=True)
+class ConnectorDefinition:
+    """A connector's steps with their enabled actions, in order, and whether any of
+    their templates reads `counters` (only then does a run load them)."""
+
+    steps: list
+    reads_counters: bool
+
+
+# A worker's copy of each connector's definition, by (connector id, revision): a run
+# reads it without a query until someone edits the connector.
 STEPS_CACHE_SIZE = 256
 _steps_cache = {}
 
 
-def connector_steps(connector):
-    """The connector's steps with their enabled actions, in order."""
+def connector_definition(connector):
     key = (connector.pk, connector.revision)
-    steps = _steps_cache.get(key)
-    if steps is None:
+    definition = _steps_cache.get(key)
+    if definition is None:
         steps = list(
             Step.objects.filter(connector_id=connector.pk).prefetch_related(
                 Prefetch("actions", queryset=Action.objects.filter(enabled=True))
             )
         )
+        definition = ConnectorDefinition(steps, reads_counters(steps))
         if len(_steps_cache) >= STEPS_CACHE_SIZE:
             _steps_cache.clear()
-        _steps_cache[key] = steps
-    return steps
+        _steps_cache[key] = definition
+    return definition
 
 
 def context_namespaces(event, run_id=None, saved_vars=None):
@@ -677,7 +684,7 @@ def context_namespaces(event, run_id=None, saved_vars=None):
     }
 
 
-def uses_counters(steps):
+def reads_counters(steps):
     text = json.dumps(
         [[s.filters, s.iterator, s.delay, [a.config for a in s.actions.all()]] for s in steps]
     )
