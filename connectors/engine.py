@@ -34,6 +34,7 @@ from picky.templating import render, render_deep, render_value
 
 from . import filters
 from .models import Counter, Event, Run, RunLog, Step
+from .services import enqueue_event, note_structure_change
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ def process_event(event_id):
         # Two deliveries raced past the check above; the other one created the run.
         existing = Run.objects.filter(event=event, replay_of=None).first()
         return continue_run(existing.pk) if existing else None
+    # Here, not in the ingest: the web process answers without walking the payload.
+    note_structure_change(event.connector, event.payload or {})
     RunExecutor(run, event).execute()
     return run
 
@@ -223,8 +226,6 @@ def lease():
 
 def sweep_stuck(batch=500):
     """Re-enqueue events and runs left queued/running past their lease."""
-    from .services import enqueue_event
-
     now = timezone.now()
     stale = now - lease()
     event_ids = list(

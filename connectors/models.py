@@ -27,6 +27,9 @@ class Connector(models.Model):
     structure_changed = models.BooleanField(
         default=False, help_text="A later event's JSON structure differs from the sample."
     )
+    sample_signature = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="Digest of the sample's paths."
+    )
     field_mapping = models.JSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(
         default=0, editable=False, help_text="Goes up whenever a step or action changes."

@@ -6,7 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from picky.dispatch import enqueue
-from picky.paths import attribute_paths, structure_signature
+from picky.paths import attribute_paths, paths_signature, structure_signature
 
 from .models import Connector, Counter, Event
 
@@ -116,20 +116,26 @@ def has_sample(connector):
 def map_first_sample(connector, payload):
     """The first payload becomes the sample; concurrent first events map only once."""
     paths = attribute_paths(payload)
+    signature = paths_signature(paths)
     updated = Connector.objects.filter(pk=connector.pk, sample_payload__isnull=True).update(
-        sample_payload=payload, mapped_paths=paths, structure_changed=False
-    )
+        sample_payload=payload, mapped_paths=paths, sample_signature=signature,
+        structure_changed=False,
+    )  # fmt: skip
     if updated:
         connector.sample_payload = payload
         connector.mapped_paths = paths
+        connector.sample_signature = signature
         connector.has_sample = True
 
 
 def note_structure_change(connector, payload):
-    """Flag the connector when a payload's structure differs from its sample."""
-    if connector.sample_payload is None or connector.structure_changed:
+    """Flag the connector when a payload's structure differs from its sample.
+
+    Compares digests, so the worker never loads the sample itself (up to 1 MiB).
+    """
+    if not connector.sample_signature or connector.structure_changed:
         return
-    if structure_signature(payload) != set(connector.mapped_paths):
+    if structure_signature(payload) != connector.sample_signature:
         Connector.objects.filter(pk=connector.pk).update(structure_changed=True)
         connector.structure_changed = True
 
@@ -139,8 +145,11 @@ def remap_from_event(event):
     connector = event.connector
     connector.sample_payload = event.payload
     connector.mapped_paths = attribute_paths(event.payload or {})
+    connector.sample_signature = paths_signature(connector.mapped_paths)
     connector.structure_changed = False
-    connector.save(update_fields=["sample_payload", "mapped_paths", "structure_changed"])
+    connector.save(
+        update_fields=["sample_payload", "mapped_paths", "sample_signature", "structure_changed"]
+    )
     return connector
 
 

@@ -1,5 +1,6 @@
 """Attribute paths of a payload, for auto-mapping (`event.customer.email`)."""
 
+import hashlib
 import re
 
 SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -42,6 +43,11 @@ def attribute_paths(payload, prefix="event"):
     return paths
 
 
+def paths_signature(paths):
+    """A short digest of a set of paths: equal digests, equal structures."""
+    return hashlib.sha256("\n".join(sorted(set(paths))).encode()).hexdigest()
+
+
 def structure_signature(payload):
-    """The set of paths, to tell whether a new payload differs from the sample."""
-    return set(attribute_paths(payload))
+    """The digest of a payload's paths, to tell whether it differs from the sample."""
+    return paths_signature(attribute_paths(payload))

@@ -375,3 +375,15 @@ def test_steps_are_cached_per_revision_and_reloaded_after_an_edit(project):
     assert run_payload(connector, {}).context["vars"] == {"a": "two", "b": "x"}
     second.delete()
     assert run_payload(connector, {}).context["vars"] == {"a": "two"}
+
+
+@pytest.mark.django_db
+def test_the_worker_flags_an_event_whose_structure_differs_from_the_sample(project):
+    connector = build_connector(project, steps=[])
+    run_payload(connector, {"name": "Asha", "items": [{"sku": "A"}]})
+    run_payload(connector, {"name": "Bala", "items": [{"sku": "B"}, {"sku": "C"}]})
+    connector.refresh_from_db()
+    assert connector.structure_changed is False
+    run_payload(connector, {"name": "Chitra", "phone": "9198"})
+    connector.refresh_from_db()
+    assert connector.structure_changed is True
