@@ -7,9 +7,12 @@ truth: a run owns a lease while it executes, the stuck-run sweep re-enqueues
 runs whose lease ran out, and an action with outside effects that already
 succeeded for the same (run, step, action, iteration) is not repeated.
 
-Log lines of actions without outside effects are buffered and written in one
-INSERT when the run ends or parks; an action with outside effects has its log
-line written as soon as it succeeds, which is what keeps a re-run from
+A run's database work (its row, the effects of database-only actions, its
+log lines, its end) commits as one transaction (`RunTransaction`): a run of
+database-only actions commits once, and a crash leaves none of it behind, so a
+re-run repeats none of its effects. Before an action whose effect leaves the
+database (a message, an HTTP call) that transaction commits; the effect's log
+line is written as soon as it succeeds, which is what keeps a re-run from
 repeating it. The one window left open is a worker dying between an outside
 effect and that INSERT (milliseconds): such an effect may be repeated once.
 """
@@ -17,11 +20,12 @@ effect and that INSERT (milliseconds): such an effect may be repeated once.
 import json
 import logging
 import time
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
@@ -84,6 +88,10 @@ def process_event(event_id):
         # A second delivery of the event: continue its run if the lease ran out.
         return continue_run(event.existing_run_id)
     now = timezone.now()
+    # The run's row belongs to its transaction: until the run commits, a second
+    # delivery of the event waits on the row's unique index, then finds it done.
+    run_transaction = RunTransaction()
+    run_transaction.begin()
     try:
         run = Run.objects.create(
             project_id=event.project_id,
@@ -94,13 +102,15 @@ def process_event(event_id):
             lease_until=now + lease(),
             attempts=1,
         )
-    except IntegrityError:
+    except IntegrityError as exc:
         # Two deliveries raced past the check above; the other one created the run.
+        run_transaction.rollback(exc)
         existing = Run.objects.filter(event=event, replay_of=None).first()
         return continue_run(existing.pk) if existing else None
+    run_transaction.new_run = run
     # Here, not in the ingest: the web process answers without walking the payload.
     note_structure_change(event.connector, event.payload or {})
-    RunExecutor(run, event).execute()
+    RunExecutor(run, event, run_transaction=run_transaction).execute()
     return run
 
 
@@ -263,8 +273,56 @@ def finish_run(run, status, error=""):
 # The executor ----------------------------------------------------------------
 
 
+class RunTransaction:
+    """The run's database work since its last outside effect, as one transaction.
+
+    One commit per run instead of one per database action: fewer round trips and
+    WAL flushes, and the effects, their log lines and the run's end stand or fall
+    together. It commits before an outside effect (no message leaves for work that
+    could still roll back, no transaction stays open while a server answers) and
+    at least every PICKY_RUN_TRANSACTION_SECONDS, so a long run holds its locks briefly.
+    """
+
+    def __init__(self):
+        self._atomic = None
+        self.began_at = 0.0
+        # A run created in this transaction, until it commits.
+        self.new_run = None
+
+    @property
+    def open(self):
+        return self._atomic is not None
+
+    def begin(self):
+        if self._atomic is None:
+            atomic = ExitStack()
+            atomic.enter_context(transaction.atomic())
+            self._atomic, self.began_at = atomic, time.monotonic()
+
+    def commit(self):
+        atomic, self._atomic = self._atomic, None
+        self.new_run = None
+        if atomic is not None:
+            atomic.close()
+
+    def rollback(self, exc=None):
+        atomic, self._atomic = self._atomic, None
+        self.new_run = None
+        if atomic is not None:
+            exc = exc or RolledBack()
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class RolledBack(Exception):
+    """Internal: the reason given to a transaction rolled back for no error of its own."""
+
+
+class TransactionBroken(Exception):
+    """Internal: a database error inside the run's transaction; its work is rolled back."""
+
+
 class RunExecutor:
-    def __init__(self, run, event, dry_run=False):
+    def __init__(self, run, event, dry_run=False, run_transaction=None):
         self.run = run
         self.event = event
         self.connector = event.connector
@@ -275,10 +333,13 @@ class RunExecutor:
         self.ctx = None
         self.done_effects = {}
         self.lease_renewed_at = time.monotonic()
+        self.tx = run_transaction or RunTransaction()
 
     def execute(self):
         definition = connector_definition(self.connector)
         steps = definition.steps
+        if not self.dry_run:
+            self.tx.begin()
         try:
             self.ctx = self.build_context(definition)
             if self.run.attempts > 1 and not self.dry_run:
@@ -287,15 +348,22 @@ class RunExecutor:
             for index in range(start, len(steps)):
                 self.run.next_step = index
                 self.run_step(index, steps[index])
-        except LeaseLost:
+        except LeaseLost as exc:
             logger.warning("Run %s was taken over by another worker; this one stops", self.run.pk)
+            self.tx.rollback(exc)
             return self.run
         except RunStopped as stop:
             return self.end(stop.status, stop.error)
-        except DATABASE_UNAVAILABLE:
+        except DATABASE_UNAVAILABLE as exc:
+            self.roll_back_quietly(exc)
             raise
+        except TransactionBroken as broken:
+            self.undo(broken)
+            return self.end(Run.Status.FAILED, str(broken))
         except Exception as exc:
             logger.exception("Run %s failed", self.run.pk)
+            if isinstance(exc, DatabaseError):
+                self.undo(exc)
             return self.end(Run.Status.FAILED, f"Internal error: {type(exc).__name__}: {exc}")
         return self.end(Run.Status.SUCCEEDED)
 
@@ -304,11 +372,36 @@ class RunExecutor:
             self.run.status = status
             self.run.error = error
             return self.run
-        # The last log lines, the run's end and its event's status commit together: one
-        # commit instead of three, and no crash can leave a finished run whose event
-        # still looks queued (the sweep would re-enqueue that event forever).
-        with transaction.atomic(savepoint=False):
-            return self.record_end(status, error)
+        # The last log lines, the run's end and its event's status commit together with
+        # the run's database work: no crash can leave a finished run whose event still
+        # looks queued (the sweep would re-enqueue that event forever).
+        self.tx.begin()
+        try:
+            run = self.record_end(status, error)
+        except Exception as exc:
+            self.roll_back_quietly(exc)
+            raise
+        self.tx.commit()
+        return run
+
+    def roll_back_quietly(self, exc):
+        """Roll back after `exc`; with the database gone the rollback fails too, and
+        the connection is closed either way."""
+        with suppress(DATABASE_UNAVAILABLE):
+            self.tx.rollback(exc)
+
+    def undo(self, exc):
+        """Roll back the run's open transaction after a database error in it: its work
+        and log lines since the last commit are undone, the run itself is kept (written
+        again when it was created in that transaction) so that it can end failed."""
+        new_run = self.tx.new_run
+        self.tx.rollback(exc)
+        self.pending_logs = []
+        self.ctx = None  # its contact may have been created in what was undone
+        if new_run is not None:
+            self.tx.begin()
+            new_run.contact = None
+            new_run.save(force_insert=True)
 
     def record_end(self, status, error):
         self.flush_logs()
@@ -322,7 +415,7 @@ class RunExecutor:
                 status=status,
                 context=run.context,
                 next_step=run.next_step,
-                contact=self.ctx.contact if self.ctx else None,
+                contact=self.ctx.contact if self.ctx else self.run.contact,
                 lease_until=None,
             )
             run.status = status
@@ -334,7 +427,7 @@ class RunExecutor:
             finished_at=now,
             context=run.context,
             next_step=run.next_step,
-            contact=self.ctx.contact if self.ctx else None,
+            contact=self.ctx.contact if self.ctx else self.run.contact,
             lease_until=None,
         )
         Event.objects.filter(pk=self.event.pk, status=Event.Status.QUEUED).update(
@@ -406,6 +499,7 @@ class RunExecutor:
         started = time.perf_counter()
         ctx = self.ctx
         ctx.step = step
+        self.keep_transaction()
         self.renew_lease()
         delay_done = self.run.delay_done_step == index
         if step.delay and not delay_done:
@@ -488,6 +582,7 @@ class RunExecutor:
             self.run_action(step, index, action, iteration)
 
     def run_action(self, step, step_index, action, iteration):
+        self.keep_transaction()
         self.renew_lease()
         ctx = self.ctx
         ctx.action, ctx.iteration = action, iteration
@@ -511,17 +606,26 @@ class RunExecutor:
             # Already performed by an earlier attempt of this run: reuse its outputs.
             self.store_outputs(action, done, {})
             return None
+        outside = (
+            action_type.has_outside_effects
+            and not action_type.effects_in_database
+            and not self.dry_run
+        )
+        # Whether a database error in the action leaves the run's transaction usable.
+        contained = self.dry_run or outside or action_type.effects_in_database
         try:
             inputs = action_type.render(ctx, action.config)
             log.inputs = action_type.loggable(inputs)
             if self.dry_run and action_type.has_outside_effects:
                 result = action_type.dry_run(ctx, inputs)
             elif action_type.effects_in_database and not self.dry_run:
-                # The effect and its log line commit together: a re-run never repeats it.
+                # A savepoint: an effect half-done when the action fails is undone and
+                # the run goes on. Done, it commits with its log line and the run's end.
                 with transaction.atomic():
                     result = action_type.run(ctx, inputs)
-                    self.action_succeeded(log, action, result, started, write_now=True)
-                return self.stop_if_asked(action_type, result)
+            elif outside:
+                self.commit()
+                result = action_type.run(ctx, inputs)
             else:
                 result = action_type.run(ctx, inputs)
         except ActionError as exc:
@@ -531,12 +635,17 @@ class RunExecutor:
             raise
         except Exception as exc:
             logger.exception("Action %s of run %s crashed", action.pk, self.run.pk)
-            log.status = RunLog.Status.FAILED
-            log.error = f"Internal error: {type(exc).__name__}: {exc}"
+            error = f"Internal error: {type(exc).__name__}: {exc}"
+            if not contained and isinstance(exc, DatabaseError):
+                raise TransactionBroken(
+                    f"{error} (in {action_type.label}; the run's database work since its "
+                    "last commit was undone)"
+                ) from exc
+            log.status, log.error = RunLog.Status.FAILED, error
             return self.action_failed(log, action, started)
-        self.action_succeeded(
-            log, action, result, started, write_now=action_type.has_outside_effects
-        )
+        # An outside effect's log line is written at once: it keeps a re-run from
+        # repeating the effect.
+        self.action_succeeded(log, action, result, started, write_now=outside)
         return self.stop_if_asked(action_type, result)
 
     def action_succeeded(self, log, action, result, started, write_now):
@@ -601,6 +710,21 @@ class RunExecutor:
         return Run.objects.filter(
             pk=self.run.pk, status=Run.Status.RUNNING, attempts=self.run.attempts
         )
+
+    def commit(self):
+        """Commit the run's database work so far, its log lines included."""
+        self.flush_logs()
+        self.tx.commit()
+
+    def keep_transaction(self):
+        """A transaction open for the work that follows, committed first when it has
+        been open for PICKY_RUN_TRANSACTION_SECONDS (a long run holds its locks briefly)."""
+        if self.dry_run:
+            return
+        longest = settings.PICKY_RUN_TRANSACTION_SECONDS
+        if self.tx.open and time.monotonic() - self.tx.began_at > longest:
+            self.commit()
+        self.tx.begin()
 
     def renew_lease(self):
         """Keep the lease of a long run, at most a few times per lease period.

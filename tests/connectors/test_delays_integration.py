@@ -145,7 +145,8 @@ def test_a_worker_killed_while_resuming_does_not_lose_the_run(project, settings)
     [run] = park_many(connector, 1, timezone.now() - timedelta(seconds=1))
     Event.objects.filter(pk=run.event_id).update(payload={"items": list(range(ITEMS))})
 
-    worker = start_worker(name="delays-doomed")
+    # Committing after every action, so that the run is seen half-way.
+    worker = start_worker(name="delays-doomed", env={"PICKY_RUN_TRANSACTION_SECONDS": "0"})
     try:
         assert delays.sweep_due_delays() == 1
         wait_for(

@@ -1,0 +1,117 @@
+"""A run's database work commits as one transaction (connectors/engine.py RunTransaction)."""
+
+import pytest
+from django.core import mail
+from django.db import IntegrityError, OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+
+from actions.registry import get_type
+from connectors import engine, services
+from connectors.models import Counter, Event, Run, RunLog
+from tests.builders import build_connector
+
+
+def ingest(connector, payload=None):
+    return services.record_event(
+        connector, payload or {}, method="POST", headers={}, source_ip="127.0.0.1"
+    )
+
+
+def fail_set_variable_with(monkeypatch, error):
+    def run(self, ctx, inputs):
+        raise error
+
+    monkeypatch.setattr(type(get_type("set_variable")), "run", run)
+
+
+def counter_then_variable(project):
+    return build_connector(
+        project,
+        steps=[{"actions": [("trigger_counter", {"name": "n"}),
+                            ("set_variable", {"name": "v", "value": "x"})]}],
+    )  # fmt: skip
+
+
+def commits(queries):
+    return sum(1 for query in queries if query["sql"].upper().startswith(("COMMIT", "RELEASE")))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_losing_the_database_mid_run_leaves_nothing_behind(project, monkeypatch):
+    connector = counter_then_variable(project)
+    event = ingest(connector)
+    fail_set_variable_with(monkeypatch, OperationalError("server closed the connection"))
+    with pytest.raises(OperationalError):
+        engine.process_event(event.pk)
+    # The counter's increment, the run and its log lines went with the transaction: the
+    # event is still queued for the sweep, and its next run counts once.
+    assert not Counter.objects.filter(name="n").exists()
+    assert not Run.objects.exists() and not RunLog.objects.exists()
+    assert Event.objects.get(pk=event.pk).status == Event.Status.QUEUED
+    monkeypatch.undo()
+    engine.process_event(event.pk)
+    assert Counter.objects.get(name="n").value == 1
+    assert Run.objects.get(event=event).status == Run.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_in_an_action_undoes_the_runs_work_and_fails_the_run(project, monkeypatch):
+    connector = counter_then_variable(project)
+    event = ingest(connector)
+    fail_set_variable_with(monkeypatch, IntegrityError("duplicate key value"))
+    run = engine.process_event(event.pk)
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == Run.Status.FAILED
+    assert "IntegrityError: duplicate key value" in run.error
+    assert "database work since its last commit was undone" in run.error
+    # The increment is undone with the log line that said it happened.
+    assert not Counter.objects.filter(name="n").exists()
+    assert not RunLog.objects.filter(run=run).exists()
+    assert Event.objects.get(pk=event.pk).status == Event.Status.PROCESSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_of_database_actions_commits_once(project):
+    connector = counter_then_variable(project)
+    engine.process_event(ingest(connector).pk)  # the worker caches the connector's steps
+    event = ingest(connector)
+    with CaptureQueriesContext(connection) as queries:
+        engine.process_event(event.pk)
+    assert commits(queries) == 2  # the counter's savepoint, then the run's one commit
+    assert Counter.objects.get(name="n").value == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_run_commits_as_it_goes(project, settings):
+    settings.PICKY_RUN_TRANSACTION_SECONDS = -1
+    connector = counter_then_variable(project)
+    engine.process_event(ingest(connector).pk)
+    with CaptureQueriesContext(connection) as queries:
+        engine.process_event(ingest(connector).pk)
+    # Before the step, before each action (its savepoint apart), and at the end.
+    assert commits(queries) == 5
+    assert Counter.objects.get(name="n").value == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_before_an_outside_effect_is_committed_before_it_happens(project, monkeypatch):
+    connector = build_connector(
+        project,
+        steps=[{"actions": [("trigger_counter", {"name": "n"}),
+                            ("send_email", {"to": ["a@b.co"], "subject": "s", "body": "b"})]}],
+    )  # fmt: skip
+    send_email = type(get_type("send_email"))
+    original_run = send_email.run
+    seen = {}
+
+    def run(self, ctx, inputs):
+        seen["in_transaction"] = connection.in_atomic_block
+        seen["counter"] = Counter.objects.get(name="n").value
+        return original_run(self, ctx, inputs)
+
+    monkeypatch.setattr(send_email, "run", run)
+    run_row = engine.process_event(ingest(connector).pk)
+    assert seen == {"in_transaction": False, "counter": 1}
+    assert len(mail.outbox) == 1
+    assert Run.objects.get(pk=run_row.pk).status == Run.Status.SUCCEEDED
+    assert RunLog.objects.filter(run=run_row, kind=RunLog.Kind.ACTION).count() == 2
