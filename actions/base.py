@@ -116,6 +116,10 @@ class ActionType:
     # tags, records): the engine commits them together with their log line, so a
     # re-run can never repeat them. Such types also set has_outside_effects.
     effects_in_database = False
+    # True when the effect updates a row that many runs share (a counter): the run
+    # commits right after it, so that the row stays locked for one statement rather
+    # than for the rest of the run while other runs queue behind it.
+    updates_shared_row = False
     form_class = ActionConfigForm
     # Config keys that are not templates (rendered as given).
     literal_fields = ()

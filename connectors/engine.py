@@ -646,6 +646,8 @@ class RunExecutor:
         # An outside effect's log line is written at once: it keeps a re-run from
         # repeating the effect.
         self.action_succeeded(log, action, result, started, write_now=outside)
+        if action_type.updates_shared_row and not self.dry_run:
+            self.commit()
         return self.stop_if_asked(action_type, result)
 
     def action_succeeded(self, log, action, result, started, write_now):

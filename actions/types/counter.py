@@ -30,6 +30,7 @@ class TriggerCounter(ActionType):
     # Writes shared state: not performed in a simulation, never repeated on a re-run.
     has_outside_effects = True
     effects_in_database = True
+    updates_shared_row = True
     form_class = TriggerCounterForm
     literal_fields = ("amount",)
 
@@ -62,6 +63,7 @@ class ResetCounter(ActionType):
     description = "Set a named counter back to 0 (or a given value)."
     has_outside_effects = True
     effects_in_database = True
+    updates_shared_row = True
     form_class = ResetCounterForm
     literal_fields = ("value",)
 

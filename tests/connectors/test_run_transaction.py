@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from actions.registry import get_type
 from connectors import engine, services
 from connectors.models import Counter, Event, Run, RunLog
+from crm.models import Contact, Tag
 from tests.builders import build_connector
 
 
@@ -32,52 +33,82 @@ def counter_then_variable(project):
     )  # fmt: skip
 
 
+def tag_then_variable(project):
+    return build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}"},
+        steps=[{"actions": [("add_tag", {"tags": ["lead"]}),
+                            ("set_variable", {"name": "v", "value": "x"})]}],
+    )  # fmt: skip
+
+
+LEAD = {"phone": "+919847000001"}
+
+
 def commits(queries):
-    return sum(1 for query in queries if query["sql"].upper().startswith(("COMMIT", "RELEASE")))
+    return sum(1 for query in queries if query["sql"].upper().startswith("COMMIT"))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_losing_the_database_mid_run_leaves_nothing_behind(project, monkeypatch):
-    connector = counter_then_variable(project)
-    event = ingest(connector)
+    connector = tag_then_variable(project)
+    event = ingest(connector, LEAD)
     fail_set_variable_with(monkeypatch, OperationalError("server closed the connection"))
     with pytest.raises(OperationalError):
         engine.process_event(event.pk)
-    # The counter's increment, the run and its log lines went with the transaction: the
-    # event is still queued for the sweep, and its next run counts once.
-    assert not Counter.objects.filter(name="n").exists()
+    # The contact, its tag, the run and its log lines went with the transaction: the
+    # event is still queued for the sweep, and its next run does it all once.
+    assert not Contact.objects.exists() and not Tag.objects.exists()
     assert not Run.objects.exists() and not RunLog.objects.exists()
     assert Event.objects.get(pk=event.pk).status == Event.Status.QUEUED
     monkeypatch.undo()
-    engine.process_event(event.pk)
-    assert Counter.objects.get(name="n").value == 1
-    assert Run.objects.get(event=event).status == Run.Status.SUCCEEDED
+    run = engine.process_event(event.pk)
+    assert Run.objects.get(pk=run.pk).status == Run.Status.SUCCEEDED
+    assert list(Contact.objects.get().tags.values_list("name", flat=True)) == ["lead"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_error_in_an_action_undoes_the_runs_work_and_fails_the_run(project, monkeypatch):
-    connector = counter_then_variable(project)
-    event = ingest(connector)
+    connector = tag_then_variable(project)
+    event = ingest(connector, LEAD)
     fail_set_variable_with(monkeypatch, IntegrityError("duplicate key value"))
     run = engine.process_event(event.pk)
     run = Run.objects.get(pk=run.pk)
     assert run.status == Run.Status.FAILED
     assert "IntegrityError: duplicate key value" in run.error
     assert "database work since its last commit was undone" in run.error
-    # The increment is undone with the log line that said it happened.
-    assert not Counter.objects.filter(name="n").exists()
+    # The tag is undone with the log line that said it was added.
+    assert not Tag.objects.exists() and run.contact is None
     assert not RunLog.objects.filter(run=run).exists()
     assert Event.objects.get(pk=event.pk).status == Event.Status.PROCESSED
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_of_database_actions_commits_once(project):
-    connector = counter_then_variable(project)
-    engine.process_event(ingest(connector).pk)  # the worker caches the connector's steps
-    event = ingest(connector)
+    connector = tag_then_variable(project)
+    engine.process_event(ingest(connector, LEAD).pk)
+    event = ingest(connector, {"phone": "+919847000002"})
     with CaptureQueriesContext(connection) as queries:
-        engine.process_event(event.pk)
-    assert commits(queries) == 2  # the counter's savepoint, then the run's one commit
+        run = engine.process_event(event.pk)
+    assert commits(queries) == 1
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == Run.Status.SUCCEEDED
+    assert list(run.contact.tags.values_list("name", flat=True)) == ["lead"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_commits_right_after_updating_a_shared_counter(project):
+    connector = counter_then_variable(project)
+    engine.process_event(ingest(connector).pk)
+    with CaptureQueriesContext(connection) as queries:
+        engine.process_event(ingest(connector).pk)
+    # The counter's row stays locked for one statement, not for the rest of the run.
+    statements = [query["sql"].split()[0].upper() for query in queries]
+    after_increment = statements[
+        next(i for i, q in enumerate(queries) if "connectors_counter" in q["sql"]) + 1 :
+    ]
+    assert [s for s in after_increment if s in ("COMMIT", "UPDATE")][:1] == ["COMMIT"]
+    assert commits(queries) == 2
     assert Counter.objects.get(name="n").value == 2
 
 
@@ -88,8 +119,8 @@ def test_a_long_run_commits_as_it_goes(project, settings):
     engine.process_event(ingest(connector).pk)
     with CaptureQueriesContext(connection) as queries:
         engine.process_event(ingest(connector).pk)
-    # Before the step, before each action (its savepoint apart), and at the end.
-    assert commits(queries) == 5
+    # Before the step, before the counter, after it, and at the end.
+    assert commits(queries) == 4
     assert Counter.objects.get(name="n").value == 2
 
 
