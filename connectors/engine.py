@@ -23,10 +23,18 @@ import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from actions.base import ActionContext, ActionError
@@ -34,10 +42,12 @@ from actions.models import Action
 from actions.registry import get_type
 from crm import services as crm_services
 from picky.dispatch import enqueue
+from picky.models import Project
+from picky.rows import insert_rows, select_models, selected_columns, update_row
 from picky.templating import render, render_deep, render_value
 
 from . import filters
-from .models import Counter, Event, Run, RunLog, Step
+from .models import Connector, Counter, Event, Run, RunLog, Step
 from .services import enqueue_event, note_structure_change
 
 logger = logging.getLogger(__name__)
@@ -50,6 +60,19 @@ MAX_RUN_ATTEMPTS = 5
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 # A run never needs its connector's sample (up to a megabyte of JSON): not loaded.
 SAMPLE_FIELDS = ("connector__sample_payload", "connector__mapped_paths")
+# The event, its connector (but its sample), its project and whether it has a run.
+EVENT_FOR_RUN_SHAPES = (
+    (Event, tuple(Event._meta.concrete_fields)),
+    (
+        Connector,
+        tuple(
+            field
+            for field in Connector._meta.concrete_fields
+            if f"connector__{field.name}" not in SAMPLE_FIELDS
+        ),
+    ),
+    (Project, tuple(Project._meta.concrete_fields)),
+)
 
 
 @dataclass
@@ -74,34 +97,33 @@ class RunStopped(Exception):
 
 def process_event(event_id):
     """Create the event's run and execute it (Celery task body)."""
-    first_run = Run.objects.filter(event=OuterRef("pk"), replay_of__isnull=True).values("pk")
-    event = (
-        Event.objects.select_related("connector__project")
-        .defer(*SAMPLE_FIELDS)
-        .annotate(existing_run_id=Subquery(first_run[:1]))
-        .filter(pk=event_id)
-        .first()
-    )
-    if event is None or event.status != Event.Status.QUEUED:
+    found = select_models(*event_for_run_query(), [event_id], EVENT_FOR_RUN_SHAPES)
+    if not found:
         return None
-    if event.existing_run_id:
+    event, connector, project, existing_run_id = found[0]
+    if event.status != Event.Status.QUEUED:
+        return None
+    if existing_run_id:
         # A second delivery of the event: continue its run if the lease ran out.
-        return continue_run(event.existing_run_id)
+        return continue_run(existing_run_id)
+    connector.project = project
+    event.connector = connector
     now = timezone.now()
     # The run's row belongs to its transaction: until the run commits, a second
     # delivery of the event waits on the row's unique index, then finds it done.
     run_transaction = RunTransaction()
     run_transaction.begin()
+    run = Run(
+        project_id=event.project_id,
+        connector=event.connector,
+        event=event,
+        status=Run.Status.RUNNING,
+        started_at=now,
+        lease_until=now + lease(),
+        attempts=1,
+    )
     try:
-        run = Run.objects.create(
-            project_id=event.project_id,
-            connector=event.connector,
-            event=event,
-            status=Run.Status.RUNNING,
-            started_at=now,
-            lease_until=now + lease(),
-            attempts=1,
-        )
+        insert_rows([run])
     except IntegrityError as exc:
         # Two deliveries raced past the check above; the other one created the run.
         run_transaction.rollback(exc)
@@ -112,6 +134,25 @@ def process_event(event_id):
     note_structure_change(event.connector, event.payload or {})
     RunExecutor(run, event, run_transaction=run_transaction).execute()
     return run
+
+
+@cache
+def event_for_run_query():
+    """The SELECT behind EVENT_FOR_RUN_SHAPES, written once: the ORM took longer to
+    compile it (joins, deferred fields, a subquery) than the run took to execute."""
+    (_, event_fields), (_, connector_fields), (_, project_fields) = EVENT_FOR_RUN_SHAPES
+    quote = connection.ops.quote_name
+    runs = quote(Run._meta.db_table)
+    return (
+        f"SELECT {selected_columns('e', event_fields)}, "
+        f"{selected_columns('c', connector_fields)}, {selected_columns('p', project_fields)}, "
+        f"(SELECT r.id FROM {runs} r WHERE r.event_id = e.id AND r.replay_of_id IS NULL "
+        "LIMIT 1) "
+        f"FROM {quote(Event._meta.db_table)} e "
+        f"JOIN {quote(Connector._meta.db_table)} c ON c.id = e.connector_id "
+        f"JOIN {quote(Project._meta.db_table)} p ON p.id = c.project_id "
+        "WHERE e.id = %s",
+    )
 
 
 def continue_run(run_id):
@@ -407,32 +448,26 @@ class RunExecutor:
         self.flush_logs()
         run = self.run
         run.context = self.saved_context()
-        now = timezone.now()
-        if status == Run.Status.WAITING:
-            # Only while this execution still owns the run: a cancel that landed
-            # since the delay row was written has stopped it, and that must stand.
-            self.owned_run().update(
-                status=status,
-                context=run.context,
-                next_step=run.next_step,
-                contact=self.ctx.contact if self.ctx else self.run.contact,
-                lease_until=None,
-            )
-            run.status = status
-            return run
-        run.status, run.error, run.finished_at = status, error, now
-        self.owned_run().update(
-            status=status,
-            error=error,
-            finished_at=now,
-            context=run.context,
-            next_step=run.next_step,
-            contact=self.ctx.contact if self.ctx else self.run.contact,
-            lease_until=None,
-        )
-        Event.objects.filter(pk=self.event.pk, status=Event.Status.QUEUED).update(
-            status=Event.Status.PROCESSED
-        )
+        contact = self.ctx.contact if self.ctx else run.contact
+        values = {
+            "status": status,
+            "context": run.context,
+            "next_step": run.next_step,
+            "contact_id": contact.pk if contact else None,
+            "lease_until": None,
+        }
+        if status != Run.Status.WAITING:
+            run.error, run.finished_at = error, timezone.now()
+            values.update(error=error, finished_at=run.finished_at)
+        # Only while this execution still owns the run: a cancel that landed since a
+        # delay row was written has stopped it, and that must stand.
+        self.update_owned_run(values)
+        run.status = status
+        if status != Run.Status.WAITING:
+            update_row(
+                Event, self.event.pk, {"status": Event.Status.PROCESSED},
+                where={"status": Event.Status.QUEUED},
+            )  # fmt: skip
         return run
 
     # Loading and context ------------------------------------------------------
@@ -704,14 +739,16 @@ class RunExecutor:
 
     def flush_logs(self):
         if self.pending_logs and not self.dry_run:
-            RunLog.objects.bulk_create(self.pending_logs)
+            insert_rows(self.pending_logs)
             self.pending_logs = []
 
-    def owned_run(self):
-        """The run's row while this execution owns it: the attempt number is the fence."""
-        return Run.objects.filter(
-            pk=self.run.pk, status=Run.Status.RUNNING, attempts=self.run.attempts
-        )
+    def update_owned_run(self, values):
+        """Update the run's row while this execution owns it (the attempt number is the
+        fence); the number of rows updated, 0 when another execution took the run over."""
+        return update_row(
+            Run, self.run.pk, values,
+            where={"status": Run.Status.RUNNING, "attempts": self.run.attempts},
+        )  # fmt: skip
 
     def commit(self):
         """Commit the run's database work so far, its log lines included."""
@@ -738,7 +775,7 @@ class RunExecutor:
             return
         period = settings.PICKY_RUN_LEASE_SECONDS
         if time.monotonic() - self.lease_renewed_at > period / 3:
-            if not self.owned_run().update(lease_until=timezone.now() + lease()):
+            if not self.update_owned_run({"lease_until": timezone.now() + lease()}):
                 raise LeaseLost
             self.lease_renewed_at = time.monotonic()
 

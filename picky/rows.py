@@ -1,0 +1,135 @@
+"""Writing model rows on the hot path without compiling the SQL every time.
+
+The ingest writes an event on every webhook and the engine a run, its log lines
+and its end on every event: always the same statements with other values.
+Django compiles each of them anew (a query object, a compiler, quoting every
+column) and that costs more CPU than PostgreSQL spends executing them. These
+helpers build each statement once per process, from the model's own fields,
+and prepare the values with each field's own `get_db_prep_save`, as
+`Model.save()` and `QuerySet.update()` do; signals are not sent (the hot-path
+models have no receivers).
+"""
+
+from enum import Enum
+from functools import cache
+
+from django.db import connection
+
+# Rows per INSERT: keeps the parameter count far under SQLite's and PostgreSQL's limits.
+ROWS_PER_INSERT = 200
+
+
+def insert_rows(objs):
+    """INSERT model instances of one model (none saved yet) and set their primary keys."""
+    objs = list(objs)
+    for start in range(0, len(objs), ROWS_PER_INSERT):
+        chunk = objs[start : start + ROWS_PER_INSERT]
+        model = type(chunk[0])
+        fields = inserted_fields(model)
+        params = []
+        for obj in chunk:
+            params.extend(
+                field.get_db_prep_save(plain(field.pre_save(obj, add=True)), connection)
+                for field in fields
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(insert_sql(model, connection.vendor, len(chunk)), params)
+            keys = cursor.fetchall()
+        for obj, (key,) in zip(chunk, keys, strict=True):
+            obj.pk = key
+            obj._state.adding = False
+            obj._state.db = connection.alias
+    return objs
+
+
+def update_row(model, pk, values, where=None):
+    """UPDATE one row by primary key: `values` {field name: value}, `where` {field name:
+    value} that must hold as well (a fence). Returns the number of rows updated (0 or 1)."""
+    where = where or {}
+    opts = model._meta
+    set_fields = tuple(opts.get_field(name) for name in values)
+    where_fields = tuple(opts.get_field(name) for name in where)
+    params = [
+        field.get_db_prep_save(plain(value), connection)
+        for field, value in zip(set_fields, values.values(), strict=True)
+    ]
+    params.append(pk)
+    params += [
+        field.get_db_prep_value(plain(value), connection)
+        for field, value in zip(where_fields, where.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(update_sql(model, set_fields, where_fields), params)
+        return cursor.rowcount
+
+
+def plain(value):
+    """A choice (`Run.Status.RUNNING`) as its value: drivers adapt enums by name."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def inserted_fields(model):
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+
+
+@cache
+def insert_sql(model, vendor, rows):
+    quote = connection.ops.quote_name
+    fields = inserted_fields(model)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+    )
+
+
+@cache
+def update_sql(model, set_fields, where_fields):
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in set_fields)
+    conditions = "".join(f" AND {quote(field.column)} = %s" for field in where_fields)
+    return (
+        f"UPDATE {quote(model._meta.db_table)} SET {assignments} "
+        f"WHERE {quote(model._meta.pk.column)} = %s{conditions}"
+    )
+
+
+def select_models(sql, params, shapes):
+    """Run a SELECT whose columns are, in turn, the `fields` of each (model, fields) of
+    `shapes`, then any extra columns; one tuple per row: an instance of each model
+    (its other fields deferred), then the extra values as the database gave them."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    results = []
+    for row in rows:
+        instances, position = [], 0
+        for model, fields in shapes:
+            values = list(row[position : position + len(fields)])
+            for index, converters in column_converters(fields):
+                for converter in converters:
+                    values[index] = converter(values[index], fields[index].cached_col, connection)
+            names = [field.attname for field in fields]
+            instances.append(model.from_db(connection.alias, names, values))
+            position += len(fields)
+        results.append((*instances, *row[position:]))
+    return results
+
+
+def selected_columns(alias, fields):
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+
+
+@cache
+def column_converters(fields):
+    """(index, converters) of the fields whose database values need converting, as the
+    ORM's compiler finds them (JSON text to Python, SQLite's dates, ...)."""
+    found = []
+    for index, field in enumerate(fields):
+        col = field.cached_col
+        converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if converters:
+            found.append((index, tuple(converters)))
+    return tuple(found)
