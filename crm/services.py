@@ -16,7 +16,6 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from picky.models import Membership
@@ -120,6 +119,18 @@ def labels_of(contact):
 
 
 CONTACT_SHAPE = ((Contact, tuple(Contact._meta.concrete_fields)),)
+NAMED_FIELDS = {model: tuple(model._meta.concrete_fields) for model in (Tag, Category, OptOutList)}
+
+
+@cache
+def named_query(model, count):
+    """The project's rows of `model` with any of `count` lower-cased names."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    return (
+        f"SELECT {selected_columns(table, NAMED_FIELDS[model])} FROM {table} "
+        f"WHERE project_id = %s AND LOWER(name) IN ({', '.join(['%s'] * count)})"
+    )
 
 
 @cache
@@ -287,12 +298,12 @@ def _named_all(model, project_id, names):
     """The project's rows of `model` with these names (case-insensitive), created when new;
     one query when they all exist."""
     wanted = {name.lower(): name for name in names}
-    found = {
-        row.name.lower(): row
-        for row in model.objects.annotate(lowered=Lower("name")).filter(
-            project_id=project_id, lowered__in=list(wanted)
-        )
-    }
+    if not wanted:
+        return []
+    rows = select_models(
+        named_query(model, len(wanted)), [project_id, *wanted], ((model, NAMED_FIELDS[model]),)
+    )
+    found = {row.name.lower(): row for (row,) in rows}
     return [
         found.get(lowered) or _named(model, project_id, name) for lowered, name in wanted.items()
     ]
