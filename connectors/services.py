@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from picky.dispatch import enqueue
 from picky.paths import attribute_paths, paths_signature, structure_signature
+from picky.rows import insert_rows
 
 from .models import Connector, Counter, Event
 
@@ -54,7 +55,7 @@ def record_event(
         idempotency_key=idempotency_key,
     )
     if not idempotency_key:
-        event.save(force_insert=True)
+        insert_rows([event])
     else:
         insert_keyed_event(event)
     if not has_sample(connector):
@@ -68,10 +69,10 @@ def insert_keyed_event(event):
         if connection.in_atomic_block:
             # A savepoint keeps the caller's transaction usable after a duplicate.
             with transaction.atomic():
-                event.save(force_insert=True)
+                insert_rows([event])
         else:
             # Autocommit (the ingest view): a refused INSERT leaves nothing to roll back.
-            event.save(force_insert=True)
+            insert_rows([event])
     except IntegrityError:
         original = Event.objects.filter(
             connector_id=event.connector_id, idempotency_key=event.idempotency_key
