@@ -4,10 +4,12 @@ The database is the source of truth and Celery only transport: when the
 broker is down, the work stays queued in its table and a sweep hands it out
 again later. After a failed publish, further publishes are skipped for a few
 seconds, so that an outage costs one slow publish per process, not one per
-webhook.
+webhook. Web processes publish accepted events in batches (`Batcher`).
 """
 
+import atexit
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -38,3 +40,49 @@ def reset():
     """Forget an earlier outage (tests, and the worker after reconnecting)."""
     global _broker_down_until
     _broker_down_until = 0.0
+
+
+class Batcher:
+    """Publishes `task(items)` for items added by request threads, from a thread of its
+    own, each message carrying whatever arrived within `linger` seconds of the first.
+
+    The web processes hand the ids of the events they accepted to one of these: a
+    publish costs more CPU than the rest of a webhook's handling, so a storm costs one
+    publish per batch instead of one per event, and none is on a request's path.
+    Items not yet published when a process is killed stay queued in the database,
+    where the stuck sweep finds them.
+    """
+
+    def __init__(self, task, linger, max_items=100):
+        self.task = task
+        self.linger = linger
+        self.max_items = max_items
+        self.pending = []
+        self.arrived = threading.Condition()
+        self.thread = None
+        atexit.register(self.flush)
+
+    def add(self, item):
+        with self.arrived:
+            self.pending.append(item)
+            if self.thread is None or not self.thread.is_alive():
+                # Started here, not at import: a thread does not survive a fork.
+                self.thread = threading.Thread(
+                    target=self.publish_forever, name=f"publish {self.task.name}", daemon=True
+                )
+                self.thread.start()
+            self.arrived.notify()
+
+    def publish_forever(self):
+        while True:
+            with self.arrived:
+                self.arrived.wait_for(lambda: self.pending)
+            time.sleep(self.linger)
+            self.flush()
+
+    def flush(self):
+        """Publish everything pending now."""
+        with self.arrived:
+            items, self.pending = self.pending, []
+        for start in range(0, len(items), self.max_items):
+            enqueue(self.task, items[start : start + self.max_items])

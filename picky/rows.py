@@ -97,8 +97,9 @@ def update_sql(model, set_fields, where_fields):
 
 def select_models(sql, params, shapes):
     """Run a SELECT whose columns are, in turn, the `fields` of each (model, fields) of
-    `shapes` (in the model's field order), then any extra columns; one tuple per row: an instance of each model
-    (its other fields deferred), then the extra values as the database gave them."""
+    `shapes` (in the model's field order), then any extra columns. One tuple per row:
+    an instance of each model (its other fields deferred), then the extra values as
+    the database gave them."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
