@@ -1,0 +1,72 @@
+"""Model rows written and read with statements built once (picky/rows.py)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connectors.models import Connector, Event, Run
+from picky.models import Project
+from picky.rows import ROWS_PER_INSERT, insert_rows, select_models, selected_columns, update_row
+
+
+def event(connector, n):
+    return Event(
+        project_id=connector.project_id, connector=connector, payload={"n": n, "text": "ü"},
+        method="POST", headers={"x-n": str(n)}, received_at=timezone.now(),
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_insert_rows_writes_every_field_and_sets_primary_keys_over_several_statements(connector):
+    events = insert_rows(event(connector, n) for n in range(ROWS_PER_INSERT + 5))
+    assert len({e.pk for e in events}) == ROWS_PER_INSERT + 5
+    for e in (events[0], events[ROWS_PER_INSERT], events[-1]):
+        stored = Event.objects.get(pk=e.pk)
+        assert stored.payload == e.payload and stored.headers == e.headers
+        assert stored.status == "queued" and stored.hop_count == 0
+        assert not e._state.adding
+
+
+@pytest.mark.django_db
+def test_insert_rows_fills_auto_now_add_fields(connector):
+    [e] = insert_rows([event(connector, 1)])
+    [run] = insert_rows([Run(project_id=connector.project_id, connector=connector, event=e)])
+    stored = Run.objects.get(pk=run.pk)
+    assert stored.created_at is not None
+    assert abs(stored.created_at - timezone.now()) < timedelta(minutes=1)
+    assert stored.status == Run.Status.QUEUED and stored.context == {}
+
+
+@pytest.mark.django_db
+def test_update_row_sets_values_only_while_the_fence_holds(connector):
+    [e] = insert_rows([event(connector, 1)])
+    fenced = {"status": Event.Status.PROCESSED}
+    assert update_row(Event, e.pk, fenced, where={"status": Event.Status.QUEUED}) == 1
+    assert update_row(Event, e.pk, {"error": "x"}, where={"status": Event.Status.QUEUED}) == 0
+    assert update_row(Event, e.pk, {"headers": {"a": ["b"]}}) == 1
+    stored = Event.objects.get(pk=e.pk)
+    assert (stored.status, stored.error, stored.headers) == ("processed", "", {"a": ["b"]})
+
+
+@pytest.mark.django_db
+def test_select_models_converts_values_and_defers_the_fields_not_selected(connector):
+    [e] = insert_rows([event(connector, 7)])
+    event_fields = tuple(
+        f for f in Event._meta.concrete_fields if f.name in ("id", "payload", "received_at")
+    )
+    project_fields = tuple(Project._meta.concrete_fields)
+    sql = (
+        f"SELECT {selected_columns('e', event_fields)}, {selected_columns('p', project_fields)}, "
+        "1 FROM connectors_event e JOIN picky_project p ON p.id = e.project_id WHERE e.id = %s"
+    )
+    [(loaded, project, extra)] = select_models(
+        sql, [e.pk], [(Event, event_fields), (Project, project_fields)]
+    )
+    assert loaded.payload == {"n": 7, "text": "ü"}
+    assert loaded.received_at == Event.objects.get(pk=e.pk).received_at
+    assert loaded.get_deferred_fields() >= {"headers", "method"}
+    assert project == Project.objects.get(pk=connector.project_id) and project.name == "Acme"
+    assert extra == 1
+    assert select_models(sql, [0], [(Event, event_fields), (Project, project_fields)]) == []
+    assert Connector.objects.get(pk=connector.pk).events.count() == 1
