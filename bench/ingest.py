@@ -204,6 +204,8 @@ def main():
             script,
         )  # fmt: skip
         web_rss = picky_server.peak_rss_mb()
+        picky_server.stop()  # publishes what its workers still hold
+        events_per_message = count_events() / max(1, support.queued_messages())
     finally:
         for server in servers:
             server.stop()
@@ -229,6 +231,10 @@ def main():
     print(f"picky non-2xx + socket errors {failures}   ({support.against(failures, 0, False)})")
     print(f"picky events lost {picky['lost']}   ({support.against(picky['lost'], 0, False)})")
     print(f"web worker peak RSS {worker_rss:.0f} MB (largest of {len(web_rss) - 1} workers)")
+    print(
+        f"events per message published: {events_per_message:.1f} "
+        "(events accepted within PICKY_EVENT_BATCH_SECONDS of each other travel together)"
+    )
     support.discard_logs()
     print(
         support.result_line(
@@ -250,6 +256,7 @@ def main():
             bare_web_cpu_ms=bare["web_cpu_ms"],
             bare_db_cpu_ms=bare["db_cpu_ms"],
             web_rss_mb=worker_rss,
+            events_per_message=events_per_message,
         )
     )
 

@@ -130,6 +130,14 @@ def empty_database():
         cursor.execute(f"TRUNCATE {Project._meta.db_table} CASCADE")
 
 
+def queued_messages():
+    """Messages waiting in the broker's default queue."""
+    from picky.celery import app
+
+    with app.connection_for_write() as conn:
+        return app.amqp.queues["celery"].bind(conn).queue_declare(passive=True).message_count
+
+
 def purge_broker():
     """Drop messages left in the broker's default queue by an earlier phase."""
     from picky.celery import app
