@@ -646,14 +646,15 @@ class RunExecutor:
             and not action_type.effects_in_database
             and not self.dry_run
         )
+        in_savepoint = action_type.effects_in_database and not action_type.atomic_effect
         # Whether a database error in the action leaves the run's transaction usable.
-        contained = self.dry_run or outside or action_type.effects_in_database
+        contained = self.dry_run or outside or in_savepoint
         try:
             inputs = action_type.render(ctx, action.config)
             log.inputs = action_type.loggable(inputs)
             if self.dry_run and action_type.has_outside_effects:
                 result = action_type.dry_run(ctx, inputs)
-            elif action_type.effects_in_database and not self.dry_run:
+            elif in_savepoint and not self.dry_run:
                 # A savepoint: an effect half-done when the action fails is undone and
                 # the run goes on. Done, it commits with its log line and the run's end.
                 with transaction.atomic():

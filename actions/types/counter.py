@@ -31,6 +31,7 @@ class TriggerCounter(ActionType):
     has_outside_effects = True
     effects_in_database = True
     updates_shared_row = True
+    atomic_effect = True  # one INSERT ... ON CONFLICT DO UPDATE
     form_class = TriggerCounterForm
     literal_fields = ("amount",)
 

@@ -253,6 +253,9 @@ class AddTag(NamesActionType):
     description = "Tag the contact (tags are created when new)."
     form_class = TagsForm
     key_name = "tags"
+    # One INSERT of the links (a new tag is created in a transaction of its own first;
+    # left unlinked, it harms nothing).
+    atomic_effect = True
 
     def apply(self, contact, names):
         return crm.add_tags(contact, names)

@@ -146,3 +146,27 @@ def test_work_before_an_outside_effect_is_committed_before_it_happens(project, m
     assert len(mail.outbox) == 1
     assert Run.objects.get(pk=run_row.pk).status == Run.Status.SUCCEEDED
     assert RunLog.objects.filter(run=run_row, kind=RunLog.Kind.ACTION).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_in_a_one_statement_effect_fails_the_run_and_undoes_its_work(
+    project, monkeypatch
+):
+    """Such an effect runs without a savepoint: the error cannot be contained in it."""
+    connector = build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}"},
+        steps=[{"actions": [("add_tag", {"tags": ["lead"]}),
+                            ("trigger_counter", {"name": "n", "fallback": "continue"})]}],
+    )  # fmt: skip
+
+    def increment_twice(project, name, amount):
+        Counter.objects.create(project=project, name=name)
+        Counter.objects.create(project=project, name=name)
+
+    monkeypatch.setattr(services, "increment_counter", increment_twice)
+    run = engine.process_event(ingest(connector, LEAD).pk)
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == Run.Status.FAILED
+    assert "IntegrityError" in run.error and "Trigger Counter" in run.error
+    assert not Counter.objects.exists() and not Tag.objects.exists()
