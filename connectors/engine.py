@@ -96,11 +96,24 @@ class RunStopped(Exception):
 
 
 def process_event(event_id):
-    """Create the event's run and execute it (Celery task body)."""
-    found = select_models(*event_for_run_query(), [event_id], EVENT_FOR_RUN_SHAPES)
-    if not found:
-        return None
-    event, connector, project, existing_run_id = found[0]
+    """Create the event's run and execute it; the run, or None when there was nothing
+    to do (the event is not queued, or another worker holds its run)."""
+    return process_events([event_id])[0]
+
+
+def process_events(event_ids):
+    """Create and execute the run of each event, in order (a Celery task body: a web
+    process publishes the events it accepted together); the runs, as process_event."""
+    loaded = {
+        row[0].pk: row
+        for row in select_models(
+            event_for_run_query(len(event_ids)), list(event_ids), EVENT_FOR_RUN_SHAPES
+        )
+    }
+    return [run_event(*loaded[event_id]) if event_id in loaded else None for event_id in event_ids]
+
+
+def run_event(event, connector, project, existing_run_id):
     if event.status != Event.Status.QUEUED:
         return None
     if existing_run_id:
@@ -137,9 +150,10 @@ def process_event(event_id):
 
 
 @cache
-def event_for_run_query():
-    """The SELECT behind EVENT_FOR_RUN_SHAPES, written once: the ORM took longer to
-    compile it (joins, deferred fields, a subquery) than the run took to execute."""
+def event_for_run_query(events):
+    """The SELECT behind EVENT_FOR_RUN_SHAPES for this many events, written once: the
+    ORM took longer to compile it (joins, deferred fields, a subquery) than the run
+    took to execute."""
     (_, event_fields), (_, connector_fields), (_, project_fields) = EVENT_FOR_RUN_SHAPES
     quote = connection.ops.quote_name
     runs = quote(Run._meta.db_table)
@@ -151,7 +165,7 @@ def event_for_run_query():
         f"FROM {quote(Event._meta.db_table)} e "
         f"JOIN {quote(Connector._meta.db_table)} c ON c.id = e.connector_id "
         f"JOIN {quote(Project._meta.db_table)} p ON p.id = c.project_id "
-        "WHERE e.id = %s",
+        f"WHERE e.id IN ({', '.join(['%s'] * events)})"
     )
 
 

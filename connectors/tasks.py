@@ -12,8 +12,7 @@ def process_event(event_id):
 
 @shared_task(acks_late=True, ignore_result=True)
 def process_events(event_ids):
-    for event_id in event_ids:
-        engine.process_event(event_id)
+    engine.process_events(event_ids)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -393,3 +393,21 @@ def test_the_worker_flags_an_event_whose_structure_differs_from_the_sample(proje
     run_payload(connector, {"name": "Chitra", "phone": "9198"})
     connector.refresh_from_db()
     assert connector.structure_changed is True
+
+
+@pytest.mark.django_db
+def test_events_published_together_are_loaded_together_and_run_in_order(project):
+    connector = build_connector(
+        project, steps=[{"actions": [("set_variable", {"name": "n", "value": "{{ event.n }}"})]}]
+    )
+    events = [ingest(connector, {"n": n}) for n in range(3)]
+    engine.process_event(events[1].pk)  # already done by an earlier delivery
+    with CaptureQueriesContext(connection) as queries:
+        runs = engine.process_events([events[0].pk, events[1].pk, events[2].pk, 0])
+    assert runs[1] is None and runs[3] is None
+    assert [run.context["vars"]["n"] for run in (runs[0], runs[2])] == [0, 2]
+    assert [run.pk for run in runs[::2]] == sorted(run.pk for run in runs[::2])
+    event_loads = [
+        q for q in queries if q["sql"].startswith("SELECT") and "connectors_event" in q["sql"]
+    ]
+    assert len(event_loads) == 1

@@ -15,6 +15,7 @@ from tests.brokers import use_broker_for_publishing
 @pytest.fixture
 def in_memory_broker():
     use_broker_for_publishing("memory://")
+    drain_messages()  # left by other tests that publish to this process's memory broker
     yield
     use_broker_for_publishing("memory://")
     drain_messages()
