@@ -1,13 +1,69 @@
+import logging
 import os
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun
+from celery.worker import state as worker_state
+
+logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picky.settings")
 
 app = Celery("picky")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class StalledConsumerWatch(bootsteps.StartStopStep):
+    """Reconnect a worker whose broker connection broke while tasks were finishing.
+
+    With the Redis transport, a task that finishes while Redis is down cannot be
+    acknowledged, and kombu keeps counting it against the prefetch limit. Once as
+    many acks have failed as the limit, the worker stops reading from the broker,
+    so it never notices the connection is gone nor that Redis came back: it sits
+    idle for good (seen in the `redis_stopped` drill). When the channel has no room
+    while the worker holds no task, this raises a connection error in the worker's
+    event loop: Celery then reconnects with a fresh channel, and the broker hands
+    the unacknowledged messages out again after their visibility timeout (the
+    engine does not repeat finished work).
+    """
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+    CHECK_SECONDS = 2.0
+
+    def __init__(self, consumer, **kwargs):
+        super().__init__(consumer, **kwargs)
+        self.timer_entry = None
+        self.stalled_checks = 0
+
+    def start(self, consumer):
+        self.stalled_checks = 0
+        self.timer_entry = consumer.timer.call_repeatedly(
+            self.CHECK_SECONDS, self.check, (consumer,), priority=10
+        )
+
+    def stop(self, consumer):
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+            self.timer_entry = None
+
+    def check(self, consumer):
+        qos = getattr(getattr(consumer.task_consumer, "channel", None), "qos", None)
+        holds_tasks = worker_state.reserved_requests or worker_state.active_requests
+        if qos is None or holds_tasks or qos.can_consume():
+            self.stalled_checks = 0
+            return
+        self.stalled_checks += 1
+        if self.stalled_checks >= 2:
+            self.stalled_checks = 0
+            logger.warning(
+                "No room to take tasks while holding none (acks lost in a broker outage): "
+                "reconnecting to the broker"
+            )
+            raise consumer.connection_errors[0]("stalled consumer: acknowledgements were lost")
+
+
+app.steps["consumer"].add(StalledConsumerWatch)
 
 
 @task_prerun.connect

@@ -139,6 +139,10 @@ class Cluster:
             "PICKY_RUN_LEASE_SECONDS": str(LEASE_SECONDS),
             "PICKY_STUCK_SWEEP_SECONDS": str(SWEEP_SECONDS),
             "PICKY_BROKER_RETRY_SECONDS": "1",
+            # One task reserved per worker process: then two acknowledgements lost while
+            # Redis is down fill the window, and a worker that did not recover from that
+            # (picky/celery.py StalledConsumerWatch) would fail the Redis drill every time.
+            "CELERY_WORKER_PREFETCH_MULTIPLIER": "1",
             "CONN_MAX_AGE": "60",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
