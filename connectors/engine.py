@@ -110,7 +110,18 @@ def process_events(event_ids):
             event_for_run_query(len(event_ids)), list(event_ids), EVENT_FOR_RUN_SHAPES
         )
     }
-    return [run_event(*loaded[event_id]) if event_id in loaded else None for event_id in event_ids]
+    runs = []
+    for event_id in event_ids:
+        try:
+            runs.append(run_event(*loaded[event_id]) if event_id in loaded else None)
+        except DATABASE_UNAVAILABLE:
+            raise  # the rest wait for the database too; the sweep hands them out again
+        except Exception:
+            # One event's bad luck does not hold up the others of its message; it stays
+            # queued for the stuck-run sweep.
+            logger.exception("Event %s could not be run", event_id)
+            runs.append(None)
+    return runs
 
 
 def run_event(event, connector, project, existing_run_id):
@@ -143,9 +154,16 @@ def run_event(event, connector, project, existing_run_id):
         existing = Run.objects.filter(event=event, replay_of=None).first()
         return continue_run(existing.pk) if existing else None
     run_transaction.new_run = run
-    # Here, not in the ingest: the web process answers without walking the payload.
-    note_structure_change(event.connector, event.payload or {})
-    RunExecutor(run, event, run_transaction=run_transaction).execute()
+    try:
+        # Here, not in the ingest: the web process answers without walking the payload.
+        note_structure_change(event.connector, event.payload or {})
+        RunExecutor(run, event, run_transaction=run_transaction).execute()
+    except BaseException as exc:
+        # Whatever escaped the run undoes its transaction (the event stays queued), so
+        # that the next event of the message starts on a clean connection.
+        with suppress(DATABASE_UNAVAILABLE):
+            run_transaction.rollback(exc)
+        raise
     return run
 
 

@@ -411,3 +411,46 @@ def test_events_published_together_are_loaded_together_and_run_in_order(project)
         q for q in queries if q["sql"].startswith("SELECT") and "connectors_event" in q["sql"]
     ]
     assert len(event_loads) == 1
+
+
+@pytest.mark.django_db
+def test_an_event_that_cannot_be_run_does_not_hold_up_the_others_of_its_message(
+    project, monkeypatch
+):
+    connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
+    events = [ingest(connector, {"n": n}) for n in range(3)]
+    real_run_event = engine.run_event
+
+    def run_event(event, *args):
+        if event.pk == events[1].pk:
+            raise RuntimeError("a bug")
+        return real_run_event(event, *args)
+
+    monkeypatch.setattr(engine, "run_event", run_event)
+    runs = engine.process_events([event.pk for event in events])
+    assert runs[1] is None and runs[0] and runs[2]
+    assert Counter.objects.get(name="n").value == 2
+    assert Event.objects.get(pk=events[1].pk).status == Event.Status.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_after_the_run_began_undoes_it_and_the_next_event_runs_cleanly(
+    project, monkeypatch
+):
+    connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
+    events = [ingest(connector, {"n": n}) for n in range(2)]
+    real_note = engine.note_structure_change
+    calls = []
+
+    def note_structure_change(connector, payload):
+        calls.append(payload)
+        if len(calls) == 1:
+            raise RuntimeError("a bug after the run's INSERT")
+        return real_note(connector, payload)
+
+    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    runs = engine.process_events([event.pk for event in events])
+    assert runs[0] is None and runs[1].status == Run.Status.SUCCEEDED
+    assert not connection.in_atomic_block
+    assert list(Run.objects.values_list("event_id", flat=True)) == [events[1].pk]
+    assert Event.objects.get(pk=events[0].pk).status == Event.Status.QUEUED
