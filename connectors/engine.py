@@ -43,7 +43,14 @@ from actions.registry import get_type
 from crm import services as crm_services
 from picky.dispatch import enqueue
 from picky.models import Project
-from picky.rows import insert_rows, select_models, selected_columns, update_row
+from picky.rows import (
+    insert_rows,
+    inserted_fields,
+    plain,
+    select_models,
+    selected_columns,
+    update_row,
+)
 from picky.templating import render, render_deep, render_value
 
 from . import filters
@@ -136,7 +143,6 @@ def run_event(event, connector, project, existing_run_id):
     # The run's row belongs to its transaction: until the run commits, a second
     # delivery of the event waits on the row's unique index, then finds it done.
     run_transaction = RunTransaction()
-    run_transaction.begin()
     run = Run(
         project_id=event.project_id,
         connector=event.connector,
@@ -146,25 +152,73 @@ def run_event(event, connector, project, existing_run_id):
         lease_until=now + lease(),
         attempts=1,
     )
+    run_transaction.begin()
     try:
-        insert_rows([run])
-    except IntegrityError as exc:
-        # Two deliveries raced past the check above; the other one created the run.
-        run_transaction.rollback(exc)
-        existing = Run.objects.filter(event=event, replay_of=None).first()
-        return continue_run(existing.pk) if existing else None
-    run_transaction.new_run = run
-    try:
+        try:
+            handed = hand_event_to_run(event, run)
+        except IntegrityError as exc:
+            # Two deliveries raced past the check above; the other one created the run.
+            run_transaction.rollback(exc)
+            existing = Run.objects.filter(event=event, replay_of=None).first()
+            return continue_run(existing.pk) if existing else None
+        if not handed:
+            run_transaction.rollback()  # another delivery of the event was run meanwhile
+            return None
+        run_transaction.new_run = run
         # Here, not in the ingest: the web process answers without walking the payload.
         note_structure_change(event.connector, event.payload or {})
         RunExecutor(run, event, run_transaction=run_transaction).execute()
     except BaseException as exc:
-        # Whatever escaped the run undoes its transaction (the event stays queued), so
-        # that the next event of the message starts on a clean connection.
+        # Whatever escaped (the database went away, a bug) undoes the run's transaction
+        # and the event stays queued. Left open, the transaction would poison the
+        # worker's connection for every task after this one.
         with suppress(DATABASE_UNAVAILABLE):
             run_transaction.rollback(exc)
         raise
     return run
+
+
+def hand_event_to_run(event, run):
+    """INSERT the event's run and mark the event processed (handed to its run, which
+    tells how it went), in the run's transaction; False when the event is no longer
+    queued. One statement on PostgreSQL, two elsewhere."""
+    if connection.vendor != "postgresql":
+        if not update_row(
+            Event, event.pk, {"status": Event.Status.PROCESSED},
+            where={"status": Event.Status.QUEUED},
+        ):  # fmt: skip
+            return False
+        insert_rows([run])
+        return True
+    fields = inserted_fields(Run)
+    params = [
+        Event.Status.PROCESSED.value, event.pk, Event.Status.QUEUED.value,
+        *(field.get_db_prep_save(plain(field.pre_save(run, add=True)), connection)
+          for field in fields),
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(hand_event_to_run_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    run.pk = row[0]
+    run._state.adding = False
+    run._state.db = connection.alias
+    return True
+
+
+@cache
+def hand_event_to_run_sql():
+    quote = connection.ops.quote_name
+    fields = inserted_fields(Run)
+    return (
+        f"WITH handed AS (UPDATE {quote(Event._meta.db_table)} SET status = %s "
+        "WHERE id = %s AND status = %s RETURNING id) "
+        f"INSERT INTO {quote(Run._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"SELECT {', '.join(['%s'] * len(fields))} FROM handed "
+        f"RETURNING {quote(Run._meta.pk.column)}"
+    )
 
 
 @cache
@@ -466,7 +520,8 @@ class RunExecutor:
     def undo(self, exc):
         """Roll back the run's open transaction after a database error in it: its work
         and log lines since the last commit are undone, the run itself is kept (written
-        again when it was created in that transaction) so that it can end failed."""
+        again, its event handed to it, when it was created in that transaction) so that
+        it can end failed."""
         new_run = self.tx.new_run
         self.tx.rollback(exc)
         self.pending_logs = []
@@ -475,6 +530,7 @@ class RunExecutor:
             self.tx.begin()
             new_run.contact = None
             new_run.save(force_insert=True)
+            update_row(Event, new_run.event_id, {"status": Event.Status.PROCESSED})
 
     def record_end(self, status, error):
         self.flush_logs()
@@ -495,11 +551,6 @@ class RunExecutor:
         # delay row was written has stopped it, and that must stand.
         self.update_owned_run(values)
         run.status = status
-        if status != Run.Status.WAITING:
-            update_row(
-                Event, self.event.pk, {"status": Event.Status.PROCESSED},
-                where={"status": Event.Status.QUEUED},
-            )  # fmt: skip
         return run
 
     # Loading and context ------------------------------------------------------

@@ -1,9 +1,13 @@
 """A run's database work commits as one transaction (connectors/engine.py RunTransaction)."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core import mail
 from django.db import IntegrityError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from actions.registry import get_type
 from connectors import engine, services
@@ -170,3 +174,41 @@ def test_a_database_error_in_a_one_statement_effect_fails_the_run_and_undoes_its
     assert run.status == Run.Status.FAILED
     assert "IntegrityError" in run.error and "Trigger Counter" in run.error
     assert not Counter.objects.exists() and not Tag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_event_is_handed_to_its_run_when_the_run_begins(project, settings):
+    """A run waiting at a delay has its event marked processed: the stuck sweep does
+    not publish that event again every lease period."""
+    connector = build_connector(
+        project,
+        steps=[{"delay": {"mode": "fixed", "amount": 3, "unit": "days"},
+                "actions": [("set_variable", {"name": "v", "value": "x"})]}],
+    )  # fmt: skip
+    event = ingest(connector)
+    run = engine.process_event(event.pk)
+    assert Run.objects.get(pk=run.pk).status == Run.Status.WAITING
+    assert Event.objects.get(pk=event.pk).status == Event.Status.PROCESSED
+    later = timezone.now() + timedelta(seconds=settings.PICKY_RUN_LEASE_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        assert engine.sweep_stuck() == (0, 0)
+    assert engine.process_event(event.pk) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_losing_the_database_as_the_run_begins_leaves_no_transaction_open(project, monkeypatch):
+    """Found by the PostgreSQL drill: an open transaction left behind made every later
+    task of that worker process fail with "the connection is closed"."""
+    connector = counter_then_variable(project)
+    event = ingest(connector)
+
+    def database_gone(event, run):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(engine, "hand_event_to_run", database_gone)
+    with pytest.raises(OperationalError):
+        engine.process_event(event.pk)
+    assert not connection.in_atomic_block
+    monkeypatch.undo()
+    run = engine.process_event(event.pk)
+    assert Run.objects.get(pk=run.pk).status == Run.Status.SUCCEEDED
