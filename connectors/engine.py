@@ -463,6 +463,16 @@ class RunExecutor:
         self.tx = run_transaction or RunTransaction()
 
     def execute(self):
+        try:
+            return self.execute_steps()
+        except BaseException as exc:
+            # Never leave the run's transaction open: it would poison the connection
+            # for every later task of this worker process.
+            with suppress(DATABASE_UNAVAILABLE):
+                self.tx.rollback(exc)
+            raise
+
+    def execute_steps(self):
         definition = connector_definition(self.connector)
         steps = definition.steps
         if not self.dry_run:

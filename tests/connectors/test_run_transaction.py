@@ -212,3 +212,18 @@ def test_losing_the_database_as_the_run_begins_leaves_no_transaction_open(projec
     monkeypatch.undo()
     run = engine.process_event(event.pk)
     assert Run.objects.get(pk=run.pk).status == Run.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_interrupted_mid_way_leaves_no_transaction_open(project, monkeypatch):
+    connector = counter_then_variable(project)
+    run = engine.process_event(ingest(connector).pk)
+    replay = engine.replay_event(Event.objects.get(pk=run.event_id))
+    fail_set_variable_with(monkeypatch, KeyboardInterrupt())  # the worker is shutting down
+    with pytest.raises(KeyboardInterrupt):
+        engine.continue_run(replay.pk)
+    assert not connection.in_atomic_block
+    # The counter's increment committed before the interruption; the replay's lease
+    # lets the stuck-run sweep finish it later without counting again.
+    assert Counter.objects.get(name="n").value == 2
+    assert Run.objects.get(pk=replay.pk).status == Run.Status.RUNNING
