@@ -509,9 +509,8 @@ class RunExecutor:
             self.run.status = status
             self.run.error = error
             return self.run
-        # The last log lines, the run's end and its event's status commit together with
-        # the run's database work: no crash can leave a finished run whose event still
-        # looks queued (the sweep would re-enqueue that event forever).
+        # The last log lines and the run's end commit with the rest of the run's
+        # database work: no crash leaves a half-written end.
         self.tx.begin()
         try:
             run = self.record_end(status, error)
