@@ -60,7 +60,9 @@ class StalledConsumerWatch(bootsteps.StartStopStep):
                 "No room to take tasks while holding none (acks lost in a broker outage): "
                 "reconnecting to the broker"
             )
-            raise consumer.connection_errors[0]("stalled consumer: acknowledgements were lost")
+            # One of the transport's connection errors: the event loop lets those through.
+            error = next(iter(consumer.connection_errors), ConnectionError)
+            raise error("stalled consumer: acknowledgements were lost")
 
 
 app.steps["consumer"].add(StalledConsumerWatch)
