@@ -22,8 +22,10 @@ ROWS_PER_INSERT = 200
 def insert_rows(objs):
     """INSERT model instances of one model (none saved yet) and set their primary keys."""
     objs = list(objs)
-    for start in range(0, len(objs), ROWS_PER_INSERT):
-        chunk = objs[start : start + ROWS_PER_INSERT]
+    # SQLite before 3.35 cannot return the keys of an INSERT: one row at a time there.
+    per_insert = ROWS_PER_INSERT if connection.features.can_return_rows_from_bulk_insert else 1
+    for start in range(0, len(objs), per_insert):
+        chunk = objs[start : start + per_insert]
         model = type(chunk[0])
         fields = inserted_fields(model)
         params = []
@@ -33,8 +35,8 @@ def insert_rows(objs):
                 for field in fields
             )
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql(model, connection.vendor, len(chunk)), params)
-            keys = cursor.fetchall()
+            cursor.execute(insert_sql(model, connection.vendor, len(chunk), per_insert > 1), params)
+            keys = cursor.fetchall() if per_insert > 1 else [(cursor.lastrowid,)]
         for obj, (key,) in zip(chunk, keys, strict=True):
             obj.pk = key
             obj._state.adding = False
@@ -73,15 +75,16 @@ def inserted_fields(model):
 
 
 @cache
-def insert_sql(model, vendor, rows):
+def insert_sql(model, vendor, rows, returning=True):
     quote = connection.ops.quote_name
     fields = inserted_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return (
+    sql = (
         f"INSERT INTO {quote(model._meta.db_table)} "
         f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([row] * rows)} RETURNING {quote(model._meta.pk.column)}"
+        f"VALUES {', '.join([row] * rows)}"
     )
+    return f"{sql} RETURNING {quote(model._meta.pk.column)}" if returning else sql
 
 
 @cache

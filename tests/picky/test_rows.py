@@ -70,3 +70,15 @@ def test_select_models_converts_values_and_defers_the_fields_not_selected(connec
     assert extra == 1
     assert select_models(sql, [0], [(Event, event_fields), (Project, project_fields)]) == []
     assert Connector.objects.get(pk=connector.pk).events.count() == 1
+
+
+@pytest.mark.django_db
+def test_insert_rows_works_where_an_insert_cannot_return_keys(connector, monkeypatch):
+    """SQLite before 3.35 (Django supports 3.31): one row per INSERT, keys read back."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite before 3.35 cannot return keys (PostgreSQL always can)")
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    events = insert_rows(event(connector, n) for n in range(3))
+    assert [Event.objects.get(pk=e.pk).payload["n"] for e in events] == [0, 1, 2]
