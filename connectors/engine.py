@@ -46,7 +46,8 @@ from picky.models import Project
 from picky.rows import (
     insert_rows,
     inserted_fields,
-    plain,
+    inserted_values,
+    mark_inserted,
     select_models,
     selected_columns,
     update_row,
@@ -190,20 +191,16 @@ def hand_event_to_run(event, run):
             return False
         insert_rows([run])
         return True
-    fields = inserted_fields(Run)
     params = [
         Event.Status.PROCESSED.value, event.pk, Event.Status.QUEUED.value,
-        *(field.get_db_prep_save(plain(field.pre_save(run, add=True)), connection)
-          for field in fields),
+        *inserted_values(run),
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(hand_event_to_run_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return False
-    run.pk = row[0]
-    run._state.adding = False
-    run._state.db = connection.alias
+    mark_inserted(run, row[0])
     return True
 
 
@@ -467,7 +464,8 @@ class RunExecutor:
             return self.execute_steps()
         except BaseException as exc:
             # Never leave the run's transaction open: it would poison the connection
-            # for every later task of this worker process.
+            # for every later task of this worker process. With the database gone the
+            # rollback fails too, and the connection is closed either way.
             with suppress(DATABASE_UNAVAILABLE):
                 self.tx.rollback(exc)
             raise
@@ -491,9 +489,8 @@ class RunExecutor:
             return self.run
         except RunStopped as stop:
             return self.end(stop.status, stop.error)
-        except DATABASE_UNAVAILABLE as exc:
-            self.roll_back_quietly(exc)
-            raise
+        except DATABASE_UNAVAILABLE:
+            raise  # rolled back by execute(); the sweep retries the run
         except TransactionBroken as broken:
             self.undo(broken)
             return self.end(Run.Status.FAILED, str(broken))
@@ -512,19 +509,9 @@ class RunExecutor:
         # The last log lines and the run's end commit with the rest of the run's
         # database work: no crash leaves a half-written end.
         self.tx.begin()
-        try:
-            run = self.record_end(status, error)
-        except Exception as exc:
-            self.roll_back_quietly(exc)
-            raise
+        run = self.record_end(status, error)  # on an error, execute() rolls back
         self.tx.commit()
         return run
-
-    def roll_back_quietly(self, exc):
-        """Roll back after `exc`; with the database gone the rollback fails too, and
-        the connection is closed either way."""
-        with suppress(DATABASE_UNAVAILABLE):
-            self.tx.rollback(exc)
 
     def undo(self, exc):
         """Roll back the run's open transaction after a database error in it: its work

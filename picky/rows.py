@@ -27,21 +27,27 @@ def insert_rows(objs):
     for start in range(0, len(objs), per_insert):
         chunk = objs[start : start + per_insert]
         model = type(chunk[0])
-        fields = inserted_fields(model)
-        params = []
-        for obj in chunk:
-            params.extend(
-                field.get_db_prep_save(plain(field.pre_save(obj, add=True)), connection)
-                for field in fields
-            )
+        params = [value for obj in chunk for value in inserted_values(obj)]
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql(model, connection.vendor, len(chunk), per_insert > 1), params)
+            cursor.execute(insert_sql(model, len(chunk), per_insert > 1), params)
             keys = cursor.fetchall() if per_insert > 1 else [(cursor.lastrowid,)]
         for obj, (key,) in zip(chunk, keys, strict=True):
-            obj.pk = key
-            obj._state.adding = False
-            obj._state.db = connection.alias
+            mark_inserted(obj, key)
     return objs
+
+
+def inserted_values(obj):
+    """The values of `obj`'s inserted fields, as `Model.save()` prepares them."""
+    return [
+        field.get_db_prep_save(plain(field.pre_save(obj, add=True)), connection)
+        for field in inserted_fields(type(obj))
+    ]
+
+
+def mark_inserted(obj, key):
+    obj.pk = key
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def update_row(model, pk, values, where=None):
@@ -70,12 +76,13 @@ def plain(value):
     return value.value if isinstance(value, Enum) else value
 
 
+@cache
 def inserted_fields(model):
     return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
 
 
 @cache
-def insert_sql(model, vendor, rows, returning=True):
+def insert_sql(model, rows, returning=True):
     quote = connection.ops.quote_name
     fields = inserted_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
