@@ -131,11 +131,15 @@ def empty_database():
 
 
 def queued_messages():
-    """Messages waiting in the broker's default queue."""
+    """Messages waiting in the broker's default queue (0 when nothing was ever sent)."""
     from picky.celery import app
 
     with app.connection_for_write() as conn:
-        return app.amqp.queues["celery"].bind(conn).queue_declare(passive=True).message_count
+        try:
+            declared = app.amqp.queues["celery"].bind(conn).queue_declare(passive=True)
+        except conn.channel_errors:
+            return 0
+        return declared.message_count
 
 
 def purge_broker():
