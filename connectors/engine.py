@@ -41,7 +41,7 @@ from actions.base import ActionContext, ActionError
 from actions.models import Action
 from actions.registry import get_type
 from crm import services as crm_services
-from picky.dispatch import enqueue
+from picky.dispatch import enqueue, enqueue_in_chunks
 from picky.models import Project
 from picky.rows import (
     insert_rows,
@@ -341,8 +341,7 @@ RESUME_CHUNK = 20
 def enqueue_runs(run_ids):
     from .tasks import continue_runs
 
-    for start in range(0, len(run_ids), RESUME_CHUNK):
-        enqueue(continue_runs, run_ids[start : start + RESUME_CHUNK])
+    enqueue_in_chunks(continue_runs, run_ids, RESUME_CHUNK)
 
 
 def enqueue_run(run_id):

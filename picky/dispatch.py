@@ -36,6 +36,12 @@ def enqueue(task, *args):
     return True
 
 
+def enqueue_in_chunks(task, items, size):
+    """Publish `task(chunk)` for each chunk of at most `size` of `items`."""
+    for start in range(0, len(items), size):
+        enqueue(task, items[start : start + size])
+
+
 def reset():
     """Forget an earlier outage (tests, and the worker after reconnecting)."""
     global _broker_down_until
@@ -84,5 +90,4 @@ class Batcher:
         """Publish everything pending now."""
         with self.arrived:
             items, self.pending = self.pending, []
-        for start in range(0, len(items), self.max_items):
-            enqueue(self.task, items[start : start + self.max_items])
+        enqueue_in_chunks(self.task, items, self.max_items)
