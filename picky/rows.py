@@ -8,52 +8,69 @@ helpers build each statement once per process, from the model's own fields,
 and prepare the values with each field's own `get_db_prep_save`, as
 `Model.save()` and `QuerySet.update()` do; signals are not sent (the hot-path
 models have no receivers).
+
+Each helper looks the connection up once: every `django.db.connection` attribute
+goes through a thread- and task-local lookup, and a row of a dozen fields would
+pay it a dozen times.
 """
 
 from enum import Enum
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 # Rows per INSERT: keeps the parameter count far under SQLite's and PostgreSQL's limits.
 ROWS_PER_INSERT = 200
 
 
 def insert_rows(objs):
-    """INSERT model instances of one model (none saved yet) and set their primary keys."""
+    """INSERT model instances of one model (none saved yet) and set their primary keys.
+
+    Several rows go in one INSERT: on PostgreSQL as one array per column (`UNNEST`,
+    as Django's bulk_create does), so the statement is the same whatever the number
+    of rows and the driver parses and PostgreSQL prepares it once.
+    """
     objs = list(objs)
+    connection = connections[DEFAULT_DB_ALIAS]
     # SQLite before 3.35 cannot return the keys of an INSERT: one row at a time there.
     per_insert = ROWS_PER_INSERT if connection.features.can_return_rows_from_bulk_insert else 1
     for start in range(0, len(objs), per_insert):
         chunk = objs[start : start + per_insert]
         model = type(chunk[0])
-        params = [value for obj in chunk for value in inserted_values(obj)]
+        rows = [inserted_values(obj, connection) for obj in chunk]
+        by_column = len(rows) > 1 and connection.vendor == "postgresql"
+        if by_column:
+            params = [list(column) for column in zip(*rows, strict=True)]
+        else:
+            params = [value for row in rows for value in row]
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql(model, len(chunk), per_insert > 1), params)
+            cursor.execute(insert_sql(model, 0 if by_column else len(rows), per_insert > 1), params)
             keys = cursor.fetchall() if per_insert > 1 else [(cursor.lastrowid,)]
         for obj, (key,) in zip(chunk, keys, strict=True):
-            mark_inserted(obj, key)
+            mark_inserted(obj, key, connection)
     return objs
 
 
-def inserted_values(obj):
+def inserted_values(obj, connection=None):
     """The values of `obj`'s inserted fields, as `Model.save()` prepares them."""
+    connection = connection or connections[DEFAULT_DB_ALIAS]
     return [
         field.get_db_prep_save(plain(field.pre_save(obj, add=True)), connection)
         for field in inserted_fields(type(obj))
     ]
 
 
-def mark_inserted(obj, key):
+def mark_inserted(obj, key, connection=None):
     obj.pk = key
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = (connection or connections[DEFAULT_DB_ALIAS]).alias
 
 
 def update_row(model, pk, values, where=None):
     """UPDATE one row by primary key: `values` {field name: value}, `where` {field name:
     value} that must hold as well (a fence). Returns the number of rows updated (0 or 1)."""
     where = where or {}
+    connection = connections[DEFAULT_DB_ALIAS]
     opts = model._meta
     set_fields = tuple(opts.get_field(name) for name in values)
     where_fields = tuple(opts.get_field(name) for name in where)
@@ -83,20 +100,32 @@ def inserted_fields(model):
 
 @cache
 def insert_sql(model, rows, returning=True):
+    """The INSERT of `rows` rows of `model`; 0 rows: one array of values per column
+    (PostgreSQL)."""
+    connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     fields = inserted_fields(model)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([row] * rows)}"
-    )
+    columns = ", ".join(quote(field.column) for field in fields)
+    if rows == 0:
+        # Arrays travel in binary where parameters are bound by the server: text arrays
+        # cost the driver a regular-expression escape per element.
+        binary = connection.settings_dict["OPTIONS"].get("server_side_binding")
+        placeholder = "%b" if binary else "%s"
+        # The type without its length or precision: `varchar[]`, not `varchar(6)[]`.
+        arrays = ", ".join(
+            f"({placeholder})::{field.db_type(connection).split('(')[0]}[]" for field in fields
+        )
+        values = f"SELECT * FROM UNNEST({arrays})"
+    else:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        values = f"VALUES {', '.join([row] * rows)}"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values}"
     return f"{sql} RETURNING {quote(model._meta.pk.column)}" if returning else sql
 
 
 @cache
 def update_sql(model, set_fields, where_fields):
-    quote = connection.ops.quote_name
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in set_fields)
     conditions = "".join(f" AND {quote(field.column)} = %s" for field in where_fields)
     return (
@@ -110,6 +139,7 @@ def select_models(sql, params, shapes):
     `shapes` (in the model's field order), then any extra columns. One tuple per row:
     an instance of each model (its other fields deferred), then the extra values as
     the database gave them."""
+    connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -129,7 +159,7 @@ def select_models(sql, params, shapes):
 
 
 def selected_columns(alias, fields):
-    quote = connection.ops.quote_name
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
 
 
@@ -137,6 +167,7 @@ def selected_columns(alias, fields):
 def column_converters(fields):
     """(index, converters) of the fields whose database values need converting, as the
     ORM's compiler finds them (JSON text to Python, SQLite's dates, ...)."""
+    connection = connections[DEFAULT_DB_ALIAS]
     found = []
     for index, field in enumerate(fields):
         col = field.cached_col

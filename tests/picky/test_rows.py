@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectors.models import Connector, Event, Run
+from connectors.models import Connector, Event, Run, RunLog, Step
 from picky.models import Project
 from picky.rows import ROWS_PER_INSERT, insert_rows, select_models, selected_columns, update_row
 
@@ -82,3 +82,36 @@ def test_insert_rows_works_where_an_insert_cannot_return_keys(connector, monkeyp
     monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
     events = insert_rows(event(connector, n) for n in range(3))
     assert [Event.objects.get(pk=e.pk).payload["n"] for e in events] == [0, 1, 2]
+
+
+@pytest.mark.django_db
+def test_insert_rows_keeps_nulls_texts_and_json_of_several_rows_apart(connector):
+    """Several rows go in one statement (on PostgreSQL one array per column): a column
+    that is null in every row, quotes, commas, braces and JSON come back as they went."""
+    [e] = insert_rows([event(connector, 1)])
+    [run] = insert_rows([Run(project_id=connector.project_id, connector=connector, event=e)])
+    step = Step.objects.create(connector=connector, name="First")
+    texts = ['say "hi", {then} go', "", "ü\\n\n", "NULL"]
+    logs = insert_rows(
+        RunLog(
+            run=run,
+            kind=RunLog.Kind.STEP,
+            step=step if n % 2 else None,
+            step_position=n,
+            status=RunLog.Status.RAN,
+            inputs={"text": text, "n": [n, None]} if n else None,
+            outputs=None,
+            error=text,
+            duration_ms=n / 3,
+        )  # fmt: skip
+        for n, text in enumerate(texts)
+    )
+    stored = {log.pk: log for log in RunLog.objects.filter(run=run)}
+    assert [stored[log.pk].error for log in logs] == texts
+    assert [stored[log.pk].inputs for log in logs] == [
+        None,
+        *({"text": text, "n": [n, None]} for n, text in enumerate(texts) if n),
+    ]
+    assert [stored[log.pk].step_id for log in logs] == [None, step.pk, None, step.pk]
+    assert all(stored[log.pk].action_id is None and stored[log.pk].outputs is None for log in logs)
+    assert [stored[log.pk].duration_ms for log in logs] == pytest.approx([0, 1 / 3, 2 / 3, 1])
