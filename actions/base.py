@@ -50,10 +50,11 @@ class ActionContext:
     def render(self, template):
         return render(template, self.data)
 
-    def set_contact(self, contact):
-        """Make `contact` the run's contact (or None) and refresh `contact.*`."""
+    def set_contact(self, contact, labels=None):
+        """Make `contact` the run's contact (or None) and refresh `contact.*` (`labels`:
+        the contact's, when read with it)."""
         self.contact = contact
-        self.data["contact"] = contact_as_context(contact)
+        self.data["contact"] = contact_as_context(contact, labels)
 
 
 class ActionError(Exception):

@@ -589,12 +589,12 @@ class RunExecutor:
             }
             return
         try:
-            contact = crm_services.upsert_contact(
+            contact, labels = crm_services.upsert_contact_with_labels(
                 self.project, number, name=name, email=email, attributes=attributes
             )
         except crm_services.ContactError as exc:
             raise RunStopped(Run.Status.FAILED, f"Field mapping: {exc}") from exc
-        ctx.set_contact(contact)
+        ctx.set_contact(contact, labels)
 
     def saved_context(self):
         """What a run keeps to resume: its vars (not the payload, which is the event's)."""

@@ -5,6 +5,7 @@ addresses lower-case) so lookups compare plainly. Bad input raises
 `ContactError` with a message that says what was wrong.
 """
 
+import json
 import re
 from datetime import timedelta
 from functools import cache
@@ -74,8 +75,9 @@ def clean_email(raw):
 # Context -------------------------------------------------------------------------
 
 
-def contact_as_context(contact):
-    """The `contact` namespace of a run's context."""
+def contact_as_context(contact, labels=None):
+    """The `contact` namespace of a run's context; `labels` as `labels_of` gives them,
+    when the caller read them with the contact (`upsert_contact_with_labels`)."""
     if contact is None or contact.pk is None:
         return {}
     owner = contact.owner
@@ -85,7 +87,7 @@ def contact_as_context(contact):
         "name": contact.name,
         "email": contact.email,
         "attributes": dict(contact.attributes or {}),
-        **labels_of(contact),
+        **(labels if labels is not None else labels_of(contact)),
         "owner": owner.get_username() if owner else "",
         "owner_email": owner.email if owner else "",
         "owner_name": (owner.get_full_name() or owner.get_username()) if owner else "",
@@ -100,8 +102,7 @@ def labels_of(contact):
     """The contact's tags, categories and opt-out lists, sorted by name.
 
     With all three prefetched (broadcast batches) this costs nothing; otherwise
-    it is one query for the three, not one each: it runs for every run that maps
-    a contact.
+    it is one query for the three, not one each.
     """
     cache = getattr(contact, "_prefetched_objects_cache", {})
     if {"tags", "categories", "optouts"} <= cache.keys():
@@ -112,6 +113,11 @@ def labels_of(contact):
         with connection.cursor() as cursor:
             cursor.execute(labels_query(), [contact.pk] * 3)
             rows = cursor.fetchall()
+    return labels_from_rows(rows)
+
+
+def labels_from_rows(rows):
+    """(kind, name) rows as the three sorted lists of `labels_of`."""
     labels = {"tags": [], "categories": [], "optouts": []}
     for kind, name in rows:
         labels[kind].append(name)
@@ -134,17 +140,31 @@ def named_query(model, count):
 
 
 @cache
-def contact_by_number_query():
-    quote = connection.ops.quote_name
+def contact_by_number_query(with_labels):
+    """The project's contact with a number; `with_labels`: and its labels as a JSON
+    array of [kind, name] (null or [] when it has none) in one more column."""
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    labels = ""
+    if with_labels:
+        if connection.vendor == "postgresql":
+            aggregate = "json_agg(json_build_array(kind, name))"
+        else:
+            aggregate = "json_group_array(json_array(kind, name))"
+        labels = f", (SELECT {aggregate} FROM ({labels_union('c.id')}) labels)"
     return (
-        f"SELECT {selected_columns(quote(Contact._meta.db_table), CONTACT_SHAPE[0][1])} "
-        f"FROM {quote(Contact._meta.db_table)} WHERE project_id = %s AND number = %s"
+        f"SELECT {selected_columns('c', CONTACT_SHAPE[0][1])}{labels} "
+        f"FROM {table} c WHERE c.project_id = %s AND c.number = %s"
     )
 
 
 @cache
 def labels_query():
     """A contact's tags, categories and opt-out lists as (kind, name), in one query."""
+    return labels_union("%s")
+
+
+def labels_union(contact_id):
+    """The labels of the contact whose id is `contact_id` (SQL) as rows (kind, name)."""
     quote = connection.ops.quote_name
     parts = []
     for kind, relation, column in (
@@ -155,8 +175,8 @@ def labels_query():
         label_table = quote(relation.field.related_model._meta.db_table)
         link_table = quote(relation.through._meta.db_table)
         parts.append(
-            f"SELECT '{kind}', l.name FROM {label_table} l JOIN {link_table} k "
-            f"ON k.{column} = l.id WHERE k.contact_id = %s"
+            f"SELECT '{kind}' AS kind, l.name AS name FROM {label_table} l JOIN {link_table} k "
+            f"ON k.{column} = l.id WHERE k.contact_id = {contact_id}"
         )
     return " UNION ALL ".join(parts)
 
@@ -170,16 +190,31 @@ def _iso(value):
 
 def find_contact(project, number="", email=""):
     """The project's contact with this number, else with this e-mail address, or None."""
+    return _find_contact(project, number, email)[0]
+
+
+def _find_contact(project, number="", email="", with_labels=False):
+    """(contact or None, its labels or None); the labels come with a contact found by
+    number when asked, in the same query."""
     number = normalise_number(number)
     if number:
         # Raw: every run that maps a contact asks this; the ORM's compiling cost more.
-        found = select_models(contact_by_number_query(), [project.pk, number], CONTACT_SHAPE)
+        found = select_models(
+            contact_by_number_query(with_labels), [project.pk, number], CONTACT_SHAPE
+        )
         if found:
-            return found[0][0]
+            contact, *labels = found[0]
+            if not with_labels:
+                return contact, None
+            rows = json.loads(labels[0]) if isinstance(labels[0], str) else labels[0]
+            return contact, labels_from_rows(rows or [])
     email = str(email or "").strip().lower()
     if email:
-        return Contact.objects.filter(project=project, email=email).order_by("created_at").first()
-    return None
+        contact = (
+            Contact.objects.filter(project=project, email=email).order_by("created_at").first()
+        )
+        return contact, None
+    return None, None
 
 
 def upsert_contact(project, number, name="", email="", attributes=None):
@@ -188,25 +223,35 @@ def upsert_contact(project, number, name="", email="", attributes=None):
     Returns the contact, or None when neither a number nor an e-mail address is
     given. Raises ContactError for a number or address that is not valid.
     """
+    return upsert_contact_with_labels(project, number, name, email, attributes)[0]
+
+
+def upsert_contact_with_labels(project, number, name="", email="", attributes=None):
+    """`upsert_contact`, and the contact's labels as `labels_of` gives them (None when
+    they were not read with the contact): a run maps its contact and reads its labels
+    in one query."""
     number = clean_number(number) if normalise_number(number) else ""
     email = clean_email(email) if str(email or "").strip() else ""
     if not number and not email:
-        return None
-    contact = find_contact(project, number=number, email="" if number else email)
+        return None, None
+    contact, labels = _find_contact(
+        project, number=number, email="" if number else email, with_labels=True
+    )
     if contact is None:
         try:
             with transaction.atomic():
-                return Contact.objects.create(
+                contact = Contact.objects.create(
                     project=project,
                     number=number,
                     name=name or "",
                     email=email,
                     attributes=attributes or {},
                 )
+            return contact, labels_from_rows([])
         except IntegrityError:
             # Created by a concurrent run between our lookup and insert.
-            contact = find_contact(project, number=number, email=email)
-    return update_contact(contact, name=name, email=email, attributes=attributes)
+            contact, labels = _find_contact(project, number=number, email=email)
+    return update_contact(contact, name=name, email=email, attributes=attributes), labels
 
 
 def update_contact(contact, number="", name="", email="", attributes=None):

@@ -161,3 +161,24 @@ def test_the_contact_context_and_tagging_cost_one_query_each(project, django_ass
     # Tags that exist: one lookup for all the names, one insert of the links.
     with django_assert_num_queries(2):
         assert services.add_tags(contact, ["vip", "LEAD"]) == ["VIP", "lead"]
+
+
+@pytest.mark.django_db
+def test_a_run_finds_its_contact_and_the_contacts_labels_in_one_query(
+    project, django_assert_num_queries
+):
+    contact, labels = services.upsert_contact_with_labels(project, "+91 98470 12345", name="Asha")
+    assert labels == {"tags": [], "categories": [], "optouts": []}
+    services.add_tags(contact, ["VIP", "lead"])
+    services.add_categories(contact, ["Retail"])
+    services.opt_out(contact, "Promotions")
+    with django_assert_num_queries(1):
+        found, labels = services.upsert_contact_with_labels(project, "919847012345", name="Asha")
+    assert found == contact
+    assert labels == services.labels_of(contact)
+    assert labels == {"tags": ["VIP", "lead"], "categories": ["Retail"], "optouts": ["Promotions"]}
+    assert services.contact_as_context(found, labels) == services.contact_as_context(contact)
+    # Found by e-mail address, the labels are left to labels_of.
+    by_email, labels = services.upsert_contact_with_labels(project, "", email="a@example.com")
+    assert labels is not None and by_email.email == "a@example.com"
+    assert services.upsert_contact_with_labels(project, "", email="A@example.com")[1] is None
