@@ -355,20 +355,62 @@ def _named_all(model, project_id, names):
 
 
 def add_tags(contact, names):
-    tags = _named_all(Tag, contact.project_id, clean_names(names))
-    if tags:
-        # One INSERT that skips links already there, as `contact.tags.add()` does, without
-        # compiling it on every run (no m2m_changed receivers exist for tags).
-        link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {link_table} (contact_id, tag_id) VALUES "
-                + ", ".join(["(%s, %s)"] * len(tags))
-                + " ON CONFLICT DO NOTHING",
-                [value for tag in tags for value in (contact.pk, tag.pk)],
-            )
-        getattr(contact, "_prefetched_objects_cache", {}).pop("tags", None)
+    """Tag `contact` (tags created when new); the tags' names as stored.
+
+    Links already there are skipped, as `contact.tags.add()` does (no m2m_changed
+    receivers exist for tags). On PostgreSQL the tags that exist are found and linked
+    in one statement: a run tags its contact with one round trip.
+    """
+    wanted = {name.lower(): name for name in clean_names(names)}
+    if not wanted:
+        return []
+    if connection.vendor == "postgresql":
+        rows = select_models(
+            find_and_link_tags_query(len(wanted)),
+            [contact.project_id, *wanted, contact.pk],
+            ((Tag, NAMED_FIELDS[Tag]),),
+        )
+        found = {tag.name.lower(): tag for (tag,) in rows}
+        created = [
+            _named(Tag, contact.project_id, name)
+            for lowered, name in wanted.items()
+            if lowered not in found
+        ]
+        link_tags(contact, created)
+        found.update((tag.name.lower(), tag) for tag in created)
+        tags = [found[lowered] for lowered in wanted]
+    else:
+        tags = _named_all(Tag, contact.project_id, wanted.values())
+        link_tags(contact, tags)
+    getattr(contact, "_prefetched_objects_cache", {}).pop("tags", None)
     return [tag.name for tag in tags]
+
+
+def link_tags(contact, tags):
+    """One INSERT of the links of `contact` to `tags`, skipping those already there."""
+    if not tags:
+        return
+    link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {link_table} (contact_id, tag_id) VALUES "
+            + ", ".join(["(%s, %s)"] * len(tags))
+            + " ON CONFLICT DO NOTHING",
+            [value for tag in tags for value in (contact.pk, tag.pk)],
+        )
+
+
+@cache
+def find_and_link_tags_query(count):
+    """PostgreSQL: the project's tags with any of `count` lower-cased names, each linked
+    to a contact (its id the last parameter) as the statement reads them."""
+    link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
+    return (
+        f"WITH found AS ({named_query(Tag, count)}), "
+        f"linked AS (INSERT INTO {link_table} (contact_id, tag_id) "
+        "SELECT %s, id FROM found ON CONFLICT DO NOTHING) "
+        "SELECT * FROM found"
+    )
 
 
 def remove_tags(contact, names):
