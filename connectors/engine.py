@@ -45,6 +45,7 @@ from picky.dispatch import enqueue, enqueue_in_chunks
 from picky.models import Project
 from picky.rows import (
     insert_rows,
+    insert_rows_and_update_row,
     inserted_fields,
     inserted_values,
     mark_inserted,
@@ -528,7 +529,6 @@ class RunExecutor:
             update_row(Event, new_run.event_id, {"status": Event.Status.PROCESSED})
 
     def record_end(self, status, error):
-        self.flush_logs()
         run = self.run
         run.context = self.saved_context()
         contact = self.ctx.contact if self.ctx else run.contact
@@ -543,8 +543,10 @@ class RunExecutor:
             run.error, run.finished_at = error, timezone.now()
             values.update(error=error, finished_at=run.finished_at)
         # Only while this execution still owns the run: a cancel that landed since a
-        # delay row was written has stopped it, and that must stand.
-        self.update_owned_run(values)
+        # delay row was written has stopped it, and that must stand. The last log lines
+        # go with it.
+        logs, self.pending_logs = self.pending_logs, []
+        self.update_owned_run(values, inserting=logs)
         run.status = status
         return run
 
@@ -821,11 +823,12 @@ class RunExecutor:
             insert_rows(self.pending_logs)
             self.pending_logs = []
 
-    def update_owned_run(self, values):
+    def update_owned_run(self, values, inserting=()):
         """Update the run's row while this execution owns it (the attempt number is the
-        fence); the number of rows updated, 0 when another execution took the run over."""
-        return update_row(
-            Run, self.run.pk, values,
+        fence), after INSERTing `inserting` (log lines); the number of rows updated, 0
+        when another execution took the run over."""
+        return insert_rows_and_update_row(
+            inserting, Run, self.run.pk, values,
             where={"status": Run.Status.RUNNING, "attempts": self.run.attempts},
         )  # fmt: skip
 

@@ -69,8 +69,42 @@ def mark_inserted(obj, key, connection=None):
 def update_row(model, pk, values, where=None):
     """UPDATE one row by primary key: `values` {field name: value}, `where` {field name:
     value} that must hold as well (a fence). Returns the number of rows updated (0 or 1)."""
-    where = where or {}
     connection = connections[DEFAULT_DB_ALIAS]
+    sql, params = update_statement(connection, model, pk, values, where or {})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def insert_rows_and_update_row(objs, model, pk, values, where=None):
+    """`insert_rows(objs)` then `update_row(model, pk, values, where)`, in one statement
+    on PostgreSQL (a run's last log lines and its end travel together). Returns the
+    number of rows updated."""
+    objs = list(objs)
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not objs or connection.vendor != "postgresql":
+        insert_rows(objs)
+        return update_row(model, pk, values, where)
+    update, update_params = update_statement(connection, model, pk, values, where or {})
+    rows = [inserted_values(obj, connection) for obj in objs]
+    sql = insert_and_update_sql(insert_sql(type(objs[0]), 0), update)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)] + update_params)
+        keys = cursor.fetchall()
+    for obj, (key, _) in zip(objs, keys, strict=True):
+        mark_inserted(obj, key, connection)
+    return keys[0][1]
+
+
+@cache
+def insert_and_update_sql(insert, update):
+    return (
+        f"WITH inserted AS ({insert}), updated AS ({update} RETURNING 1) "
+        "SELECT inserted.*, (SELECT count(*) FROM updated) FROM inserted"
+    )
+
+
+def update_statement(connection, model, pk, values, where):
     opts = model._meta
     set_fields = tuple(opts.get_field(name) for name in values)
     where_fields = tuple(opts.get_field(name) for name in where)
@@ -83,9 +117,7 @@ def update_row(model, pk, values, where=None):
         field.get_db_prep_value(plain(value), connection)
         for field, value in zip(where_fields, where.values(), strict=True)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(update_sql(model, set_fields, where_fields), params)
-        return cursor.rowcount
+    return update_sql(model, set_fields, where_fields), params
 
 
 def plain(value):

@@ -7,7 +7,14 @@ from django.utils import timezone
 
 from connectors.models import Connector, Event, Run, RunLog, Step
 from picky.models import Project
-from picky.rows import ROWS_PER_INSERT, insert_rows, select_models, selected_columns, update_row
+from picky.rows import (
+    ROWS_PER_INSERT,
+    insert_rows,
+    insert_rows_and_update_row,
+    select_models,
+    selected_columns,
+    update_row,
+)
 
 
 def event(connector, n):
@@ -115,3 +122,29 @@ def test_insert_rows_keeps_nulls_texts_and_json_of_several_rows_apart(connector)
     assert [stored[log.pk].step_id for log in logs] == [None, step.pk, None, step.pk]
     assert all(stored[log.pk].action_id is None and stored[log.pk].outputs is None for log in logs)
     assert [stored[log.pk].duration_ms for log in logs] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+
+
+@pytest.mark.django_db
+def test_insert_rows_and_update_row_writes_both_and_tells_whether_the_fence_held(connector):
+    [e] = insert_rows([event(connector, 1)])
+    [run] = insert_rows([Run(project_id=connector.project_id, connector=connector, event=e)])
+
+    def lines(*texts):
+        return [
+            RunLog(run=run, kind=RunLog.Kind.STEP, status=RunLog.Status.RAN, error=text)
+            for text in texts
+        ]
+
+    first = lines("one", "two")
+    fence = {"status": Run.Status.QUEUED}
+    ended = {"status": Run.Status.SUCCEEDED}
+    assert insert_rows_and_update_row(first, Run, run.pk, ended, where=fence) == 1
+    assert [RunLog.objects.get(pk=log.pk).error for log in first] == ["one", "two"]
+    assert Run.objects.get(pk=run.pk).status == Run.Status.SUCCEEDED
+    # The fence no longer holds: the lines are written, the row is left alone.
+    late = lines("three")
+    assert insert_rows_and_update_row(late, Run, run.pk, {"error": "x"}, where=fence) == 0
+    assert RunLog.objects.get(pk=late[0].pk).error == "three"
+    assert Run.objects.get(pk=run.pk).error == ""
+    assert insert_rows_and_update_row([], Run, run.pk, {"error": "y"}) == 1
+    assert Run.objects.get(pk=run.pk).error == "y"
