@@ -6,24 +6,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from picky.net import client_ip
-from picky.rows import select_models
 
 from . import services
 from .ingest import IngestError, idempotency_key, kept_headers, parse_request
-from .models import Connector
 
 ALLOWED_METHODS = ("GET", "POST")
 RETRY_AFTER_SECONDS = 5
-# What the ingest needs of a connector, and whether it has a sample without reading the
-# sample (up to a megabyte of JSON). Raw SQL: the ORM spends several times longer
-# compiling this lookup than the database spends answering it.
-LOOKUP_FIELDS = tuple(
-    field for field in Connector._meta.concrete_fields if field.name in ("id", "project", "enabled")
-)
-CONNECTOR_LOOKUP = (
-    "SELECT id, project_id, enabled, sample_payload IS NOT NULL "
-    f"FROM {Connector._meta.db_table} WHERE token = %s"
-)
 
 logger = logging.getLogger(__name__)
 
@@ -54,50 +42,51 @@ def ingest(request, token):
 
 
 def receive(request, token):
-    found = select_models(CONNECTOR_LOOKUP, [token], ((Connector, LOOKUP_FIELDS),))
-    if not found:
-        return error_response(404, "unknown_connector", "No connector has this URL.")
-    connector, has_sample = found[0]
-    connector.has_sample = bool(has_sample)
     meta = {
         "method": request.method,
         "headers": kept_headers(request),
         "source_ip": client_ip(request),
     }
+    if request.method in ALLOWED_METHODS:
+        try:
+            key = idempotency_key(request)
+            parsed = parse_request(request)
+        except IngestError as problem:
+            return refuse(request, services.connector_for_ingest(token), meta, problem)
+        try:
+            connector, event = services.accept_event(
+                token, parsed.payload, raw_body=parsed.raw_body, idempotency_key=key, **meta
+            )
+        except services.DuplicateDelivery as duplicate:
+            return JsonResponse(
+                {"status": "accepted", "event": str(duplicate.original.pk), "duplicate": True}
+            )
+        if event is not None:
+            return JsonResponse({"status": "accepted", "event": str(event.pk)})
+        return refuse(request, connector, meta)
+    problem = IngestError(
+        405,
+        "method_not_allowed",
+        f"Method {request.method} is not allowed; send the webhook with GET or POST.",
+    )
+    return refuse(request, services.connector_for_ingest(token), meta, problem)
+
+
+def refuse(request, connector, meta, problem=None):
+    """The answer to a webhook that is not accepted: the connector is unknown, else
+    disabled, else `problem` (an IngestError). What a known connector was sent is kept
+    as a rejected event, so that its user can see why."""
+    if connector is None:
+        return error_response(404, "unknown_connector", "No connector has this URL.")
     if not connector.enabled:
-        event = services.record_rejected_event(
-            connector, raw_body=_raw(request), reason="The connector is disabled.", **meta
-        )
-        return error_response(410, "connector_disabled", "This connector is disabled.", event)
-    if request.method not in ALLOWED_METHODS:
-        event = services.record_rejected_event(
-            connector,
-            raw_body=_raw(request),
-            reason=f"Method {request.method} is not allowed.",
-            **meta,
-        )
-        response = error_response(
-            405, "method_not_allowed", "Send the webhook with GET or POST.", event
-        )
+        problem = IngestError(410, "connector_disabled", "This connector is disabled.")
+    event = services.record_rejected_event(
+        connector, raw_body=_raw(request), reason=problem.message, **meta
+    )
+    response = error_response(problem.status, problem.code, problem.message, event)
+    if problem.code == "method_not_allowed":
         response["Allow"] = ", ".join(ALLOWED_METHODS)
-        return response
-    try:
-        key = idempotency_key(request)
-        parsed = parse_request(request)
-    except IngestError as exc:
-        event = services.record_rejected_event(
-            connector, raw_body=_raw(request), reason=exc.message, **meta
-        )
-        return error_response(exc.status, exc.code, exc.message, event)
-    try:
-        event = services.record_event(
-            connector, parsed.payload, raw_body=parsed.raw_body, idempotency_key=key, **meta
-        )
-    except services.DuplicateDelivery as duplicate:
-        return JsonResponse(
-            {"status": "accepted", "event": str(duplicate.original.pk), "duplicate": True}
-        )
-    return JsonResponse({"status": "accepted", "event": str(event.pk)})
+    return response
 
 
 def _raw(request):

@@ -132,7 +132,9 @@ def test_the_key_costs_no_extra_query(client, project, in_memory_broker):
         deliver(client, connector, {"a": 1})
     with CaptureQueriesContext(connection) as keyed:
         deliver(client, connector, {"a": 1}, **{"X-Idempotency-Key": "k"})
-    assert len(unkeyed) == len(keyed) == 2  # the connector, the INSERT
+    # The connector and the INSERT: one statement on PostgreSQL, two elsewhere.
+    accepting = 1 if connection.vendor == "postgresql" else 2
+    assert len(unkeyed) == len(keyed) == accepting
     with CaptureQueriesContext(connection) as duplicate:
         deliver(client, connector, {"a": 1}, **{"X-Idempotency-Key": "k"})
-    assert len(duplicate) == 3  # the connector, the refused INSERT, the original
+    assert len(duplicate) == accepting + 1  # and the original

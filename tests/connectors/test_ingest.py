@@ -143,7 +143,25 @@ class TestRejected:
         )
         assert response.status_code == 405
         assert response["Allow"] == "GET, POST"
-        assert Event.objects.get().status == Event.Status.REJECTED
+        event = Event.objects.get()
+        assert event.status == Event.Status.REJECTED
+        assert event.error == "Method PUT is not allowed; send the webhook with GET or POST."
+
+    def test_an_unknown_or_disabled_connector_is_said_before_what_is_wrong_with_the_body(
+        self, client, connector
+    ):
+        bad = {"data": "{", "content_type": "application/json"}
+        assert client.post("/hooks/not-a-token", **bad).status_code == 404
+        assert client.put("/hooks/not-a-token", **bad).status_code == 404
+        connector.enabled = False
+        connector.save()
+        assert client.post(f"/hooks/{connector.token}", **bad).status_code == 410
+        assert client.put(f"/hooks/{connector.token}", **bad).status_code == 410
+        assert [e.error for e in Event.objects.order_by("pk")] == [
+            "This connector is disabled.",
+            "This connector is disabled.",
+        ]
+        assert not Event.objects.filter(status=Event.Status.QUEUED).exists()
 
 
 def test_connector_token_has_at_least_128_random_bits(db, project):
