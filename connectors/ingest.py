@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import QueryDict
+from django.http.request import HttpHeaders
 
 JSON_TYPES = ("application/json", "text/json")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -158,13 +159,30 @@ def parse_request(request):
         )
     if not isinstance(data, dict):
         data = {"data": data}
-    # JSON values win over query-string values of the same name.
     if content_type in FORM_TYPES:
         payload = merge_into(payload, data)
+        check_storable(payload)
     else:
+        check_storable(payload)
+        if not json_surely_storable(body):
+            check_storable(data)
+        # JSON values win over query-string values of the same name.
         payload.update(data)
-    check_storable(payload)
     return ParsedRequest(payload, raw_body)
+
+
+# The \u escapes that decode to what the database cannot store (NUL, lone surrogates);
+# may also match an escaped backslash before "u", which only costs the full check.
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def json_surely_storable(body):
+    """Whether a JSON body that parsed is storable, read off its bytes: too few brackets
+    to nest MAX_NESTING deep (with the level `data` adds), and no escape of an
+    unstorable character (unescaped, NUL is refused by the parser and a surrogate by
+    the UTF-8 decoding). When unsure (False), `check_storable` walks the payload."""
+    brackets = body.count(b"{") + body.count(b"[")
+    return brackets + 1 < MAX_NESTING and not UNSTORABLE_ESCAPE.search(body)
 
 
 def check_storable(payload):
@@ -211,10 +229,16 @@ def unstorable_text_error(where):
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
+def header(request, name):
+    """The request's header `name` (any case), or None. Read from the WSGI environ: the
+    ingest reads a few headers, and `request.headers` would first copy every one."""
+    return request.META.get(HttpHeaders.to_wsgi_name(name))
+
+
 def idempotency_key(request):
     """The delivery's idempotency key: the first configured header present, or ""."""
     for name in settings.PICKY_IDEMPOTENCY_HEADERS:
-        value = (request.headers.get(name) or "").strip()
+        value = (header(request, name) or "").strip()
         if not value:
             continue
         if UNSTORABLE_CHARACTER.search(value):
@@ -232,7 +256,7 @@ def idempotency_key(request):
 def kept_headers(request):
     kept = {}
     for name in settings.PICKY_KEPT_HEADERS:
-        value = request.headers.get(name)
+        value = header(request, name)
         if value is not None:
             kept[name] = value[:500]
     return kept

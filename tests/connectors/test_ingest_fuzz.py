@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.ingest import check_storable, json_surely_storable
 from connectors.models import Event
 
 LIMIT = 1024 * 1024
@@ -311,3 +312,24 @@ def test_a_forged_forwarded_for_is_not_stored(client, connector, settings, forwa
     )
     assert response.status_code == 200
     assert Event.objects.get().source_ip == stored
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=json_values
+    | st.recursive(st.just(1), lambda inner: st.lists(inner, max_size=1), max_leaves=260)
+    | st.text(alphabet=st.sampled_from(["\x00", "\ud800", "\udfff", "a", "\\", "u"]), max_size=8)
+)
+def test_the_quick_look_at_a_json_body_never_passes_what_the_full_check_refuses(value):
+    """`json_surely_storable` reads the bytes instead of walking the payload; whenever
+    it says yes, the walk agrees."""
+    body = json.dumps(value).encode()
+    payload = value if isinstance(value, dict) else {"data": value}
+    if json_surely_storable(body):
+        check_storable(payload)
+
+
+@pytest.mark.parametrize("depth, surely", [(198, True), (199, False), (400, False)])
+def test_the_quick_look_leaves_deep_bodies_to_the_full_check(depth, surely):
+    body = ("[" * depth + "]" * depth).encode()
+    assert json_surely_storable(body) is surely
