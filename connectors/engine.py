@@ -24,6 +24,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db import (
@@ -45,7 +46,8 @@ from picky.dispatch import enqueue, enqueue_in_chunks
 from picky.models import Project
 from picky.rows import (
     insert_rows,
-    insert_rows_and_update_row,
+    insert_values,
+    insert_values_and_update_row,
     inserted_fields,
     inserted_values,
     mark_inserted,
@@ -545,8 +547,7 @@ class RunExecutor:
         # Only while this execution still owns the run: a cancel that landed since a
         # delay row was written has stopped it, and that must stand. The last log lines
         # go with it.
-        logs, self.pending_logs = self.pending_logs, []
-        self.update_owned_run(values, inserting=logs)
+        self.update_owned_run(values, log_rows=self.pending_log_rows())
         run.status = status
         return run
 
@@ -703,8 +704,7 @@ class RunExecutor:
         ctx.action, ctx.iteration = action, iteration
         started = time.perf_counter()
         action_type = get_type(action.type)
-        log = RunLog(
-            run=None if self.dry_run else self.run,
+        log = LogLine(
             kind=RunLog.Kind.ACTION,
             step=step,
             action=action,
@@ -796,13 +796,12 @@ class RunExecutor:
 
     def log_step(self, step, index, status, started, inputs=None, error=""):
         self.add_log(
-            RunLog(
-                run=None if self.dry_run else self.run,
+            LogLine(
                 kind=RunLog.Kind.STEP,
                 step=step,
                 step_position=index,
                 status=status,
-                inputs=jsonable(inputs),
+                inputs=inputs,
                 error=error,
                 duration_ms=elapsed_ms(started),
             )
@@ -820,15 +819,19 @@ class RunExecutor:
 
     def flush_logs(self):
         if self.pending_logs and not self.dry_run:
-            insert_rows(self.pending_logs)
-            self.pending_logs = []
+            insert_values(RunLog, self.pending_log_rows())
 
-    def update_owned_run(self, values, inserting=()):
+    def pending_log_rows(self):
+        """The log lines not yet written, as RunLog rows (no longer pending)."""
+        lines, self.pending_logs = self.pending_logs, []
+        return [line.row(self.run.pk) for line in lines]
+
+    def update_owned_run(self, values, log_rows=()):
         """Update the run's row while this execution owns it (the attempt number is the
-        fence), after INSERTing `inserting` (log lines); the number of rows updated, 0
-        when another execution took the run over."""
-        return insert_rows_and_update_row(
-            inserting, Run, self.run.pk, values,
+        fence), after INSERTing `log_rows`; the number of rows updated, 0 when another
+        execution took the run over."""
+        return insert_values_and_update_row(
+            RunLog, log_rows, Run, self.run.pk, values,
             where={"status": Run.Status.RUNNING, "attempts": self.run.attempts},
         )  # fmt: skip
 
@@ -860,6 +863,42 @@ class RunExecutor:
             if not self.update_owned_run({"lease_until": timezone.now() + lease()}):
                 raise LeaseLost
             self.lease_renewed_at = time.monotonic()
+
+
+@dataclass(slots=True)
+class LogLine:
+    """A line of a run's timeline as the engine writes it: a RunLog row to be (no model
+    instance per line: a run writes several, and Django's are costly to make)."""
+
+    kind: str
+    step: Any
+    step_position: int
+    status: str = ""
+    action: Any = None
+    action_position: int | None = None
+    iteration: int | None = None
+    action_type: str = ""
+    inputs: Any = None
+    outputs: Any = None
+    error: str = ""
+    duration_ms: float = 0.0
+
+    def row(self, run_id):
+        return {
+            "run_id": run_id,
+            "kind": self.kind,
+            "step_id": self.step.pk if self.step else None,
+            "action_id": self.action.pk if self.action else None,
+            "step_position": self.step_position,
+            "action_position": self.action_position,
+            "iteration": self.iteration,
+            "action_type": self.action_type,
+            "status": self.status,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+        }
 
 
 class SkipStep(Exception):

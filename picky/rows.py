@@ -16,6 +16,7 @@ pay it a dozen times.
 
 from enum import Enum
 from functools import cache
+from types import SimpleNamespace
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -31,24 +32,40 @@ def insert_rows(objs):
     of rows and the driver parses and PostgreSQL prepares it once.
     """
     objs = list(objs)
+    if not objs:
+        return objs
     connection = connections[DEFAULT_DB_ALIAS]
+    rows = [inserted_values(obj, connection) for obj in objs]
+    for obj, key in zip(objs, insert_prepared(connection, type(objs[0]), rows), strict=True):
+        mark_inserted(obj, key, connection)
+    return objs
+
+
+def insert_values(model, rows):
+    """INSERT rows of `model` given as {field attname: value} (the other fields take
+    their defaults, as a new instance would) without making model instances; their
+    primary keys, in order. For lines a run writes by the dozen."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    return insert_prepared(connection, model, [row_values(model, row, connection) for row in rows])
+
+
+def insert_prepared(connection, model, rows):
+    """INSERT `rows` (lists of prepared values of inserted_fields(model)); their keys."""
+    keys = []
     # SQLite before 3.35 cannot return the keys of an INSERT: one row at a time there.
     per_insert = ROWS_PER_INSERT if connection.features.can_return_rows_from_bulk_insert else 1
-    for start in range(0, len(objs), per_insert):
-        chunk = objs[start : start + per_insert]
-        model = type(chunk[0])
-        rows = [inserted_values(obj, connection) for obj in chunk]
-        by_column = len(rows) > 1 and connection.vendor == "postgresql"
+    for start in range(0, len(rows), per_insert):
+        chunk = rows[start : start + per_insert]
+        by_column = len(chunk) > 1 and connection.vendor == "postgresql"
         if by_column:
-            params = [list(column) for column in zip(*rows, strict=True)]
+            params = [list(column) for column in zip(*chunk, strict=True)]
         else:
-            params = [value for row in rows for value in row]
+            params = [value for row in chunk for value in row]
+        sql = insert_sql(model, 0 if by_column else len(chunk), per_insert > 1)
         with connection.cursor() as cursor:
-            cursor.execute(insert_sql(model, 0 if by_column else len(rows), per_insert > 1), params)
-            keys = cursor.fetchall() if per_insert > 1 else [(cursor.lastrowid,)]
-        for obj, (key,) in zip(chunk, keys, strict=True):
-            mark_inserted(obj, key, connection)
-    return objs
+            cursor.execute(sql, params)
+            keys += [key for (key,) in cursor.fetchall()] if per_insert > 1 else [cursor.lastrowid]
+    return keys
 
 
 def inserted_values(obj, connection=None):
@@ -58,6 +75,76 @@ def inserted_values(obj, connection=None):
         field.get_db_prep_save(plain(field.pre_save(obj, add=True)), connection)
         for field in inserted_fields(type(obj))
     ]
+
+
+def row_values(model, row, connection):
+    """The prepared values of a new row of `model` given as {attname: value}, in
+    inserted_fields order: the given values prepared as `Model.save()` does, the
+    others the field's default (`auto_now_add` and `auto_now`: now)."""
+    values = []
+    for field, attname, pass_through, default in row_spec(model, connection.vendor):
+        if attname in row:
+            value = row[attname]
+            if type(value) not in pass_through:
+                value = field.get_db_prep_save(plain(value), connection)
+        elif default is not FRESH_DEFAULT:
+            value = default
+        else:
+            value = field.get_db_prep_save(fresh_default(field), connection)
+        values.append(value)
+    return values
+
+
+# Values whose type is among these reach the driver as they are: what the field's
+# get_db_prep_save would return for them unchanged.
+UNCHANGED_TYPES = {
+    "CharField": (str,),
+    "TextField": (str,),
+    "SlugField": (str,),
+    "IntegerField": (int,),
+    "PositiveIntegerField": (int,),
+    "PositiveSmallIntegerField": (int,),
+    "SmallIntegerField": (int,),
+    "BigIntegerField": (int,),
+    "PositiveBigIntegerField": (int,),
+    "AutoField": (int,),
+    "BigAutoField": (int,),
+    "SmallAutoField": (int,),
+    "FloatField": (float,),
+    "BooleanField": (bool,),
+}
+# A field whose default is computed anew for each row (callable, or now).
+FRESH_DEFAULT = object()
+
+
+@cache
+def row_spec(model, vendor):
+    """(field, attname, types passed through, prepared default or FRESH_DEFAULT) of each
+    inserted field of `model`."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    spec = []
+    for field in inserted_fields(model):
+        target = field.target_field if field.is_relation else field
+        pass_through = UNCHANGED_TYPES.get(target.get_internal_type(), ())
+        if field.null:
+            pass_through += (type(None),)
+        fresh = (
+            callable(field.default)
+            or getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+        )
+        default = (
+            FRESH_DEFAULT if fresh else field.get_db_prep_save(field.get_default(), connection)
+        )
+        spec.append((field, field.attname, pass_through, default))
+    return tuple(spec)
+
+
+def fresh_default(field):
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        # The field's own pre_save picks now (a datetime, or a date for a DateField).
+        return field.pre_save(SimpleNamespace(), add=True)
+    return field.get_default()
 
 
 def mark_inserted(obj, key, connection=None):
@@ -76,24 +163,22 @@ def update_row(model, pk, values, where=None):
         return cursor.rowcount
 
 
-def insert_rows_and_update_row(objs, model, pk, values, where=None):
-    """`insert_rows(objs)` then `update_row(model, pk, values, where)`, in one statement
-    on PostgreSQL (a run's last log lines and its end travel together). Returns the
-    number of rows updated."""
-    objs = list(objs)
+def insert_values_and_update_row(insert_model, rows, model, pk, values, where=None):
+    """`insert_values(insert_model, rows)` then `update_row(model, pk, values, where)`, in
+    one statement on PostgreSQL (a run's last log lines and its end travel together).
+    Returns the number of rows updated."""
     connection = connections[DEFAULT_DB_ALIAS]
-    if not objs or connection.vendor != "postgresql":
-        insert_rows(objs)
+    if not rows or connection.vendor != "postgresql":
+        insert_values(insert_model, rows)
         return update_row(model, pk, values, where)
     update, update_params = update_statement(connection, model, pk, values, where or {})
-    rows = [inserted_values(obj, connection) for obj in objs]
-    sql = insert_and_update_sql(insert_sql(type(objs[0]), 0), update)
+    prepared = [row_values(insert_model, row, connection) for row in rows]
+    sql = insert_and_update_sql(insert_sql(insert_model, 0), update)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)] + update_params)
-        keys = cursor.fetchall()
-    for obj, (key, _) in zip(objs, keys, strict=True):
-        mark_inserted(obj, key, connection)
-    return keys[0][1]
+        cursor.execute(
+            sql, [list(column) for column in zip(*prepared, strict=True)] + update_params
+        )
+        return cursor.fetchone()[1]
 
 
 @cache

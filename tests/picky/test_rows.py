@@ -10,7 +10,8 @@ from picky.models import Project
 from picky.rows import (
     ROWS_PER_INSERT,
     insert_rows,
-    insert_rows_and_update_row,
+    insert_values,
+    insert_values_and_update_row,
     select_models,
     selected_columns,
     update_row,
@@ -125,26 +126,58 @@ def test_insert_rows_keeps_nulls_texts_and_json_of_several_rows_apart(connector)
 
 
 @pytest.mark.django_db
-def test_insert_rows_and_update_row_writes_both_and_tells_whether_the_fence_held(connector):
+def test_insert_values_and_update_row_writes_both_and_tells_whether_the_fence_held(connector):
     [e] = insert_rows([event(connector, 1)])
     [run] = insert_rows([Run(project_id=connector.project_id, connector=connector, event=e)])
 
     def lines(*texts):
-        return [
-            RunLog(run=run, kind=RunLog.Kind.STEP, status=RunLog.Status.RAN, error=text)
-            for text in texts
-        ]
+        return [{"run_id": run.pk, "kind": "step", "status": "ran", "error": t} for t in texts]
 
-    first = lines("one", "two")
     fence = {"status": Run.Status.QUEUED}
     ended = {"status": Run.Status.SUCCEEDED}
-    assert insert_rows_and_update_row(first, Run, run.pk, ended, where=fence) == 1
-    assert [RunLog.objects.get(pk=log.pk).error for log in first] == ["one", "two"]
+    assert insert_values_and_update_row(RunLog, lines("one", "two"), Run, run.pk, ended, fence) == 1
+    assert list(RunLog.objects.values_list("error", flat=True)) == ["one", "two"]
     assert Run.objects.get(pk=run.pk).status == Run.Status.SUCCEEDED
     # The fence no longer holds: the lines are written, the row is left alone.
-    late = lines("three")
-    assert insert_rows_and_update_row(late, Run, run.pk, {"error": "x"}, where=fence) == 0
-    assert RunLog.objects.get(pk=late[0].pk).error == "three"
+    assert insert_values_and_update_row(RunLog, lines("x"), Run, run.pk, {"error": "x"}, fence) == 0
+    assert RunLog.objects.filter(error="x").count() == 1
     assert Run.objects.get(pk=run.pk).error == ""
-    assert insert_rows_and_update_row([], Run, run.pk, {"error": "y"}) == 1
+    assert insert_values_and_update_row(RunLog, [], Run, run.pk, {"error": "y"}) == 1
     assert Run.objects.get(pk=run.pk).error == "y"
+
+
+@pytest.mark.django_db
+def test_insert_values_prepares_values_and_fills_defaults_as_a_new_instance_would(connector):
+    [e] = insert_rows([event(connector, 1)])
+    step = Step.objects.create(connector=connector, name="First")
+    before = timezone.now()
+    [run_id] = insert_values(Run, [{"project_id": connector.project_id,
+                                    "connector_id": connector.pk, "event_id": e.pk}])  # fmt: skip
+    run = Run.objects.get(pk=run_id)
+    # Defaults: a choice, a callable (a fresh dict per row), auto_now_add.
+    assert run.status == Run.Status.QUEUED and run.context == {} and run.created_at >= before
+    keys = insert_values(
+        RunLog,
+        [
+            {"run_id": run_id, "kind": RunLog.Kind.ACTION, "step_id": step.pk,
+             "status": RunLog.Status.RAN, "inputs": {"a": [1, None]}, "duration_ms": 2,
+             "iteration": True, "error": "é"},
+            {"run_id": run_id, "kind": "step", "status": "skipped", "outputs": None,
+             "duration_ms": 0.25, "iteration": None},
+        ],
+    )  # fmt: skip
+    first, second = (RunLog.objects.get(pk=key) for key in keys)
+    assert (first.kind, first.status, first.step_id, first.inputs) == (
+        "action",
+        "ran",
+        step.pk,
+        {"a": [1, None]},
+    )
+    assert (first.duration_ms, first.iteration, first.error) == (2.0, 1, "é")
+    assert (second.kind, second.status, second.outputs, second.duration_ms) == (
+        "step",
+        "skipped",
+        None,
+        0.25,
+    )
+    assert second.step_position == 0 and second.action_type == "" and second.created_at
