@@ -13,8 +13,7 @@ from picky.paths import attribute_paths, paths_signature, structure_signature
 from picky.rows import (
     insert_rows,
     inserted_fields,
-    inserted_values,
-    mark_inserted,
+    row_values,
     select_models,
     selected_columns,
 )
@@ -51,20 +50,9 @@ def record_event(
     this connector: the partial unique constraint refuses the INSERT, so
     deliveries without a key cost no extra query.
     """
-    event = new_event(
-        connector.project_id, connector, payload, method=method, headers=headers,
-        source_ip=source_ip, hop_count=hop_count, idempotency_key=idempotency_key,
-    )  # fmt: skip
-    with duplicates_refused(idempotency_key, connector_id=connector.pk):
-        insert_rows([event])
-    event_recorded(connector, event)
-    return event
-
-
-def new_event(project_id, connector, payload, *, method, headers, source_ip, **fields):
     now = timezone.now()
-    return Event(
-        project_id=project_id,
+    event = Event(
+        project_id=connector.project_id,
         connector=connector,
         payload=payload,
         method=method,
@@ -72,16 +60,21 @@ def new_event(project_id, connector, payload, *, method, headers, source_ip, **f
         source_ip=source_ip,
         received_at=now,
         enqueued_at=now,
-        **fields,
+        hop_count=hop_count,
+        idempotency_key=idempotency_key,
     )
+    with duplicates_refused(idempotency_key, connector_id=connector.pk):
+        insert_rows([event])
+    event_recorded(connector, event.pk, payload)
+    return event
 
 
-def event_recorded(connector, event):
+def event_recorded(connector, event_id, payload):
     """What follows an event's INSERT: the first payload becomes the connector's sample,
     and the event goes to a worker once committed."""
     if not has_sample(connector):
-        map_first_sample(connector, event.payload)
-    transaction.on_commit(lambda: enqueue_event(event.pk))
+        map_first_sample(connector, payload)
+    transaction.on_commit(lambda: enqueue_event(event_id))
 
 
 @contextmanager
@@ -136,8 +129,8 @@ def accept_event(token, payload, *, method, headers, source_ip, raw_body="", ide
     """The ingest's hot path: store `payload` as an event of the connector with this URL
     token, when that connector exists and is enabled, as `record_event` does.
 
-    Returns (connector, event): (None, None) when no connector has this token,
-    (connector, None) when it is disabled. On PostgreSQL the connector is looked up
+    Returns (connector, the event's id): (None, None) when no connector has this
+    token, (connector, None) when it is disabled. On PostgreSQL the connector is looked up
     and the event INSERTed in one statement: one round trip per webhook.
     """
     meta = {"method": method, "headers": headers, "source_ip": source_ip}
@@ -145,13 +138,18 @@ def accept_event(token, payload, *, method, headers, source_ip, raw_body="", ide
         connector = connector_for_ingest(token)
         if connector is None or not connector.enabled:
             return connector, None
-        return connector, record_event(
+        event = record_event(
             connector, payload, raw_body=raw_body, idempotency_key=idempotency_key, **meta
         )
-    event = new_event(None, None, payload, idempotency_key=idempotency_key, **meta)
+        return connector, event.pk
+    now = timezone.now()
+    row = {"payload": payload, "received_at": now, "enqueued_at": now,
+           "idempotency_key": idempotency_key, **meta}  # fmt: skip
     values = [
         value
-        for field, value in zip(inserted_fields(Event), inserted_values(event), strict=True)
+        for field, value in zip(
+            inserted_fields(Event), row_values(Event, row, connection), strict=True
+        )
         if field.attname not in ACCEPTED_FROM_CONNECTOR
     ]
     with duplicates_refused(idempotency_key, connector__token=token):
@@ -160,12 +158,9 @@ def accept_event(token, payload, *, method, headers, source_ip, raw_body="", ide
         return None, None
     connector, has_sample_, event_id = found[0]
     connector.has_sample = bool(has_sample_)
-    if event_id is None:
-        return connector, None
-    event.project_id, event.connector = connector.project_id, connector
-    mark_inserted(event, event_id)
-    event_recorded(connector, event)
-    return connector, event
+    if event_id is not None:
+        event_recorded(connector, event_id, payload)
+    return connector, event_id
 
 
 # An accepted event's columns that its connector's row gives (accept_event_query).

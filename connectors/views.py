@@ -54,15 +54,15 @@ def receive(request, token):
         except IngestError as problem:
             return refuse(request, services.connector_for_ingest(token), meta, problem)
         try:
-            connector, event = services.accept_event(
+            connector, event_id = services.accept_event(
                 token, parsed.payload, raw_body=parsed.raw_body, idempotency_key=key, **meta
             )
         except services.DuplicateDelivery as duplicate:
             return JsonResponse(
                 {"status": "accepted", "event": str(duplicate.original.pk), "duplicate": True}
             )
-        if event is not None:
-            return JsonResponse({"status": "accepted", "event": str(event.pk)})
+        if event_id is not None:
+            return JsonResponse({"status": "accepted", "event": str(event_id)})
         return refuse(request, connector, meta)
     problem = IngestError(
         405,
