@@ -118,8 +118,9 @@ class ActionType:
     # re-run can never repeat them. Such types also set has_outside_effects.
     effects_in_database = False
     # True when the effect updates a row that many runs share (a counter): the run
-    # commits right after it, so that the row stays locked for one statement rather
-    # than for the rest of the run while other runs queue behind it.
+    # commits right after it (or defers it to its commit, `run_later`), so that the
+    # row stays locked for one statement rather than for the rest of the run while
+    # other runs queue behind it.
     updates_shared_row = False
     # True when the effect is one statement, all or nothing by itself: the engine runs
     # it without a savepoint (two round trips fewer). A database error in it cannot be
@@ -145,6 +146,18 @@ class ActionType:
 
     def run(self, ctx, inputs):
         raise NotImplementedError
+
+    def run_later(self, ctx, inputs):
+        """For an `updates_shared_row` type: check `inputs` now (raise ActionError) and
+        return a function that performs the effect and returns its Result, which the
+        engine calls just before the run's transaction commits; None (the default):
+        the effect happens now.
+
+        The engine defers it only when nothing later in the run can read its result
+        (no `save_as`, no template reading `counters`). The shared row is then locked
+        for the run's last statement only, and the run commits once.
+        """
+        return None
 
     def loggable(self, inputs):
         """`inputs` as run logs and admin pages may show them: secrets masked."""

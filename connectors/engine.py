@@ -458,6 +458,10 @@ class RunExecutor:
         self.pending_logs = []  # not yet written
         self.ctx = None
         self.done_effects = {}
+        # Shared-row updates nothing later reads, (log line, effect), applied just
+        # before the run's transaction commits.
+        self.deferred = []
+        self.defers_shared_rows = False
         self.lease_renewed_at = time.monotonic()
         self.tx = run_transaction or RunTransaction()
 
@@ -475,6 +479,7 @@ class RunExecutor:
     def execute_steps(self):
         definition = connector_definition(self.connector)
         steps = definition.steps
+        self.defers_shared_rows = not definition.reads_counters
         if not self.dry_run:
             self.tx.begin()
         try:
@@ -511,6 +516,11 @@ class RunExecutor:
         # The last log lines and the run's end commit with the rest of the run's
         # database work: no crash leaves a half-written end.
         self.tx.begin()
+        try:
+            self.apply_deferred()
+        except TransactionBroken as broken:
+            self.undo(broken)
+            status, error = Run.Status.FAILED, str(broken)
         run = self.record_end(status, error)  # on an error, execute() rolls back
         self.tx.commit()
         return run
@@ -523,6 +533,7 @@ class RunExecutor:
         new_run = self.tx.new_run
         self.tx.rollback(exc)
         self.pending_logs = []
+        self.deferred = []
         self.ctx = None  # its contact may have been created in what was undone
         if new_run is not None:
             self.tx.begin()
@@ -742,12 +753,14 @@ class RunExecutor:
             elif outside:
                 self.commit()
                 result = action_type.run(ctx, inputs)
+            elif (later := self.run_later(action, action_type, inputs)) is not None:
+                return self.defer(log, action_type, later, started)
             else:
                 result = action_type.run(ctx, inputs)
         except ActionError as exc:
             log.status, log.error = RunLog.Status.FAILED, exc.message
             return self.action_failed(log, action, started)
-        except DATABASE_UNAVAILABLE:
+        except (*DATABASE_UNAVAILABLE, TransactionBroken):
             raise
         except Exception as exc:
             logger.exception("Action %s of run %s crashed", action.pk, self.run.pk)
@@ -765,6 +778,39 @@ class RunExecutor:
         if action_type.updates_shared_row and not self.dry_run:
             self.commit()
         return self.stop_if_asked(action_type, result)
+
+    def run_later(self, action, action_type, inputs):
+        """The effect of a shared-row update that nothing later in the run reads, to be
+        applied before the run commits; None when it must happen now."""
+        if (
+            not action_type.updates_shared_row
+            or not self.defers_shared_rows
+            or (action.config or {}).get("save_as")
+        ):
+            return None
+        return action_type.run_later(self.ctx, inputs)
+
+    def defer(self, log, action_type, effect, started):
+        log.status = RunLog.Status.RAN
+        log.duration_ms = elapsed_ms(started)
+        self.add_log(log)
+        self.deferred.append((log, action_type, effect))
+
+    def apply_deferred(self):
+        """Perform the deferred shared-row updates; their log lines get their outputs."""
+        deferred, self.deferred = self.deferred, []
+        for log, action_type, effect in deferred:
+            try:
+                log.outputs = jsonable(effect().outputs)
+            except ActionError as exc:
+                log.status, log.error = RunLog.Status.FAILED, exc.message
+            except DATABASE_UNAVAILABLE:
+                raise
+            except DatabaseError as exc:
+                raise TransactionBroken(
+                    f"Internal error: {type(exc).__name__}: {exc} (in {action_type.label}; "
+                    "the run's database work since its last commit was undone)"
+                ) from exc
 
     def action_succeeded(self, log, action, result, started, write_now):
         log.outputs = result.outputs
@@ -818,6 +864,8 @@ class RunExecutor:
             self.flush_logs()
 
     def flush_logs(self):
+        """Write the pending log lines, after the deferred effects they tell of."""
+        self.apply_deferred()
         if self.pending_logs and not self.dry_run:
             insert_values(RunLog, self.pending_log_rows())
 

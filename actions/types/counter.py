@@ -36,13 +36,20 @@ class TriggerCounter(ActionType):
     literal_fields = ("amount",)
 
     def run(self, ctx, inputs):
+        return self.run_later(ctx, inputs)()
+
+    def run_later(self, ctx, inputs):
         name = counter_name(inputs)
         amount = inputs.get("amount")
-        value = connector_services.increment_counter(
-            ctx.project, name, 1 if amount is None else amount
-        )
-        ctx.data.setdefault("counters", {})[name] = value
-        return Result(outputs={"name": name, "value": value})
+
+        def increment():
+            value = connector_services.increment_counter(
+                ctx.project, name, 1 if amount is None else amount
+            )
+            ctx.data.setdefault("counters", {})[name] = value
+            return Result(outputs={"name": name, "value": value})
+
+        return increment
 
     def dry_run(self, ctx, inputs):
         name = counter_name(inputs)

@@ -100,20 +100,51 @@ def test_a_run_of_database_actions_commits_once(project):
     assert list(run.contact.tags.values_list("name", flat=True)) == ["lead"]
 
 
+def counter_read_later(project, read_by):
+    """A counter whose value a later action reads, by `save_as` or through `counters`."""
+    counter = {"name": "n", "save_as": "n"} if read_by == "save_as" else {"name": "n"}
+    value = "{{ vars.n.value }}" if read_by == "save_as" else "{{ counters.n }}"
+    return build_connector(
+        project,
+        steps=[{"actions": [("trigger_counter", counter),
+                            ("set_variable", {"name": "v", "value": value})]}],
+    )  # fmt: skip
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_run_commits_right_after_updating_a_shared_counter(project):
-    connector = counter_then_variable(project)
+@pytest.mark.parametrize("read_by", ["save_as", "counters"])
+def test_a_run_commits_right_after_updating_a_counter_read_later(project, read_by):
+    connector = counter_read_later(project, read_by)
     engine.process_event(ingest(connector).pk)
     with CaptureQueriesContext(connection) as queries:
-        engine.process_event(ingest(connector).pk)
+        run = engine.process_event(ingest(connector).pk)
     # The counter's row stays locked for one statement, not for the rest of the run.
     statements = [query["sql"].split()[0].upper() for query in queries]
     after_increment = statements[
         next(i for i, q in enumerate(queries) if "connectors_counter" in q["sql"]) + 1 :
     ]
-    assert [s for s in after_increment if s in ("COMMIT", "UPDATE")][:1] == ["COMMIT"]
+    assert [s for s in after_increment if s in ("COMMIT", "UPDATE", "WITH")][:1] == ["COMMIT"]
     assert commits(queries) == 2
     assert Counter.objects.get(name="n").value == 2
+    assert Run.objects.get(pk=run.pk).context["vars"]["v"] in (2, "2")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_nothing_reads_is_updated_last_and_the_run_commits_once(project):
+    connector = counter_then_variable(project)
+    engine.process_event(ingest(connector).pk)
+    with CaptureQueriesContext(connection) as queries:
+        run = engine.process_event(ingest(connector).pk)
+    # The increment waits for the run's end: the row is locked for the run's last
+    # statement (its log lines and its end) and the COMMIT only.
+    sqls = [query["sql"] for query in queries]
+    increment = next(i for i, sql in enumerate(sqls) if "connectors_counter" in sql)
+    assert [sql.split()[0].upper() for sql in sqls[increment + 1 :]][-1] == "COMMIT"
+    assert len(sqls[increment + 1 :]) == (2 if connection.vendor == "postgresql" else 3)
+    assert commits(queries) == 1
+    assert Counter.objects.get(name="n").value == 2
+    counted = RunLog.objects.get(run=run, action_type="trigger_counter")
+    assert (counted.status, counted.outputs) == (RunLog.Status.RAN, {"name": "n", "value": 2})
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,7 +154,7 @@ def test_a_long_run_commits_as_it_goes(project, settings):
     engine.process_event(ingest(connector).pk)
     with CaptureQueriesContext(connection) as queries:
         engine.process_event(ingest(connector).pk)
-    # Before the step, before the counter, after it, and at the end.
+    # Before the step, before each action, and at the end.
     assert commits(queries) == 4
     assert Counter.objects.get(name="n").value == 2
 
@@ -215,7 +246,7 @@ def test_losing_the_database_as_the_run_begins_leaves_no_transaction_open(projec
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_interrupted_mid_way_leaves_no_transaction_open(project, monkeypatch):
+def test_a_run_interrupted_mid_way_leaves_no_transaction_open(project, monkeypatch, settings):
     connector = counter_then_variable(project)
     run = engine.process_event(ingest(connector).pk)
     replay = engine.replay_event(Event.objects.get(pk=run.event_id))
@@ -223,7 +254,13 @@ def test_a_run_interrupted_mid_way_leaves_no_transaction_open(project, monkeypat
     with pytest.raises(KeyboardInterrupt):
         engine.continue_run(replay.pk)
     assert not connection.in_atomic_block
-    # The counter's increment committed before the interruption; the replay's lease
-    # lets the stuck-run sweep finish it later without counting again.
-    assert Counter.objects.get(name="n").value == 2
+    # The counter's increment waited for the run's commit and went with the rest; the
+    # replay's lease lets the stuck-run sweep finish it later, counting once.
+    assert Counter.objects.get(name="n").value == 1
     assert Run.objects.get(pk=replay.pk).status == Run.Status.RUNNING
+    monkeypatch.undo()
+    later = timezone.now() + timedelta(seconds=settings.PICKY_RUN_LEASE_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        engine.continue_run(replay.pk)
+    assert Run.objects.get(pk=replay.pk).status == Run.Status.SUCCEEDED
+    assert Counter.objects.get(name="n").value == 2
