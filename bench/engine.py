@@ -1,12 +1,14 @@
 """Engine: runs of a 3-step, 5-action connector on real Celery workers (Redis),
 against a bare Celery task that loads a row and marks it done.
 
-Phases, for Picky and then for the bare task, on the same worker settings:
-1. Throughput: BENCH_EVENTS events (5,000) wait in the broker, in messages of
-   BENCH_EVENTS_PER_MESSAGE (5) as the web processes publish them in a storm
-   (the bare task: one message per row), then a fresh worker drains them. Runs/s
-   is taken from the finish times
-   between the 10th and the 90th percentile (warm-up and tail discarded).
+Phases, for Picky and for the bare task, on the same worker settings:
+1. Throughput: BENCH_EVENTS events (5,000) drain in BENCH_ROUNDS rounds (2), Picky's
+   and the bare task's in turn, so that a machine whose speed drifts slows both
+   alike. Each round's events wait in the broker while the side's worker is paused
+   (SIGSTOP), in messages of BENCH_EVENTS_PER_MESSAGE (5) as the web processes
+   publish them in a storm (the bare task: one message per row, on a queue of its
+   own); then the worker resumes and drains them. Runs/s is taken from the finish
+   times between the 10th and the 90th percentile (warm-up and tail discarded).
 2. Offered load: events are ingested (as by a web process: published in batches
    of those accepted within PICKY_EVENT_BATCH_SECONDS) at BENCH_RATE (200) per second for
    BENCH_RATE_SECONDS while the worker runs, then again at half the drain
@@ -24,8 +26,11 @@ import os
 import re
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import support
+from .baseline import QUEUE
 from .ingest import lead_payload
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", 5000))
@@ -33,6 +38,10 @@ RATE = int(os.environ.get("BENCH_RATE", 200))
 RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", 15))
 RATE_WARMUP_SECONDS = 3
 CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", 4))
+# The backlog drains in this many rounds per side, Picky's and the bare task's in turn.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
+# Each side has a queue of its own: a paused worker may still take one message of it.
+BARE_QUEUE = QUEUE
 # Events per message in the backlog: the ingest bench measures how many the web
 # processes put in one (about 7 at 1,100 webhooks/s; PICKY_EVENT_BATCH_SECONDS).
 EVENTS_PER_MESSAGE = int(os.environ.get("BENCH_EVENTS_PER_MESSAGE", 5))
@@ -192,7 +201,7 @@ def bare_backlog(count):
             )
             ids.append(cursor.fetchone()[0])
     for row_id in ids:
-        app.send_task("bench.bare_run", (row_id,))
+        app.send_task("bench.bare_run", (row_id,), queue=BARE_QUEUE)
     return ids
 
 
@@ -209,7 +218,7 @@ def bare_ingest_one(n):
             [json_text(lead(n)), timezone.now()],
         )
         row_id = cursor.fetchone()[0]
-    app.send_task("bench.bare_run", (row_id,))
+    app.send_task("bench.bare_run", (row_id,), queue=BARE_QUEUE)
     return row_id
 
 
@@ -302,43 +311,78 @@ def describe(load):
     )
 
 
-def run_phases(name, worker_app, worker_env, backlog, finish_times, ingest_one):
-    backlog_ids = backlog(EVENTS)
-    worker = support.start_celery_worker(f"{name}-worker", worker_app, CONCURRENCY, worker_env)
-    try:
-        # Meter once the pool processes have their database connections.
-        support.wait_until(
-            lambda: len(finish_times(backlog_ids)) >= EVENTS // 20, DRAIN_TIMEOUT, 0.2
+@dataclass
+class Side:
+    """Picky or the bare task: how to queue its events and read their finish times, and
+    its worker (paused while the other side drains)."""
+
+    name: str
+    worker_app: str
+    worker_env: dict
+    queue: str
+    backlog: Callable
+    finish_times: Callable
+    ingest_one: Callable
+    worker: support.Process | None = None
+    rounds: list = field(default_factory=list)
+
+    def start_worker(self):
+        self.worker = support.start_celery_worker(
+            f"{self.name}-worker", self.worker_app, CONCURRENCY, self.worker_env, self.queue
         )
-        meter = support.CpuMeter(worker)
-        meter.start()
-        metered_from = len(finish_times(backlog_ids))
-        done = wait_finished(backlog_ids, finish_times)
-        worker_seconds, database_seconds = meter.stop()
-        metered_runs = max(1, len(done) - metered_from)
-        rate = drain_rate(done)
-        fixed = offered_load(RATE, ingest_one, finish_times)
-        half = offered_load(max(5, round(rate / 2)), ingest_one, finish_times)
-        rss = worker.peak_rss_mb()
-    finally:
-        worker.stop()
-    figures = {
-        "runs_per_s": rate,
-        "worker_cpu_ms": worker_seconds * 1000 / metered_runs,
-        "db_cpu_ms": database_seconds * 1000 / metered_runs,
-        "fixed": fixed,
-        "half": half,
-        "worker_rss_mb": max(rss[pid] for pid in rss if pid != worker.pid),
-        "worker_main_rss_mb": rss.get(worker.pid, 0.0),
-    }
-    print(f"{name:<6} {rate:>7.0f} runs/s draining {EVENTS} events")
-    print(f"       {describe(fixed)}")
-    print(f"       {describe(half)} (half the drain rate)")
-    print(
-        f"       CPU per run while draining: worker {figures['worker_cpu_ms']:.2f} ms, "
-        f"database {figures['db_cpu_ms']:.2f} ms"
-    )
-    return figures
+        self.worker.pause()
+
+    def drain_round(self, count):
+        """Queue `count` events while the worker is paused, then let it drain them:
+        (runs/s, worker CPU seconds, database CPU seconds, runs metered)."""
+        ids = self.backlog(count)
+        self.worker.resume()
+        try:
+            # Meter once the pool processes are busy (and, first time, connected).
+            support.wait_until(
+                lambda: len(self.finish_times(ids)) >= count // 20, DRAIN_TIMEOUT, 0.2
+            )
+            meter = support.CpuMeter(self.worker)
+            meter.start()
+            metered_from = len(self.finish_times(ids))
+            done = wait_finished(ids, self.finish_times)
+            worker_seconds, database_seconds = meter.stop()
+        finally:
+            self.worker.pause()
+        self.rounds.append(
+            (drain_rate(done), worker_seconds, database_seconds, max(1, len(done) - metered_from))
+        )
+
+    def figures(self):
+        """Drain figures over the rounds, then the offered loads on the same worker."""
+        runs = sum(metered for *_, metered in self.rounds)
+        figures = {
+            "runs_per_s": statistics.mean(rate for rate, *_ in self.rounds),
+            "round_rates": [rate for rate, *_ in self.rounds],
+            "worker_cpu_ms": sum(worker for _, worker, _, _ in self.rounds) * 1000 / runs,
+            "db_cpu_ms": sum(database for _, _, database, _ in self.rounds) * 1000 / runs,
+        }
+        self.worker.resume()
+        try:
+            figures["fixed"] = offered_load(RATE, self.ingest_one, self.finish_times)
+            figures["half"] = offered_load(
+                max(5, round(figures["runs_per_s"] / 2)), self.ingest_one, self.finish_times
+            )
+            rss = self.worker.peak_rss_mb()
+        finally:
+            self.worker.stop()
+        figures["worker_rss_mb"] = max(rss[pid] for pid in rss if pid != self.worker.pid)
+        figures["worker_main_rss_mb"] = rss.get(self.worker.pid, 0.0)
+        rates = ", ".join(f"{rate:.0f}" for rate in figures["round_rates"])
+        print(f"{self.name:<6} {figures['runs_per_s']:>7.0f} runs/s draining {EVENTS} events")
+        print(f"       rounds of {EVENTS // ROUNDS}: {rates} runs/s")
+        print(f"       {describe(figures['fixed'])}")
+        print(f"       {describe(figures['half'])} (half the drain rate)")
+        print(
+            f"       CPU per run while draining: worker {figures['worker_cpu_ms']:.2f} ms, "
+            f"database {figures['db_cpu_ms']:.2f} ms"
+        )
+        return figures
 
 
 def main():
@@ -361,28 +405,39 @@ def main():
     queries_empty = picky_queries_per_run(connector, QUERY_SAMPLE)
     # Connections outlive the measurement, so the CPU of each is counted whole.
     env = {"CONN_MAX_AGE": "600"}
-    picky = run_phases(
-        "picky", "picky", env,
-        lambda count: picky_backlog(connector, count),
-        picky_finish_times,
-        lambda n: picky_ingest_one(connector, n),
-    )  # fmt: skip
-    queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
-    from connectors.models import Run
+    sides = [
+        Side("picky", "picky", env, "celery",
+             lambda count: picky_backlog(connector, count), picky_finish_times,
+             lambda n: picky_ingest_one(connector, n)),
+        Side("bare", "bench.baseline.tasks",
+             {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}, BARE_QUEUE,
+             bare_backlog, bare_finish_times, bare_ingest_one),
+    ]  # fmt: skip
+    try:
+        for side in sides:
+            side.start_worker()
+        # Alternating rounds: a machine whose speed drifts (others share it) slows both.
+        for _ in range(ROUNDS):
+            for side in sides:
+                side.drain_round(EVENTS // ROUNDS)
+        picky = sides[0].figures()
+        queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
+        from connectors.models import Run
 
-    runs = Run.objects.filter(connector=connector)
-    history = runs.count()
-    failed = list(runs.exclude(status=Run.Status.SUCCEEDED).values_list("status", "error")[:3])
-
-    bare = run_phases(
-        "bare", "bench.baseline.tasks",
-        {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"},
-        bare_backlog, bare_finish_times, bare_ingest_one,
-    )  # fmt: skip
-    support.purge_broker()
+        runs = Run.objects.filter(connector=connector)
+        history = runs.count()
+        failed = list(runs.exclude(status=Run.Status.SUCCEEDED).values_list("status", "error")[:3])
+        bare = sides[1].figures()
+    finally:
+        for side in sides:
+            if side.worker is not None:
+                side.worker.stop()
+        support.purge_broker(("celery", BARE_QUEUE))
 
     ratio = picky["runs_per_s"] / bare["runs_per_s"]
-    worker_runs = EVENTS + (picky["fixed"]["rate"] + picky["half"]["rate"]) * RATE_SECONDS
+    worker_runs = (
+        EVENTS // ROUNDS * ROUNDS + (picky["fixed"]["rate"] + picky["half"]["rate"]) * RATE_SECONDS
+    )
     print(
         f"picky {picky['runs_per_s']:.0f} runs/s   "
         f"({support.against(picky['runs_per_s'], TARGET_RUNS_PER_SECOND)})"

@@ -111,10 +111,10 @@ def fresh_bench_environment():
     )
     from django.db import connection
 
-    from bench.baseline import CREATE_TABLE, TABLE
+    from bench.baseline import CREATE_TABLE, QUEUE, TABLE
 
     empty_database()
-    purge_broker()
+    purge_broker(("celery", QUEUE))
     with connection.cursor() as cursor:
         cursor.execute(CREATE_TABLE)
         cursor.execute(f"TRUNCATE {TABLE}")
@@ -142,12 +142,15 @@ def queued_messages():
         return declared.message_count
 
 
-def purge_broker():
-    """Drop messages left in the broker's default queue by an earlier phase."""
+def purge_broker(queues=("celery",)):
+    """Drop messages left in the broker's queues (the default one) by an earlier phase."""
+    from kombu import Queue
+
     from picky.celery import app
 
     with app.connection_for_write() as conn:
-        app.amqp.queues["celery"].bind(conn).purge()
+        for name in queues:
+            Queue(name).bind(conn).purge()
 
 
 # Processes ------------------------------------------------------------------------
@@ -230,6 +233,13 @@ class Process:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def pause(self):
+        """SIGSTOP the process group: it uses no CPU and takes no work until resumed."""
+        os.killpg(self.popen.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.killpg(self.popen.pid, signal.SIGCONT)
 
     def tree(self):
         """Pids of this process and all its descendants."""

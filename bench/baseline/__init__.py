@@ -8,6 +8,8 @@ Picky (DATABASE_URL, CELERY_BROKER_URL, CONN_MAX_AGE).
 """
 
 TABLE = "bench_bare_event"
+# The bare task's queue: its worker and Picky's never take each other's messages.
+QUEUE = "bench_bare"
 
 CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
