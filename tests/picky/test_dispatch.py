@@ -100,3 +100,19 @@ def test_the_web_application_publishes_events_in_batches(monkeypatch):
     importlib.reload(picky.wsgi)  # as gunicorn loads it
     assert services._event_batcher is not None
     assert services._event_batcher.task.name == "connectors.tasks.process_events"
+
+
+def test_a_published_message_shows_its_arguments_plainly(in_memory_broker):
+    from connectors.tasks import process_events
+
+    assert dispatch.enqueue(process_events, [3, 1, 2])
+    with app.connection_for_write() as connection:
+        queue = connection.SimpleQueue("celery")
+        message = queue.get(timeout=1)
+        assert (message.headers["argsrepr"], message.headers["kwargsrepr"]) == (
+            "([3, 1, 2],)",
+            "{}",
+        )
+        assert message.payload[0] == [[3, 1, 2]]
+        message.ack()
+        queue.close()
