@@ -22,7 +22,10 @@ def test_killed_worker_does_not_lose_or_repeat_a_run(project, settings):
         steps=[
             {
                 "iterator": {"path": "event.items", "max": ITEMS},
-                "actions": [("trigger_counter", {"name": "seen"}),
+                # `seen` is read (save_as): the run commits right after each of its
+                # increments, so it is killed with work committed and work not. The
+                # `sku:` counters nothing reads wait for those commits.
+                "actions": [("trigger_counter", {"name": "seen", "save_as": "seen"}),
                             ("trigger_counter", {"name": "sku:{{ item.sku }}"})],
             },
             {"actions": [("trigger_counter", {"name": "finished"})]},
