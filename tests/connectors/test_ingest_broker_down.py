@@ -39,7 +39,7 @@ def test_publishing_resumes_after_the_pause(settings):
         name = "demo"
         calls = 0
 
-        def apply_async(self, args, retry):
+        def apply_async(self, args, retry, **options):
             Task.calls += 1
             if Task.calls == 1:
                 raise ConnectionError("down")
