@@ -39,8 +39,14 @@ def drill_connector(name):
                 {
                     "name": "Count every item",
                     "iterator": {"path": "event.items", "max": 500},
+                    # Read (save_as): the run commits right after each increment, so a
+                    # run is seen in progress with work committed. A counter nothing
+                    # reads would wait for the run's one commit at its end.
                     "actions": [
-                        {"type": "trigger_counter", "config": {"name": "items:{{ meta.event_id }}"}}
+                        {
+                            "type": "trigger_counter",
+                            "config": {"name": "items:{{ meta.event_id }}", "save_as": "items"},
+                        }
                     ],
                 },
                 {
