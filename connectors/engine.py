@@ -13,8 +13,11 @@ database-only actions commits once, and a crash leaves none of it behind, so a
 re-run repeats none of its effects. Before an action whose effect leaves the
 database (a message, an HTTP call) that transaction commits; the effect's log
 line is written as soon as it succeeds, which is what keeps a re-run from
-repeating it. The one window left open is a worker dying between an outside
-effect and that INSERT (milliseconds): such an effect may be repeated once.
+repeating it. An update of a row many runs share (a counter) commits right after
+it, or, when nothing later in the run reads its result, happens just before the
+run's commit (`ActionType.run_later`): either way the row is locked briefly.
+The one window left open is a worker dying between an outside effect and its
+log line's INSERT (milliseconds): such an effect may be repeated once.
 """
 
 import json
