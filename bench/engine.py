@@ -353,8 +353,9 @@ class Side:
             (drain_rate(done), worker_seconds, database_seconds, max(1, len(done) - metered_from))
         )
 
-    def figures(self):
-        """Drain figures over the rounds, then the offered loads on the same worker."""
+    def finish(self):
+        """Drain figures over the rounds, then the offered loads on the same worker; the
+        worker stops."""
         runs = sum(metered for *_, metered in self.rounds)
         figures = {
             "runs_per_s": statistics.mean(rate for rate, *_ in self.rounds),
@@ -420,14 +421,14 @@ def main():
         for _ in range(ROUNDS):
             for side in sides:
                 side.drain_round(EVENTS // ROUNDS)
-        picky = sides[0].figures()
+        picky = sides[0].finish()
         queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
         from connectors.models import Run
 
         runs = Run.objects.filter(connector=connector)
         history = runs.count()
         failed = list(runs.exclude(status=Run.Status.SUCCEEDED).values_list("status", "error")[:3])
-        bare = sides[1].figures()
+        bare = sides[1].finish()
     finally:
         for side in sides:
             if side.worker is not None:

@@ -756,7 +756,7 @@ class RunExecutor:
             elif outside:
                 self.commit()
                 result = action_type.run(ctx, inputs)
-            elif (later := self.run_later(action, action_type, inputs)) is not None:
+            elif (later := self.deferred_effect(action, action_type, inputs)) is not None:
                 return self.defer(log, action_type, later, started)
             else:
                 result = action_type.run(ctx, inputs)
@@ -782,7 +782,7 @@ class RunExecutor:
             self.commit()
         return self.stop_if_asked(action_type, result)
 
-    def run_later(self, action, action_type, inputs):
+    def deferred_effect(self, action, action_type, inputs):
         """The effect of a shared-row update that nothing later in the run reads, to be
         applied before the run commits; None when it must happen now."""
         if (
