@@ -3,7 +3,6 @@
 import json
 import math
 import re
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import QueryDict
@@ -27,12 +26,6 @@ class IngestError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-@dataclass
-class ParsedRequest:
-    payload: dict
-    raw_body: str
 
 
 def querydict_to_json(querydict):
@@ -119,11 +112,10 @@ def parse_request(request):
     body = request.body
     if len(body) > limit:
         raise IngestError(413, "payload_too_large", f"The body is over the limit of {limit} bytes.")
-    raw_body = body.decode("utf-8", errors="replace")
     payload = querydict_to_json(request.GET)
     if not body.strip():
         check_storable(payload)
-        return ParsedRequest(payload, raw_body)
+        return payload
 
     content_type = request.content_type or ""
     if content_type in JSON_TYPES or content_type.endswith("+json"):
@@ -168,7 +160,7 @@ def parse_request(request):
             check_storable(data)
         # JSON values win over query-string values of the same name.
         payload.update(data)
-    return ParsedRequest(payload, raw_body)
+    return payload
 
 
 # The \u escapes that decode to what the database cannot store (NUL, lone surrogates);

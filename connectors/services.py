@@ -40,7 +40,6 @@ def record_event(
     method,
     headers,
     source_ip,
-    raw_body="",
     hop_count=0,
     idempotency_key="",
 ):
@@ -125,7 +124,7 @@ def connector_for_ingest(token):
     return connector
 
 
-def accept_event(token, payload, *, method, headers, source_ip, raw_body="", idempotency_key=""):
+def accept_event(token, payload, *, method, headers, source_ip, idempotency_key=""):
     """The ingest's hot path: store `payload` as an event of the connector with this URL
     token, when that connector exists and is enabled, as `record_event` does.
 
@@ -138,9 +137,7 @@ def accept_event(token, payload, *, method, headers, source_ip, raw_body="", ide
         connector = connector_for_ingest(token)
         if connector is None or not connector.enabled:
             return connector, None
-        event = record_event(
-            connector, payload, raw_body=raw_body, idempotency_key=idempotency_key, **meta
-        )
+        event = record_event(connector, payload, idempotency_key=idempotency_key, **meta)
         return connector, event.pk
     now = timezone.now()
     row = {"payload": payload, "received_at": now, "enqueued_at": now,

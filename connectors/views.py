@@ -50,13 +50,11 @@ def receive(request, token):
     if request.method in ALLOWED_METHODS:
         try:
             key = idempotency_key(request)
-            parsed = parse_request(request)
+            payload = parse_request(request)
         except IngestError as problem:
             return refuse(request, services.connector_for_ingest(token), meta, problem)
         try:
-            connector, event_id = services.accept_event(
-                token, parsed.payload, raw_body=parsed.raw_body, idempotency_key=key, **meta
-            )
+            connector, event_id = services.accept_event(token, payload, idempotency_key=key, **meta)
         except services.DuplicateDelivery as duplicate:
             return JsonResponse(
                 {"status": "accepted", "event": str(duplicate.original.pk), "duplicate": True}
