@@ -50,10 +50,13 @@ from picky.models import Project
 from picky.rows import (
     insert_rows,
     insert_values,
+    insert_values_and_row,
     insert_values_and_update_row,
     inserted_fields,
-    inserted_values,
+    is_written,
     mark_inserted,
+    mark_unwritten,
+    next_key_sql,
     select_models,
     selected_columns,
     update_row,
@@ -164,7 +167,8 @@ def run_event(event, connector, project, existing_run_id):
         try:
             handed = hand_event_to_run(event, run)
         except IntegrityError as exc:
-            # Two deliveries raced past the check above; the other one created the run.
+            # Two deliveries raced past the check above; the other one created the run
+            # (SQLite, where the run's row is INSERTed with the hand-off).
             run_transaction.rollback(exc)
             existing = Run.objects.filter(event=event, replay_of=None).first()
             return continue_run(existing.pk) if existing else None
@@ -186,9 +190,15 @@ def run_event(event, connector, project, existing_run_id):
 
 
 def hand_event_to_run(event, run):
-    """INSERT the event's run and mark the event processed (handed to its run, which
-    tells how it went), in the run's transaction; False when the event is no longer
-    queued. One statement on PostgreSQL, two elsewhere."""
+    """Mark the event processed (handed to its run, which tells how it went) and give
+    the run its key, in the run's transaction; False when the event is no longer queued.
+
+    On PostgreSQL the key comes from the sequence and the run's row is written at the
+    run's first commit (`RunExecutor.write_run`), for most runs with their end: one
+    INSERT of the finished run instead of an INSERT and an UPDATE of a row with nine
+    indexes. Elsewhere the row is INSERTed here. Either way, the event's row stays
+    locked until the run commits: a second delivery waits, then finds it processed.
+    """
     if connection.vendor != "postgresql":
         if not update_row(
             Event, event.pk, {"status": Event.Status.PROCESSED},
@@ -197,30 +207,21 @@ def hand_event_to_run(event, run):
             return False
         insert_rows([run])
         return True
-    params = [
-        Event.Status.PROCESSED.value, event.pk, Event.Status.QUEUED.value,
-        *inserted_values(run),
-    ]  # fmt: skip
+    params = [Event.Status.PROCESSED.value, event.pk, Event.Status.QUEUED.value]
     with connection.cursor() as cursor:
         cursor.execute(hand_event_to_run_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return False
-    mark_inserted(run, row[0])
+    run.pk = row[0]
     return True
 
 
 @cache
 def hand_event_to_run_sql():
-    quote = connection.ops.quote_name
-    fields = inserted_fields(Run)
     return (
-        f"WITH handed AS (UPDATE {quote(Event._meta.db_table)} SET status = %s "
-        "WHERE id = %s AND status = %s RETURNING id) "
-        f"INSERT INTO {quote(Run._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"SELECT {', '.join(['%s'] * len(fields))} FROM handed "
-        f"RETURNING {quote(Run._meta.pk.column)}"
+        f"UPDATE {connection.ops.quote_name(Event._meta.db_table)} SET status = %s "
+        f"WHERE id = %s AND status = %s RETURNING {next_key_sql(Run)}"
     )
 
 
@@ -530,9 +531,9 @@ class RunExecutor:
 
     def undo(self, exc):
         """Roll back the run's open transaction after a database error in it: its work
-        and log lines since the last commit are undone, the run itself is kept (written
-        again, its event handed to it, when it was created in that transaction) so that
-        it can end failed."""
+        and log lines since the last commit are undone, the run itself is kept (its event
+        handed to it again, its row written at its end, when it was created in that
+        transaction) so that it can end failed."""
         new_run = self.tx.new_run
         self.tx.rollback(exc)
         self.pending_logs = []
@@ -541,7 +542,7 @@ class RunExecutor:
         if new_run is not None:
             self.tx.begin()
             new_run.contact = None
-            new_run.save(force_insert=True)
+            mark_unwritten(new_run)
             update_row(Event, new_run.event_id, {"status": Event.Status.PROCESSED})
 
     def record_end(self, status, error):
@@ -558,6 +559,12 @@ class RunExecutor:
         if status != Run.Status.WAITING:
             run.error, run.finished_at = error, timezone.now()
             values.update(error=error, finished_at=run.finished_at)
+        if not is_written(run):
+            # Nothing committed it yet: its row is written once, as it ends.
+            for name, value in values.items():
+                setattr(run, name, value)
+            self.write_run()
+            return run
         # Only while this execution still owns the run: a cancel that landed since a
         # delay row was written has stopped it, and that must stand. The last log lines
         # go with it.
@@ -867,10 +874,24 @@ class RunExecutor:
             self.flush_logs()
 
     def flush_logs(self):
-        """Write the pending log lines, after the deferred effects they tell of."""
+        """Write the pending log lines, after the deferred effects they tell of (and the
+        run's row, when it is not written yet)."""
         self.apply_deferred()
-        if self.pending_logs and not self.dry_run:
+        if self.dry_run:
+            return
+        if not is_written(self.run):
+            self.write_run()
+        elif self.pending_logs:
             insert_values(RunLog, self.pending_log_rows())
+
+    def write_run(self):
+        """INSERT the run's row as it stands, with the pending log lines: a new run's row
+        is written at its first commit (see hand_event_to_run)."""
+        run = self.run
+        row = {field.attname: getattr(run, field.attname) for field in inserted_fields(Run)}
+        row["created_at"] = run.started_at
+        insert_values_and_row(RunLog, self.pending_log_rows(), Run, run.pk, row)
+        mark_inserted(run, run.pk)
 
     def pending_log_rows(self):
         """The log lines not yet written, as RunLog rows (no longer pending)."""
@@ -911,7 +932,10 @@ class RunExecutor:
             return
         period = settings.PICKY_RUN_LEASE_SECONDS
         if time.monotonic() - self.lease_renewed_at > period / 3:
-            if not self.update_owned_run({"lease_until": timezone.now() + lease()}):
+            lease_until = timezone.now() + lease()
+            if not is_written(self.run):
+                self.run.lease_until = lease_until  # written with the row
+            elif not self.update_owned_run({"lease_until": lease_until}):
                 raise LeaseLost
             self.lease_renewed_at = time.monotonic()
 

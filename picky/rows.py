@@ -153,6 +153,26 @@ def mark_inserted(obj, key, connection=None):
     obj._state.db = (connection or connections[DEFAULT_DB_ALIAS]).alias
 
 
+def is_written(obj):
+    """Whether `obj`'s row is in the database (in this transaction, at least)."""
+    return not obj._state.adding
+
+
+def mark_unwritten(obj):
+    """`obj`'s row is no longer in the database (its INSERT was rolled back); its key stays."""
+    obj._state.adding = True
+
+
+@cache
+def next_key_sql(model):
+    """SQL giving a new primary key of `model` from its sequence (PostgreSQL), so that a
+    row written later can be referred to before it is."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    with connection.cursor() as cursor:
+        (sequence,) = connection.introspection.get_sequences(cursor, model._meta.db_table)
+    return f"nextval('{connection.ops.quote_name(sequence['name'])}')"
+
+
 def update_row(model, pk, values, where=None):
     """UPDATE one row by primary key: `values` {field name: value}, `where` {field name:
     value} that must hold as well (a fence). Returns the number of rows updated (0 or 1)."""
@@ -179,6 +199,41 @@ def insert_values_and_update_row(insert_model, rows, model, pk, values, where=No
             sql, [list(column) for column in zip(*prepared, strict=True)] + update_params
         )
         return cursor.fetchone()[1]
+
+
+def insert_values_and_row(insert_model, rows, model, pk, values):
+    """`insert_values(insert_model, rows)` and INSERT the row of `model` whose primary key
+    `pk` was taken beforehand (`next_key_sql`), with `values` {field attname: value}
+    (the other fields take their defaults), in one statement on PostgreSQL: a run's row
+    is written once, with its last log lines."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    row = [pk, *row_values(model, values, connection)]
+    if not rows or connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(insert_keyed_sql(model), row)
+        insert_values(insert_model, rows)
+        return
+    prepared = [row_values(insert_model, row, connection) for row in rows]
+    sql = insert_and_insert_sql(insert_sql(insert_model, 0, returning=False), model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*prepared, strict=True)] + row)
+
+
+@cache
+def insert_keyed_sql(model):
+    """The INSERT of one row of `model`, its primary key included."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    fields = (model._meta.pk, *inserted_fields(model))
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+
+
+@cache
+def insert_and_insert_sql(insert, model):
+    return f"WITH inserted AS ({insert}) {insert_keyed_sql(model)}"
 
 
 @cache

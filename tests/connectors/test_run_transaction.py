@@ -100,6 +100,25 @@ def test_a_run_of_database_actions_commits_once(project):
     assert list(run.contact.tags.values_list("name", flat=True)) == ["lead"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_committing_once_writes_its_row_once_at_its_end(project):
+    """On PostgreSQL the run's key is taken as it begins and its row INSERTed, finished,
+    with its end: no UPDATE of a row with nine indexes. SQLite INSERTs it as it begins."""
+    connector = tag_then_variable(project)
+    engine.process_event(ingest(connector, LEAD).pk)
+    with CaptureQueriesContext(connection) as queries:
+        run = engine.process_event(ingest(connector, {"phone": "+919847000002"}).pk)
+    sqls = [query["sql"] for query in queries]
+    stored = Run.objects.get(pk=run.pk)
+    assert stored.status == Run.Status.SUCCEEDED and stored.contact is not None
+    assert RunLog.objects.filter(run=stored).count() == 3  # the step and its two actions
+    if connection.vendor == "postgresql":
+        assert [sql for sql in sqls if 'UPDATE "connectors_run"' in sql] == []
+        assert len([sql for sql in sqls if 'INSERT INTO "connectors_run" ' in sql]) == 1
+        assert stored.created_at == stored.started_at <= stored.finished_at
+    assert Event.objects.get(pk=run.event_id).status == Event.Status.PROCESSED
+
+
 def counter_read_later(project, read_by):
     """A counter whose value a later action reads, by `save_as` or through `counters`."""
     counter = {"name": "n", "save_as": "n"} if read_by == "save_as" else {"name": "n"}
@@ -118,12 +137,13 @@ def test_a_run_commits_right_after_updating_a_counter_read_later(project, read_b
     engine.process_event(ingest(connector).pk)
     with CaptureQueriesContext(connection) as queries:
         run = engine.process_event(ingest(connector).pk)
-    # The counter's row stays locked for one statement, not for the rest of the run.
-    statements = [query["sql"].split()[0].upper() for query in queries]
+    # The counter's row stays locked for one statement, not for the rest of the run:
+    # what follows its update is the INSERT of the log lines (and the run), then COMMIT.
+    statements = [query["sql"].upper() for query in queries]
     after_increment = statements[
-        next(i for i, q in enumerate(queries) if "connectors_counter" in q["sql"]) + 1 :
+        next(i for i, sql in enumerate(statements) if "INTO CONNECTORS_COUNTER" in sql) + 1 :
     ]
-    assert [s for s in after_increment if s in ("COMMIT", "UPDATE", "WITH")][:1] == ["COMMIT"]
+    assert [sql for sql in after_increment if sql == "COMMIT" or "UPDATE" in sql][:1] == ["COMMIT"]
     assert commits(queries) == 2
     assert Counter.objects.get(name="n").value == 2
     assert Run.objects.get(pk=run.pk).context["vars"]["v"] in (2, "2")
@@ -173,11 +193,13 @@ def test_work_before_an_outside_effect_is_committed_before_it_happens(project, m
     def run(self, ctx, inputs):
         seen["in_transaction"] = connection.in_atomic_block
         seen["counter"] = Counter.objects.get(name="n").value
+        # The run's row is written by then: a worker dying now leaves it to the sweep.
+        seen["run"] = Run.objects.get(pk=ctx.run.pk).status
         return original_run(self, ctx, inputs)
 
     monkeypatch.setattr(send_email, "run", run)
     run_row = engine.process_event(ingest(connector).pk)
-    assert seen == {"in_transaction": False, "counter": 1}
+    assert seen == {"in_transaction": False, "counter": 1, "run": Run.Status.RUNNING}
     assert len(mail.outbox) == 1
     assert Run.objects.get(pk=run_row.pk).status == Run.Status.SUCCEEDED
     assert RunLog.objects.filter(run=run_row, kind=RunLog.Kind.ACTION).count() == 2

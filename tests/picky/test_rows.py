@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from connectors.models import Connector, Event, Run, RunLog, Step
@@ -11,7 +12,9 @@ from picky.rows import (
     ROWS_PER_INSERT,
     insert_rows,
     insert_values,
+    insert_values_and_row,
     insert_values_and_update_row,
+    next_key_sql,
     select_models,
     selected_columns,
     update_row,
@@ -181,3 +184,41 @@ def test_insert_values_prepares_values_and_fills_defaults_as_a_new_instance_woul
         0.25,
     )
     assert second.step_position == 0 and second.action_type == "" and second.created_at
+
+
+def reserved_run_key():
+    """A key for a run written later: from the sequence on PostgreSQL, past the last
+    key elsewhere (nothing else writes runs in the test)."""
+    if connection.vendor != "postgresql":
+        return (Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {next_key_sql(Run)}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lines", [0, 3])
+def test_insert_values_and_row_writes_the_row_under_its_reserved_key_with_the_lines(
+    connector, lines
+):
+    [e] = insert_rows([event(connector, 1)])
+    key = reserved_run_key()
+    started = timezone.now() - timedelta(seconds=5)
+    rows = [
+        {"run_id": key, "kind": "step", "status": "ran", "error": f"line {n}"} for n in range(lines)
+    ]
+    values = {
+        "project_id": connector.project_id, "connector_id": connector.pk, "event_id": e.pk,
+        "status": Run.Status.SUCCEEDED, "context": {"vars": {"v": "ü"}}, "created_at": started,
+    }  # fmt: skip
+    insert_values_and_row(RunLog, rows, Run, key, values)
+    stored = Run.objects.get(pk=key)
+    assert (stored.status, stored.context, stored.created_at) == (
+        "succeeded",
+        {"vars": {"v": "ü"}},
+        started,
+    )
+    assert (stored.attempts, stored.error, stored.next_step) == (0, "", 0)  # the defaults
+    assert list(RunLog.objects.filter(run_id=key).values_list("error", flat=True)) == [
+        f"line {n}" for n in range(lines)
+    ]
