@@ -5,10 +5,13 @@ from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun
 from celery.worker import state as worker_state
 
+from .broker import use_for_redis_urls
+
 logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picky.settings")
 
+use_for_redis_urls()
 app = Celery("picky")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
