@@ -14,6 +14,7 @@ goes through a thread- and task-local lookup, and a row of a dozen fields would
 pay it a dozen times.
 """
 
+import json
 from enum import Enum
 from functools import cache
 from types import SimpleNamespace
@@ -44,9 +45,53 @@ def insert_rows(objs):
 def insert_values(model, rows):
     """INSERT rows of `model` given as {field attname: value} (the other fields take
     their defaults, as a new instance would) without making model instances; their
-    primary keys, in order. For lines a run writes by the dozen."""
+    primary keys, in order. For lines a run writes by the dozen.
+
+    On PostgreSQL the rows travel as one JSON document (`rows_document`) that the
+    server spreads into columns: one `json.dumps` instead of preparing every value of
+    every row and dumping an array per column, which cost a run more CPU than the
+    statement itself."""
     connection = connections[DEFAULT_DB_ALIAS]
+    if rows and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(insert_document_sql(model), [rows_document(model, rows)])
+            return [key for (key,) in cursor.fetchall()]
     return insert_prepared(connection, model, [row_values(model, row, connection) for row in rows])
+
+
+def rows_document(model, rows):
+    """`rows` of `model` ({field attname: value}; the other fields their defaults) as a
+    JSON array of objects keyed by column, for `json_populate_recordset`: the given
+    values prepared as `Model.save()` prepares them (`True` for a number is 1), those
+    JSON cannot hold (dates, decimals) as text, which the columns' types read back."""
+    documents = []
+    for row in rows:
+        document = {}
+        for field, attname, pass_through, default in row_spec(model, "postgresql"):
+            if attname in row:
+                value = row[attname]
+                if type(value) not in pass_through:
+                    value = field.get_prep_value(plain(value))
+                document[field.column] = value
+            elif default is FRESH_DEFAULT:
+                document[field.column] = fresh_default(field)
+            else:
+                document[field.column] = field.get_default()
+        documents.append(document)
+    return json.dumps(documents, default=str)
+
+
+@cache
+def insert_document_sql(model, returning=True):
+    """The INSERT of the rows of a `rows_document` (PostgreSQL)."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in inserted_fields(model))
+    sql = (
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+    )
+    return f"{sql} RETURNING {quote(model._meta.pk.column)}" if returning else sql
 
 
 def insert_prepared(connection, model, rows):
@@ -192,12 +237,9 @@ def insert_values_and_update_row(insert_model, rows, model, pk, values, where=No
         insert_values(insert_model, rows)
         return update_row(model, pk, values, where)
     update, update_params = update_statement(connection, model, pk, values, where or {})
-    prepared = [row_values(insert_model, row, connection) for row in rows]
-    sql = insert_and_update_sql(insert_sql(insert_model, 0), update)
+    sql = insert_and_update_sql(insert_document_sql(insert_model), update)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [list(column) for column in zip(*prepared, strict=True)] + update_params
-        )
+        cursor.execute(sql, [rows_document(insert_model, rows), *update_params])
         return cursor.fetchone()[1]
 
 
@@ -213,10 +255,9 @@ def insert_values_and_row(insert_model, rows, model, pk, values):
             cursor.execute(insert_keyed_sql(model), row)
         insert_values(insert_model, rows)
         return
-    prepared = [row_values(insert_model, row, connection) for row in rows]
-    sql = insert_and_insert_sql(insert_sql(insert_model, 0, returning=False), model)
+    sql = insert_and_insert_sql(insert_document_sql(insert_model, returning=False), model)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(column) for column in zip(*prepared, strict=True)] + row)
+        cursor.execute(sql, [rows_document(insert_model, rows), *row])
 
 
 @cache

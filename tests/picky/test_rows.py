@@ -186,6 +186,29 @@ def test_insert_values_prepares_values_and_fills_defaults_as_a_new_instance_woul
     assert second.step_position == 0 and second.action_type == "" and second.created_at
 
 
+@pytest.mark.django_db
+def test_insert_values_keeps_text_dates_and_nested_json_exactly_in_order(connector):
+    [e] = insert_rows([event(connector, 1)])
+    [run_id] = insert_values(Run, [{"project_id": connector.project_id,
+                                    "connector_id": connector.pk, "event_id": e.pk}])  # fmt: skip
+    at = timezone.now() - timedelta(days=3, microseconds=7)
+    texts = ['quote " and \\ backslash', "tab\tnew\nline", "emoji 🎉 and ü", "", "null"]
+    keys = insert_values(
+        RunLog,
+        [
+            {"run_id": run_id, "kind": "step", "status": "ran", "error": text,
+             "inputs": {"text": text, "list": [text, 1.5, False]}, "created_at": at}
+            for text in texts
+        ],
+    )  # fmt: skip
+    stored = [RunLog.objects.get(pk=key) for key in keys]
+    assert [line.error for line in stored] == texts
+    assert [line.inputs for line in stored] == [
+        {"text": text, "list": [text, 1.5, False]} for text in texts
+    ]
+    assert {line.created_at for line in stored} == {at}
+
+
 def reserved_run_key():
     """A key for a run written later: from the sequence on PostgreSQL, past the last
     key elsewhere (nothing else writes runs in the test)."""
