@@ -13,7 +13,7 @@ from picky.paths import attribute_paths, paths_signature, structure_signature
 from picky.rows import (
     insert_rows,
     inserted_fields,
-    row_values,
+    row_document,
     select_models,
     selected_columns,
 )
@@ -142,15 +142,10 @@ def accept_event(token, payload, *, method, headers, source_ip, idempotency_key=
     now = timezone.now()
     row = {"payload": payload, "received_at": now, "enqueued_at": now,
            "idempotency_key": idempotency_key, **meta}  # fmt: skip
-    values = [
-        value
-        for field, value in zip(
-            inserted_fields(Event), row_values(Event, row, connection), strict=True
-        )
-        if field.attname not in ACCEPTED_FROM_CONNECTOR
-    ]
     with duplicates_refused(idempotency_key, connector__token=token):
-        found = select_models(accept_event_query(), [token, *values], INGEST_CONNECTOR_SHAPE)
+        found = select_models(
+            accept_event_query(), [token, row_document(Event, row)], INGEST_CONNECTOR_SHAPE
+        )
     if not found:
         return None, None
     connector, has_sample_, event_id = found[0]
@@ -167,16 +162,23 @@ ACCEPTED_FROM_CONNECTOR = {"project_id": "found.project_id", "connector_id": "fo
 @cache
 def accept_event_query():
     """PostgreSQL: the connector with a token (its INGEST_CONNECTOR_FIELDS, has_sample) and
-    the id of the event INSERTed for it when it is enabled (else null), in one statement."""
+    the id of the event INSERTed for it when it is enabled (else null), in one statement.
+    The event's values come as one JSON document (`row_document`): one `json.dumps`
+    rather than a dozen values prepared and sent one by one."""
     quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
     fields = inserted_fields(Event)
-    values = ", ".join(ACCEPTED_FROM_CONNECTOR.get(field.attname, "%s") for field in fields)
+    values = ", ".join(
+        ACCEPTED_FROM_CONNECTOR.get(field.attname, f"given.{quote(field.column)}")
+        for field in fields
+    )
     returned = ", ".join(f"found.{quote(field.column)}" for field in INGEST_CONNECTOR_FIELDS)
     return (
         f"WITH found AS ({ingest_connector_query()}), "
-        f"accepted AS (INSERT INTO {quote(Event._meta.db_table)} "
+        f"accepted AS (INSERT INTO {table} "
         f"({', '.join(quote(field.column) for field in fields)}) "
-        f"SELECT {values} FROM found WHERE found.enabled RETURNING id) "
+        f"SELECT {values} FROM found, jsonb_populate_record(NULL::{table}, %s::jsonb) given "
+        "WHERE found.enabled RETURNING id) "
         f"SELECT {returned}, found.has_sample, (SELECT id FROM accepted) FROM found"
     )
 

@@ -48,9 +48,9 @@ def insert_values(model, rows):
     primary keys, in order. For lines a run writes by the dozen.
 
     On PostgreSQL the rows travel as one JSON document (`rows_document`) that the
-    server spreads into columns: one `json.dumps` instead of preparing every value of
-    every row and dumping an array per column, which cost a run more CPU than the
-    statement itself."""
+    server spreads into columns (`jsonb_populate_recordset`): one `json.dumps` instead
+    of preparing every value of every row and dumping an array per column, which cost
+    a run more CPU than the statement itself."""
     connection = connections[DEFAULT_DB_ALIAS]
     if rows and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -61,24 +61,32 @@ def insert_values(model, rows):
 
 def rows_document(model, rows):
     """`rows` of `model` ({field attname: value}; the other fields their defaults) as a
-    JSON array of objects keyed by column, for `json_populate_recordset`: the given
-    values prepared as `Model.save()` prepares them (`True` for a number is 1), those
-    JSON cannot hold (dates, decimals) as text, which the columns' types read back."""
-    documents = []
-    for row in rows:
-        document = {}
-        for field, attname, pass_through, default in row_spec(model, "postgresql"):
-            if attname in row:
-                value = row[attname]
-                if type(value) not in pass_through:
-                    value = field.get_prep_value(plain(value))
-                document[field.column] = value
-            elif default is FRESH_DEFAULT:
-                document[field.column] = fresh_default(field)
-            else:
-                document[field.column] = field.get_default()
-        documents.append(document)
-    return json.dumps(documents, default=str)
+    JSON array of objects keyed by column, for `jsonb_populate_recordset`."""
+    return json.dumps([column_values(model, row) for row in rows], default=str)
+
+
+def row_document(model, row):
+    """One row of `model` as `rows_document` writes each, for `jsonb_populate_record`."""
+    return json.dumps(column_values(model, row), default=str)
+
+
+def column_values(model, row):
+    """A row of `model` ({field attname: value}) as {column: value} of every inserted
+    field: the given values prepared as `Model.save()` prepares them (`True` for a
+    number is 1), the others the field's default. What JSON cannot hold (dates,
+    decimals) `json.dumps(default=str)` writes as text, which the columns' types read."""
+    values = {}
+    for field, attname, pass_through, default in row_spec(model, "postgresql"):
+        if attname in row:
+            value = row[attname]
+            if type(value) not in pass_through:
+                value = field.get_prep_value(plain(value))
+            values[field.column] = value
+        elif default is FRESH_DEFAULT:
+            values[field.column] = fresh_default(field)
+        else:
+            values[field.column] = field.get_default()
+    return values
 
 
 @cache
@@ -89,7 +97,7 @@ def insert_document_sql(model, returning=True):
     columns = ", ".join(quote(field.column) for field in inserted_fields(model))
     sql = (
         f"INSERT INTO {table} ({columns}) "
-        f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+        f"SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
     )
     return f"{sql} RETURNING {quote(model._meta.pk.column)}" if returning else sql
 
