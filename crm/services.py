@@ -20,7 +20,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from picky.models import Membership
-from picky.rows import select_models, selected_columns
+from picky.rows import inserted_fields, row_document, select_models, selected_columns
 
 from .models import (
     Category,
@@ -238,20 +238,45 @@ def upsert_contact_with_labels(project, number, name="", email="", attributes=No
         project, number=number, email="" if number else email, with_labels=True
     )
     if contact is None:
+        values = {"project_id": project.pk, "number": number, "name": name or "",
+                  "email": email, "attributes": attributes or {}}  # fmt: skip
+        contact = insert_contact_unless_numbered_taken(values)
+        if contact is not None:
+            return contact, labels_from_rows([])
+        # Created by a concurrent run between our lookup and insert.
+        contact, labels = _find_contact(project, number=number, email=email)
+    return update_contact(contact, name=name, email=email, attributes=attributes), labels
+
+
+def insert_contact_unless_numbered_taken(values):
+    """A new contact with `values` {field attname: value}, or None when the project has
+    a contact with its number already (one made by a concurrent run).
+
+    On PostgreSQL one INSERT ... ON CONFLICT DO NOTHING: a savepoint around the INSERT,
+    to keep the run's transaction usable after the conflict, cost two round trips more
+    (a run makes a contact for every new lead)."""
+    if connection.vendor != "postgresql":
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(
-                    project=project,
-                    number=number,
-                    name=name or "",
-                    email=email,
-                    attributes=attributes or {},
-                )
-            return contact, labels_from_rows([])
+                return Contact.objects.create(**values)
         except IntegrityError:
-            # Created by a concurrent run between our lookup and insert.
-            contact, labels = _find_contact(project, number=number, email=email)
-    return update_contact(contact, name=name, email=email, attributes=attributes), labels
+            return None
+    found = select_models(insert_contact_query(), [row_document(Contact, values)], CONTACT_SHAPE)
+    return found[0][0] if found else None
+
+
+@cache
+def insert_contact_query():
+    quote = connection.ops.quote_name
+    table = quote(Contact._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in inserted_fields(Contact))
+    # The conflict target names unique_contact_number, a partial index (numbered contacts).
+    return (
+        f"INSERT INTO {table} ({columns}) "
+        f"SELECT {columns} FROM jsonb_populate_record(NULL::{table}, %s::jsonb) "
+        "ON CONFLICT (project_id, number) WHERE NOT (number = '') DO NOTHING "
+        f"RETURNING {', '.join(quote(field.column) for field in CONTACT_SHAPE[0][1])}"
+    )
 
 
 def update_contact(contact, number="", name="", email="", attributes=None):

@@ -196,3 +196,26 @@ def test_a_run_finds_its_contact_and_the_contacts_labels_in_one_query(
     by_email, labels = services.upsert_contact_with_labels(project, "", email="a@example.com")
     assert labels is not None and by_email.email == "a@example.com"
     assert services.upsert_contact_with_labels(project, "", email="A@example.com")[1] is None
+
+
+@pytest.mark.django_db
+def test_a_contact_is_inserted_unless_its_number_is_taken_and_the_transaction_goes_on(project):
+    values = {"project_id": project.pk, "number": "919847000001", "name": "Asha",
+              "email": "", "attributes": {"state": "Kerala"}}  # fmt: skip
+    made = services.insert_contact_unless_numbered_taken(values)
+    stored = Contact.objects.get(pk=made.pk)
+    assert (stored.number, stored.name, stored.attributes) == (
+        "919847000001",
+        "Asha",
+        {"state": "Kerala"},
+    )
+    assert stored.created_at and stored.blacklisted is False and stored.owner is None  # defaults
+    assert (made.created_at, made.updated_at) == (stored.created_at, stored.updated_at)
+    # Taken (as by a concurrent run): nothing inserted, no error, the transaction usable.
+    assert services.insert_contact_unless_numbered_taken({**values, "name": "Other"}) is None
+    assert Contact.objects.filter(project=project).count() == 1
+    # Contacts without a number are never taken.
+    email_only = {**values, "number": "", "email": "a@example.com"}
+    assert services.insert_contact_unless_numbered_taken(email_only) is not None
+    assert services.insert_contact_unless_numbered_taken(email_only) is not None
+    assert Contact.objects.filter(project=project, number="").count() == 2
