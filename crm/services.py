@@ -20,7 +20,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from picky.models import Membership
-from picky.rows import inserted_fields, row_document, select_models, selected_columns
+from picky.rows import insert_document_sql, rows_document, select_models, selected_columns
 
 from .models import (
     Category,
@@ -261,19 +261,16 @@ def insert_contact_unless_numbered_taken(values):
                 return Contact.objects.create(**values)
         except IntegrityError:
             return None
-    found = select_models(insert_contact_query(), [row_document(Contact, values)], CONTACT_SHAPE)
+    found = select_models(insert_contact_query(), [rows_document(Contact, [values])], CONTACT_SHAPE)
     return found[0][0] if found else None
 
 
 @cache
 def insert_contact_query():
     quote = connection.ops.quote_name
-    table = quote(Contact._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in inserted_fields(Contact))
     # The conflict target names unique_contact_number, a partial index (numbered contacts).
     return (
-        f"INSERT INTO {table} ({columns}) "
-        f"SELECT {columns} FROM jsonb_populate_record(NULL::{table}, %s::jsonb) "
+        f"{insert_document_sql(Contact, returning=False)} "
         "ON CONFLICT (project_id, number) WHERE NOT (number = '') DO NOTHING "
         f"RETURNING {', '.join(quote(field.column) for field in CONTACT_SHAPE[0][1])}"
     )
