@@ -7,7 +7,9 @@ column) and that costs more CPU than PostgreSQL spends executing them. These
 helpers build each statement once per process, from the model's own fields,
 and prepare the values with each field's own `get_db_prep_save`, as
 `Model.save()` and `QuerySet.update()` do; signals are not sent (the hot-path
-models have no receivers).
+models have no receivers). Rows given as values go to PostgreSQL as one JSON
+document, their values prepared with the fields' `get_prep_value` (what
+`get_db_prep_save` does before adapting a value for the driver).
 
 Each helper looks the connection up once: every `django.db.connection` attribute
 goes through a thread- and task-local lookup, and a row of a dozen fields would
