@@ -2,17 +2,21 @@
 against a bare Celery task that loads a row and marks it done.
 
 Phases, for Picky and for the bare task, on the same worker settings:
-1. Throughput: BENCH_EVENTS events (5,000) drain in BENCH_ROUNDS rounds (2), Picky's
-   and the bare task's in turn, so that a machine whose speed drifts slows both
-   alike. Each round's events wait in the broker while the side's worker is paused
-   (SIGSTOP), in messages of BENCH_EVENTS_PER_MESSAGE (5) as the web processes
-   publish them in a storm (the bare task: one message per row, on a queue of its
-   own); then the worker resumes and drains them. Runs/s is taken from the finish
-   times between the 10th and the 90th percentile (warm-up and tail discarded).
-2. Offered load: events are ingested (as by a web process: published in batches
-   of those accepted within PICKY_EVENT_BATCH_SECONDS) at BENCH_RATE (200) per second for
-   BENCH_RATE_SECONDS while the worker runs, then again at half the drain
-   rate; p50/p99 from the event's receipt to its run's end (the first
+1. Throughput: for each worker concurrency of BENCH_WORKER_CONCURRENCY (2 and 4
+   processes), BENCH_EVENTS events (5,000) drain in BENCH_ROUNDS rounds (2), every
+   side's worker in turn, so that a machine whose speed drifts slows all alike. Each
+   round's events wait in the broker while the worker is paused (SIGSTOP), in
+   messages of BENCH_EVENTS_PER_MESSAGE (5) as the web processes publish them in a
+   storm (the bare task: one message per row), on a queue of the worker's own; then
+   the worker resumes and drains them. Runs/s is taken from the finish times between
+   the 10th and the 90th percentile (warm-up and tail discarded). Each side is then
+   measured at the concurrency that drained it fastest, as an operator would tune
+   it: Picky's runs are CPU-bound and lose to more processes than cores, the bare
+   task mostly waits on round trips and gains from them.
+2. Offered load, on each side's best worker: events are ingested (as by a web
+   process: published in batches of those accepted within PICKY_EVENT_BATCH_SECONDS)
+   at BENCH_RATE (200) per second for BENCH_RATE_SECONDS while the worker runs, then
+   again at half the drain rate; p50/p99 from the event's receipt to its run's end (the first
    seconds discarded), and the backlog (events in minus runs finished)
    sampled every second: growth above 0/s means the rate is not sustained.
 Also: database queries per run, measured in-process on an empty history and
@@ -37,10 +41,14 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", 5000))
 RATE = int(os.environ.get("BENCH_RATE", 200))
 RATE_SECONDS = int(os.environ.get("BENCH_RATE_SECONDS", 15))
 RATE_WARMUP_SECONDS = 3
-CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", 4))
+CONCURRENCIES = tuple(
+    int(processes) for processes in os.environ.get("BENCH_WORKER_CONCURRENCY", "2,4").split(",")
+)
 # The backlog drains in this many rounds per side, Picky's and the bare task's in turn.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
-# Each side has a queue of its own: a paused worker may still take one message of it.
+# Each worker drains a queue of its own (a paused worker may still take one message
+# of it), and the side's shared queue once it is the side's best: Picky's web
+# processes publish to Celery's default queue, the bare ingest to the bare queue.
 BARE_QUEUE = QUEUE
 # Events per message in the backlog: the ingest bench measures how many the web
 # processes put in one (about 9 at 620 webhooks/s; PICKY_EVENT_BATCH_SECONDS). Five is
@@ -142,7 +150,7 @@ def picky_queries_per_run(connector, count):
     }
 
 
-def picky_backlog(connector, count):
+def picky_backlog(connector, count, queue):
     """`count` queued events and their messages, published while no worker runs, as web
     processes publish them in a storm: EVENTS_PER_MESSAGE to a message."""
     from django.utils import timezone
@@ -158,7 +166,7 @@ def picky_backlog(connector, count):
     )  # fmt: skip
     ids = [event.pk for event in events]
     for start in range(0, count, EVENTS_PER_MESSAGE):
-        process_events.apply_async((ids[start : start + EVENTS_PER_MESSAGE],))
+        process_events.apply_async((ids[start : start + EVENTS_PER_MESSAGE],), queue=queue)
     return ids
 
 
@@ -185,7 +193,7 @@ def picky_ingest_one(connector, n):
 # Bare -------------------------------------------------------------------------------
 
 
-def bare_backlog(count):
+def bare_backlog(count, queue):
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -202,7 +210,7 @@ def bare_backlog(count):
             )
             ids.append(cursor.fetchone()[0])
     for row_id in ids:
-        app.send_task("bench.bare_run", (row_id,), queue=BARE_QUEUE)
+        app.send_task("bench.bare_run", (row_id,), queue=queue)
     return ids
 
 
@@ -314,29 +322,43 @@ def describe(load):
 
 @dataclass
 class Side:
-    """Picky or the bare task: how to queue its events and read their finish times, and
-    its worker (paused while the other side drains)."""
+    """Picky or the bare task at one worker concurrency: how to queue its events and
+    read their finish times, and its worker (paused while the others drain)."""
 
     name: str
+    concurrency: int
     worker_app: str
     worker_env: dict
-    queue: str
+    shared_queue: str
     backlog: Callable
     finish_times: Callable
     ingest_one: Callable
     worker: support.Process | None = None
     rounds: list = field(default_factory=list)
 
+    @property
+    def label(self):
+        return f"{self.name} ({self.concurrency} processes)"
+
+    @property
+    def queue(self):
+        return f"bench_{self.name}_{self.concurrency}"
+
+    @property
+    def drain_rate(self):
+        return statistics.mean(rate for rate, *_ in self.rounds)
+
     def start_worker(self):
         self.worker = support.start_celery_worker(
-            f"{self.name}-worker", self.worker_app, CONCURRENCY, self.worker_env, self.queue
-        )
+            f"{self.name}-{self.concurrency}-worker", self.worker_app, self.concurrency,
+            self.worker_env, f"{self.queue},{self.shared_queue}",
+        )  # fmt: skip
         self.worker.pause()
 
     def drain_round(self, count):
         """Queue `count` events while the worker is paused, then let it drain them:
         (runs/s, worker CPU seconds, database CPU seconds, runs metered)."""
-        ids = self.backlog(count)
+        ids = self.backlog(count, self.queue)
         self.worker.resume()
         try:
             # Meter once the pool processes are busy (and, first time, connected).
@@ -354,16 +376,29 @@ class Side:
             (drain_rate(done), worker_seconds, database_seconds, max(1, len(done) - metered_from))
         )
 
-    def finish(self):
-        """Drain figures over the rounds, then the offered loads on the same worker; the
-        worker stops."""
+    def drain_figures(self):
+        """Runs/s and CPU per run over the rounds."""
         runs = sum(metered for *_, metered in self.rounds)
-        figures = {
-            "runs_per_s": statistics.mean(rate for rate, *_ in self.rounds),
+        return {
+            "runs_per_s": self.drain_rate,
             "round_rates": [rate for rate, *_ in self.rounds],
             "worker_cpu_ms": sum(worker for _, worker, _, _ in self.rounds) * 1000 / runs,
             "db_cpu_ms": sum(database for _, _, database, _ in self.rounds) * 1000 / runs,
         }
+
+    def describe_drain(self):
+        figures = self.drain_figures()
+        rates = ", ".join(f"{rate:.0f}" for rate in figures["round_rates"])
+        print(
+            f"{self.label:<22} {figures['runs_per_s']:>5.0f} runs/s draining {EVENTS} events "
+            f"(rounds: {rates}); CPU per run: worker {figures['worker_cpu_ms']:.2f} ms, "
+            f"database {figures['db_cpu_ms']:.2f} ms"
+        )
+
+    def finish(self):
+        """Drain figures over the rounds, then the offered loads on the same worker; the
+        worker stops."""
+        figures = self.drain_figures()
         self.worker.resume()
         try:
             figures["fixed"] = offered_load(RATE, self.ingest_one, self.finish_times)
@@ -375,15 +410,9 @@ class Side:
             self.worker.stop()
         figures["worker_rss_mb"] = max(rss[pid] for pid in rss if pid != self.worker.pid)
         figures["worker_main_rss_mb"] = rss.get(self.worker.pid, 0.0)
-        rates = ", ".join(f"{rate:.0f}" for rate in figures["round_rates"])
-        print(f"{self.name:<6} {figures['runs_per_s']:>7.0f} runs/s draining {EVENTS} events")
-        print(f"       rounds of {EVENTS // ROUNDS}: {rates} runs/s")
+        print(f"{self.label}, its best: {figures['runs_per_s']:.0f} runs/s")
         print(f"       {describe(figures['fixed'])}")
         print(f"       {describe(figures['half'])} (half the drain rate)")
-        print(
-            f"       CPU per run while draining: worker {figures['worker_cpu_ms']:.2f} ms, "
-            f"database {figures['db_cpu_ms']:.2f} ms"
-        )
         return figures
 
 
@@ -400,43 +429,61 @@ def main():
 
     print(f"Engine bench on {support.machine()}, PostgreSQL {connection.pg_version // 10000}")
     print(
-        f"one Celery worker, prefork --concurrency {CONCURRENCY}, Redis broker; "
+        f"one Celery worker per side and concurrency (prefork, "
+        f"{' and '.join(map(str, CONCURRENCIES))} processes), Redis broker; "
         f"connector: 3 steps, 5 actions (set_variable x3, trigger_counter, add_tag), "
         f"field mapping to a contact"
     )
     queries_empty = picky_queries_per_run(connector, QUERY_SAMPLE)
     # Connections outlive the measurement, so the CPU of each is counted whole.
     env = {"CONN_MAX_AGE": "600"}
-    sides = [
-        Side("picky", "picky", env, "celery",
-             lambda count: picky_backlog(connector, count), picky_finish_times,
-             lambda n: picky_ingest_one(connector, n)),
-        Side("bare", "bench.baseline.tasks",
-             {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}, BARE_QUEUE,
-             bare_backlog, bare_finish_times, bare_ingest_one),
-    ]  # fmt: skip
+    sides = []
+    for concurrency in CONCURRENCIES:
+        sides += [
+            Side("picky", concurrency, "picky", env, "celery",
+                 lambda count, queue: picky_backlog(connector, count, queue),
+                 picky_finish_times, lambda n: picky_ingest_one(connector, n)),
+            Side("bare", concurrency, "bench.baseline.tasks",
+                 {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}, BARE_QUEUE,
+                 bare_backlog, bare_finish_times, bare_ingest_one),
+        ]  # fmt: skip
     try:
         for side in sides:
             side.start_worker()
-        # Alternating rounds: a machine whose speed drifts (others share it) slows both.
+        # Alternating rounds: a machine whose speed drifts (others share it) slows all.
         for _ in range(ROUNDS):
             for side in sides:
                 side.drain_round(EVENTS // ROUNDS)
-        picky = sides[0].finish()
+        for side in sides:
+            side.describe_drain()
+        best_picky, best_bare = (
+            max((side for side in sides if side.name == name), key=lambda side: side.drain_rate)
+            for name in ("picky", "bare")
+        )
+        # Only the best worker of each side may take from the side's shared queue.
+        for side in sides:
+            if side not in (best_picky, best_bare):
+                side.worker.stop()
+        picky = best_picky.finish()
         queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
         from connectors.models import Run
 
         runs = Run.objects.filter(connector=connector)
         history = runs.count()
         failed = list(runs.exclude(status=Run.Status.SUCCEEDED).values_list("status", "error")[:3])
-        bare = sides[1].finish()
+        bare = best_bare.finish()
     finally:
         for side in sides:
             if side.worker is not None:
                 side.worker.stop()
-        support.purge_broker(("celery", BARE_QUEUE))
+        support.purge_broker(("celery", BARE_QUEUE, *(side.queue for side in sides)))
 
     ratio = picky["runs_per_s"] / bare["runs_per_s"]
+    rate_of = {(side.name, side.concurrency): side.drain_rate for side in sides}
+    ratios_at = {
+        concurrency: rate_of["picky", concurrency] / rate_of["bare", concurrency]
+        for concurrency in CONCURRENCIES
+    }
     worker_runs = (
         EVENTS // ROUNDS * ROUNDS + (picky["fixed"]["rate"] + picky["half"]["rate"]) * RATE_SECONDS
     )
@@ -447,7 +494,15 @@ def main():
     cpu_ratio = (bare["worker_cpu_ms"] + bare["db_cpu_ms"]) / (
         picky["worker_cpu_ms"] + picky["db_cpu_ms"]
     )
-    print(f"ratio picky/bare {ratio:.2f}   ({support.against(ratio, TARGET_RATIO)})")
+    print(
+        f"ratio picky/bare {ratio:.2f}, each at its best concurrency "
+        f"({best_picky.concurrency} and {best_bare.concurrency} processes)   "
+        f"({support.against(ratio, TARGET_RATIO)})"
+    )
+    print(
+        "       at the same concurrency: "
+        + ", ".join(f"{n} processes {r:.2f}" for n, r in ratios_at.items())
+    )
     print(
         f"CPU ratio bare/picky per run (worker + database) {cpu_ratio:.2f} (both are CPU-bound: "
         "the throughput ratio on a machine of their own)"
@@ -478,6 +533,10 @@ def main():
             picky_runs_per_s=picky["runs_per_s"],
             bare_runs_per_s=bare["runs_per_s"],
             ratio=ratio,
+            picky_concurrency=best_picky.concurrency,
+            bare_concurrency=best_bare.concurrency,
+            **{f"ratio_at_{n}_processes": r for n, r in ratios_at.items()},
+            **{f"{name}_runs_per_s_at_{n}_processes": rate for (name, n), rate in rate_of.items()},
             cpu_ratio=cpu_ratio,
             offered_rate=RATE,
             picky_backlog_growth_per_s=picky["fixed"]["growth"],

@@ -229,6 +229,8 @@ class Process:
         if self.alive():
             with suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
+                # A paused process acts on the SIGTERM only once it runs again.
+                os.killpg(self.popen.pid, signal.SIGCONT)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
