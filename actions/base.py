@@ -156,6 +156,10 @@ class ActionType:
         The engine defers it only when nothing later in the run can read its result
         (no `save_as`, no template reading `counters`). The shared row is then locked
         for the run's last statement only, and the run commits once.
+
+        The function names the row it locks in its `lock_key` attribute (a tuple): the
+        engine performs deferred effects in that order, so that transactions locking
+        several such rows never deadlock.
         """
         return None
 

@@ -50,6 +50,7 @@ from picky.models import Project
 from picky.rows import (
     insert_rows,
     insert_values,
+    insert_values_and_keyed_rows,
     insert_values_and_row,
     insert_values_and_update_row,
     inserted_fields,
@@ -120,31 +121,78 @@ def process_event(event_id):
 
 def process_events(event_ids):
     """Create and execute the run of each event, in order (a Celery task body: a web
-    process publishes the events it accepted together); the runs, as process_event."""
+    process publishes the events it accepted together); the runs, as process_event.
+
+    On PostgreSQL the runs share one transaction (`RunTransaction(shared=True)`): a run
+    of database actions that ends leaves its row, its log lines and its deferred
+    shared-row updates to the commit, written there with the other runs' in one
+    statement. Should that transaction be rolled back with such runs in it, their events
+    are queued again by the rollback, and each is run again in a transaction of its own.
+    """
     loaded = {
         row[0].pk: row
         for row in select_models(
             event_for_run_query(len(event_ids)), list(event_ids), EVENT_FOR_RUN_SHAPES
         )
     }
-    runs = []
-    for event_id in event_ids:
-        try:
-            runs.append(run_event(*loaded[event_id]) if event_id in loaded else None)
-        except DATABASE_UNAVAILABLE:
-            raise  # the rest wait for the database too; the sweep hands them out again
-        except Exception:
-            # One event's bad luck does not hold up the others of its message; it stays
-            # queued for the stuck-run sweep.
-            logger.exception("Event %s could not be run", event_id)
-            runs.append(None)
+    shared = None
+    if len(event_ids) > 1 and connection.vendor == "postgresql":
+        shared = RunTransaction(shared=True)
+    runs = [NOT_RUN] * len(event_ids)
+    try:
+        for position, event_id in enumerate(event_ids):
+            runs[position] = run_loaded_event(event_id, loaded.get(event_id), shared)
+        if shared is not None:
+            commit_shared(shared)
+    except RunsUndone as undone:
+        logger.warning(
+            "The runs of events %s were undone together; each runs again on its own",
+            undone.event_ids,
+        )
+        for position, event_id in enumerate(event_ids):
+            if runs[position] is NOT_RUN or event_id in undone.event_ids:
+                runs[position] = run_loaded_event(event_id, loaded.get(event_id), None)
     return runs
 
 
-def run_event(event, connector, project, existing_run_id):
+def commit_shared(shared):
+    """Commit the transaction shared by a message's runs; whatever fails rolls it back
+    (and may raise RunsUndone): never left open on the worker's connection."""
+    try:
+        shared.commit()
+    except BaseException as exc:
+        with suppress(DATABASE_UNAVAILABLE):
+            shared.rollback(exc)
+        raise
+
+
+# A place in process_events' list of runs not filled yet.
+NOT_RUN = object()
+
+
+def run_loaded_event(event_id, loaded, shared):
+    """run_event for a row of event_for_run_query (None: no such event)."""
+    if loaded is None:
+        return None
+    try:
+        return run_event(*loaded, shared=shared)
+    except DATABASE_UNAVAILABLE:
+        raise  # the rest wait for the database too; the sweep hands them out again
+    except Exception:
+        # One event's bad luck does not hold up the others of its message; it stays
+        # queued for the stuck-run sweep.
+        logger.exception("Event %s could not be run", event_id)
+        return None
+
+
+def run_event(event, connector, project, existing_run_id, shared=None):
+    """Create the event's run and execute it, in the transaction `shared` by the runs of
+    its message if given; the run, or None (see process_event)."""
     if event.status != Event.Status.QUEUED:
         return None
     if existing_run_id:
+        if shared is not None:
+            shared.commit()  # a continued run commits as it goes, in transactions of its own
         # A second delivery of the event: continue its run if the lease ran out.
         return continue_run(existing_run_id)
     connector.project = project
@@ -152,7 +200,7 @@ def run_event(event, connector, project, existing_run_id):
     now = timezone.now()
     # The run's row belongs to its transaction: until the run commits, a second
     # delivery of the event waits on the row's unique index, then finds it done.
-    run_transaction = RunTransaction()
+    run_transaction = shared or RunTransaction()
     run = Run(
         project_id=event.project_id,
         connector=event.connector,
@@ -173,9 +221,13 @@ def run_event(event, connector, project, existing_run_id):
             existing = Run.objects.filter(event=event, replay_of=None).first()
             return continue_run(existing.pk) if existing else None
         if not handed:
-            run_transaction.rollback()  # another delivery of the event was run meanwhile
+            # Another delivery of the event was run meanwhile. A shared transaction
+            # stays open for the other runs: the hand-off changed nothing.
+            if not run_transaction.shared:
+                run_transaction.rollback()
             return None
         run_transaction.new_run = run
+        run_transaction.handed.append(event.pk)
         # Here, not in the ingest: the web process answers without walking the payload.
         note_structure_change(event.connector, event.payload or {})
         RunExecutor(run, event, run_transaction=run_transaction).execute()
@@ -411,13 +463,23 @@ class RunTransaction:
     together. It commits before an outside effect (no message leaves for work that
     could still roll back, no transaction stays open while a server answers) and
     at least every PICKY_RUN_TRANSACTION_SECONDS, so a long run holds its locks briefly.
+
+    `shared`: the runs of a message work in it one after the other (process_events). A
+    run that ends unwritten (no commit since it began: database actions only) is
+    `ended` without a write: at the commit, the ended runs' deferred shared-row updates
+    are applied, then their rows and log lines are INSERTed in one statement. A rollback
+    with ended runs in it undoes their work too: it raises RunsUndone with the events
+    handed to runs in the transaction, to be run again.
     """
 
-    def __init__(self):
+    def __init__(self, shared=False):
         self._atomic = None
         self.began_at = 0.0
         # A run created in this transaction, until it commits.
         self.new_run = None
+        self.shared = shared
+        self.ended = []  # executors of runs ended in it, written at the commit
+        self.handed = []  # events handed to their runs in it
 
     @property
     def open(self):
@@ -430,17 +492,49 @@ class RunTransaction:
             self._atomic, self.began_at = atomic, time.monotonic()
 
     def commit(self):
+        if self.ended:
+            self.write_ended()
         atomic, self._atomic = self._atomic, None
         self.new_run = None
+        self.handed = []
         if atomic is not None:
             atomic.close()
 
     def rollback(self, exc=None):
         atomic, self._atomic = self._atomic, None
-        self.new_run = None
+        # A shared transaction locks the rows of several runs, in no set order (contacts):
+        # PostgreSQL may break a deadlock with another by aborting it. Each run again on
+        # its own cannot deadlock.
+        lock_race = self.shared and lost_a_lock_race(exc)
+        undone = self.handed if self.ended or lock_race else None
+        self.new_run, self.ended, self.handed = None, [], []
         if atomic is not None:
             exc = exc or RolledBack()
             atomic.__exit__(type(exc), exc, exc.__traceback__)
+        if undone and (lock_race or not isinstance(exc, DATABASE_UNAVAILABLE)):
+            raise RunsUndone(undone)
+
+    def write_ended(self):
+        """Apply the ended runs' deferred updates, then INSERT their rows and log lines
+        in one statement. Whatever fails rolls the transaction back (RunsUndone)."""
+        ended, self.ended = self.ended, []
+        try:
+            deferred = []
+            for executor in ended:
+                deferred += executor.deferred
+                executor.deferred = []
+            apply_deferred_effects(deferred)
+            log_rows = [row for executor in ended for row in executor.pending_log_rows()]
+            run_rows = [(executor.run.pk, executor.run_row()) for executor in ended]
+            insert_values_and_keyed_rows(RunLog, log_rows, Run, run_rows)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            self.ended = ended
+            self.rollback(exc)
+            raise
+        for executor in ended:
+            mark_inserted(executor.run, executor.run.pk)
 
 
 class RolledBack(Exception):
@@ -449,6 +543,17 @@ class RolledBack(Exception):
 
 class TransactionBroken(Exception):
     """Internal: a database error inside the run's transaction; its work is rolled back."""
+
+
+class RunsUndone(BaseException):
+    """Internal: a transaction shared by a message's runs was rolled back with the work
+    of runs that had ended in it; their events (`event_ids`) are queued again.
+
+    A BaseException: no run's `except Exception` may take it for its own failure."""
+
+    def __init__(self, event_ids):
+        super().__init__(event_ids)
+        self.event_ids = event_ids
 
 
 class RunExecutor:
@@ -520,6 +625,8 @@ class RunExecutor:
         # The last log lines and the run's end commit with the rest of the run's
         # database work: no crash leaves a half-written end.
         self.tx.begin()
+        if self.tx.shared and not is_written(self.run):
+            return self.record_end(status, error)  # written at the commit, with the others
         try:
             self.apply_deferred()
         except TransactionBroken as broken:
@@ -544,6 +651,7 @@ class RunExecutor:
             new_run.contact = None
             mark_unwritten(new_run)
             update_row(Event, new_run.event_id, {"status": Event.Status.PROCESSED})
+            self.tx.handed.append(new_run.event_id)
 
     def record_end(self, status, error):
         run = self.run
@@ -563,7 +671,10 @@ class RunExecutor:
             # Nothing committed it yet: its row is written once, as it ends.
             for name, value in values.items():
                 setattr(run, name, value)
-            self.write_run()
+            if self.tx.shared:
+                self.tx.ended.append(self)
+            else:
+                self.write_run()
             return run
         # Only while this execution still owns the run: a cancel that landed since a
         # delay row was written has stopped it, and that must stand. The last log lines
@@ -809,18 +920,7 @@ class RunExecutor:
     def apply_deferred(self):
         """Perform the deferred shared-row updates; their log lines get their outputs."""
         deferred, self.deferred = self.deferred, []
-        for log, action_type, effect in deferred:
-            try:
-                log.outputs = jsonable(effect().outputs)
-            except ActionError as exc:
-                log.status, log.error = RunLog.Status.FAILED, exc.message
-            except DATABASE_UNAVAILABLE:
-                raise
-            except DatabaseError as exc:
-                raise TransactionBroken(
-                    f"Internal error: {type(exc).__name__}: {exc} (in {action_type.label}; "
-                    "the run's database work since its last commit was undone)"
-                ) from exc
+        apply_deferred_effects(deferred)
 
     def action_succeeded(self, log, action, result, started, write_now):
         log.outputs = result.outputs
@@ -888,10 +988,15 @@ class RunExecutor:
         """INSERT the run's row as it stands, with the pending log lines: a new run's row
         is written at its first commit (see hand_event_to_run)."""
         run = self.run
+        insert_values_and_row(RunLog, self.pending_log_rows(), Run, run.pk, self.run_row())
+        mark_inserted(run, run.pk)
+
+    def run_row(self):
+        """The run's row as it stands, {field attname: value}."""
+        run = self.run
         row = {field.attname: getattr(run, field.attname) for field in inserted_fields(Run)}
         row["created_at"] = run.started_at
-        insert_values_and_row(RunLog, self.pending_log_rows(), Run, run.pk, row)
-        mark_inserted(run, run.pk)
+        return row
 
     def pending_log_rows(self):
         """The log lines not yet written, as RunLog rows (no longer pending)."""
@@ -938,6 +1043,31 @@ class RunExecutor:
             elif not self.update_owned_run({"lease_until": lease_until}):
                 raise LeaseLost
             self.lease_renewed_at = time.monotonic()
+
+
+def apply_deferred_effects(deferred):
+    """Perform deferred shared-row updates [(log line, action type, effect)] in the order
+    of the rows they lock (the effect's `lock_key`, see ActionType.run_later): runs that
+    lock several such rows all lock them in one order, so none waits on another in a
+    circle (a deadlock). Their log lines get their outputs."""
+    for log, action_type, effect in sorted(deferred, key=lambda entry: entry[2].lock_key):
+        try:
+            log.outputs = jsonable(effect().outputs)
+        except ActionError as exc:
+            log.status, log.error = RunLog.Status.FAILED, exc.message
+        except DATABASE_UNAVAILABLE:
+            raise
+        except DatabaseError as exc:
+            raise TransactionBroken(
+                f"Internal error: {type(exc).__name__}: {exc} (in {action_type.label}; "
+                "the run's database work since its last commit was undone)"
+            ) from exc
+
+
+def lost_a_lock_race(exc):
+    """Whether PostgreSQL aborted the transaction to break a deadlock (or a serialization
+    failure): the database is fine, and the work can be done again."""
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None) in ("40P01", "40001")
 
 
 @dataclass(slots=True)

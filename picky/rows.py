@@ -67,6 +67,15 @@ def rows_document(model, rows):
     return json.dumps([column_values(model, row) for row in rows], default=str)
 
 
+def keyed_rows_document(model, keyed_rows):
+    """`rows_document` of rows given as (primary key, {field attname: value}), each with
+    its key, for `insert_document_sql(model, keyed=True)`."""
+    key = model._meta.pk.column
+    return json.dumps(
+        [{key: pk, **column_values(model, row)} for pk, row in keyed_rows], default=str
+    )
+
+
 def row_document(model, row):
     """One row of `model` as `rows_document` writes each, for `jsonb_populate_record`."""
     return json.dumps(column_values(model, row), default=str)
@@ -92,11 +101,13 @@ def column_values(model, row):
 
 
 @cache
-def insert_document_sql(model, returning=True):
-    """The INSERT of the rows of a `rows_document` (PostgreSQL)."""
+def insert_document_sql(model, returning=True, keyed=False):
+    """The INSERT of the rows of a `rows_document` (PostgreSQL); `keyed`: of a
+    `keyed_rows_document`."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     table = quote(model._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in inserted_fields(model))
+    fields = (model._meta.pk, *inserted_fields(model)) if keyed else inserted_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
     sql = (
         f"INSERT INTO {table} ({columns}) "
         f"SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
@@ -268,6 +279,33 @@ def insert_values_and_row(insert_model, rows, model, pk, values):
     sql = insert_and_insert_sql(insert_document_sql(insert_model, returning=False), model)
     with connection.cursor() as cursor:
         cursor.execute(sql, [rows_document(insert_model, rows), *row])
+
+
+def insert_values_and_keyed_rows(insert_model, rows, model, keyed_rows):
+    """`insert_values(insert_model, rows)` and INSERT rows of `model` given as (primary
+    key taken beforehand with `next_key_sql`, {field attname: value}), in one statement
+    on PostgreSQL: the runs of a message that commit together, with their log lines."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            for pk, values in keyed_rows:
+                cursor.execute(
+                    insert_keyed_sql(model), [pk, *row_values(model, values, connection)]
+                )
+        insert_values(insert_model, rows)
+        return
+    keyed = keyed_rows_document(model, keyed_rows)
+    with connection.cursor() as cursor:
+        if not rows:
+            cursor.execute(insert_document_sql(model, returning=False, keyed=True), [keyed])
+            return
+        sql = insert_documents_sql(insert_document_sql(insert_model, returning=False), model)
+        cursor.execute(sql, [rows_document(insert_model, rows), keyed])
+
+
+@cache
+def insert_documents_sql(insert, model):
+    return f"WITH inserted AS ({insert}) {insert_document_sql(model, returning=False, keyed=True)}"
 
 
 @cache

@@ -49,6 +49,7 @@ class TriggerCounter(ActionType):
             ctx.data.setdefault("counters", {})[name] = value
             return Result(outputs={"name": name, "value": value})
 
+        increment.lock_key = ("counter", ctx.project.pk, name)
         return increment
 
     def dry_run(self, ctx, inputs):

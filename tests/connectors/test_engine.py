@@ -423,10 +423,10 @@ def test_an_event_that_cannot_be_run_does_not_hold_up_the_others_of_its_message(
     events = [ingest(connector, {"n": n}) for n in range(3)]
     real_run_event = engine.run_event
 
-    def run_event(event, *args):
+    def run_event(event, *args, **kwargs):
         if event.pk == events[1].pk:
             raise RuntimeError("a bug")
-        return real_run_event(event, *args)
+        return real_run_event(event, *args, **kwargs)
 
     monkeypatch.setattr(engine, "run_event", run_event)
     runs = engine.process_events([event.pk for event in events])

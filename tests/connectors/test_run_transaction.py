@@ -8,6 +8,7 @@ from django.core import mail
 from django.db import IntegrityError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from actions.registry import get_type
 from connectors import engine, services
@@ -286,3 +287,207 @@ def test_a_run_interrupted_mid_way_leaves_no_transaction_open(project, monkeypat
         engine.continue_run(replay.pk)
     assert Run.objects.get(pk=replay.pk).status == Run.Status.SUCCEEDED
     assert Counter.objects.get(name="n").value == 2
+
+
+# The runs of a message (process_events) -------------------------------------------
+
+
+def counter_tag_and_variable(project):
+    return build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}"},
+        steps=[{"actions": [("trigger_counter", {"name": "n"}),
+                            ("add_tag", {"tags": ["lead"]}),
+                            ("set_variable", {"name": "v", "value": "{{ event.n }}"})]}],
+    )  # fmt: skip
+
+
+def leads(connector, count):
+    return [ingest(connector, {"phone": f"+91984700{n:04d}", "n": n}) for n in range(count)]
+
+
+def stored_runs(events):
+    """{event id: [its runs' statuses]} and their log lines, by event."""
+    runs = {event.pk: [] for event in events}
+    for event_id, status in Run.objects.filter(event__in=events).values_list("event_id", "status"):
+        runs[event_id].append(status)
+    lines = {event.pk: RunLog.objects.filter(run__event=event).count() for event in events}
+    return runs, lines
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_runs_of_a_message_commit_together_on_postgresql(project):
+    """One transaction for the message's runs: their rows and log lines are one INSERT,
+    made at the commit after their counters' updates."""
+    connector = counter_tag_and_variable(project)
+    engine.process_event(leads(connector, 1)[0].pk)
+    events = leads(connector, 3)
+    with CaptureQueriesContext(connection) as queries:
+        runs = engine.process_events([event.pk for event in events])
+    sqls = [query["sql"] for query in queries]
+    run_inserts = [sql for sql in sqls if 'INSERT INTO "connectors_run" ' in sql]
+    if connection.vendor == "postgresql":
+        assert commits(queries) == 1
+        assert len(run_inserts) == 1
+        last_counter = max(i for i, sql in enumerate(sqls) if "connectors_counter" in sql)
+        assert last_counter < sqls.index(run_inserts[0])
+    else:
+        assert commits(queries) == 3
+    assert [run.context["vars"]["v"] for run in runs] == [0, 1, 2]
+    statuses, lines = stored_runs(events)
+    assert all(found == [Run.Status.SUCCEEDED] for found in statuses.values())
+    assert set(lines.values()) == {4}  # the step and its three actions
+    counted = RunLog.objects.filter(run__event__in=events, action_type="trigger_counter")
+    assert sorted(line.outputs["value"] for line in counted) == [2, 3, 4]
+    assert Counter.objects.get(name="n").value == 4
+    for run in Run.objects.filter(event__in=events):
+        assert run.started_at <= run.finished_at
+        assert run.contact.tags.filter(name="lead").exists()
+    assert set(Event.objects.values_list("status", flat=True)) == {Event.Status.PROCESSED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_failing_at_a_messages_commit_runs_each_event_again_on_its_own(
+    project, monkeypatch
+):
+    """On PostgreSQL the failed commit rolled every run of the message back: each runs
+    again in a transaction of its own, and no counter counts twice. (On SQLite each run
+    commits on its own: the second fails.)"""
+    connector = counter_tag_and_variable(project)
+    real_increment = services.increment_counter
+    calls = []
+
+    def increment_failing_once(project, name, amount):
+        calls.append(name)
+        if len(calls) == 2:
+            raise IntegrityError("lost a race")
+        return real_increment(project, name, amount)
+
+    monkeypatch.setattr(services, "increment_counter", increment_failing_once)
+    events = leads(connector, 3)
+    runs = engine.process_events([event.pk for event in events])
+    assert not connection.in_atomic_block
+    statuses, lines = stored_runs(events)
+    assert [statuses[event.pk] for event in events] == [[run.status] for run in runs]
+    if connection.vendor != "postgresql":
+        assert [run.status for run in runs] == [
+            Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.SUCCEEDED
+        ]  # fmt: skip
+        return
+    assert [run.status for run in runs] == [Run.Status.SUCCEEDED] * 3
+    assert set(lines.values()) == {4}
+    assert Counter.objects.get(name="n").value == 3
+    assert Contact.objects.count() == 3
+    assert len(calls) == 2 + 3  # the message's commit stopped at the second
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bug_in_one_run_of_a_message_leaves_its_event_queued_and_the_others_run(
+    project, monkeypatch
+):
+    connector = counter_tag_and_variable(project)
+    real_note = engine.note_structure_change
+
+    def note_structure_change(connector, payload):
+        if payload["n"] == 1:
+            raise RuntimeError("a bug after the event was handed to its run")
+        return real_note(connector, payload)
+
+    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    events = leads(connector, 3)
+    runs = engine.process_events([event.pk for event in events])
+    assert not connection.in_atomic_block
+    assert runs[1] is None and runs[0].status == runs[2].status == Run.Status.SUCCEEDED
+    statuses, lines = stored_runs(events)
+    assert statuses == {
+        events[0].pk: [Run.Status.SUCCEEDED], events[1].pk: [], events[2].pk: [Run.Status.SUCCEEDED]
+    }  # fmt: skip
+    assert Counter.objects.get(name="n").value == 2
+    assert Event.objects.get(pk=events[1].pk).status == Event.Status.QUEUED
+    assert Contact.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outside_effect_in_a_message_commits_the_runs_ended_before_it(project, monkeypatch):
+    counting = counter_tag_and_variable(project)
+    mailing = build_connector(
+        project,
+        name="Mailing",
+        steps=[{"actions": [("send_email", {"to": ["a@b.co"], "subject": "s", "body": "b"})]}],
+    )
+    send_email = type(get_type("send_email"))
+    original_run = send_email.run
+    seen = {}
+
+    def run(self, ctx, inputs):
+        seen["in_transaction"] = connection.in_atomic_block
+        seen["counted"] = list(Run.objects.filter(connector=counting).values_list("status"))
+        return original_run(self, ctx, inputs)
+
+    monkeypatch.setattr(send_email, "run", run)
+    first = leads(counting, 1)[0]
+    mail_event = ingest(mailing, {"n": 9})
+    runs = engine.process_events([first.pk, mail_event.pk])
+    assert seen == {"in_transaction": False, "counted": [(Run.Status.SUCCEEDED,)]}
+    assert [run.status for run in runs] == [Run.Status.SUCCEEDED] * 2
+    assert len(mail.outbox) == 1
+    assert Run.objects.get(pk=runs[1].pk).status == Run.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_shared_transaction_lost_a_deadlock_runs_each_event_on_its_own(
+    project, monkeypatch
+):
+    """PostgreSQL aborts one of two transactions that wait on each other's rows: the
+    message's runs were undone with it, and each runs again in a transaction of its own."""
+    if connection.vendor != "postgresql":
+        pytest.skip("runs share a transaction on PostgreSQL only")
+    connector = counter_tag_and_variable(project)
+    real_note = engine.note_structure_change
+    calls = []
+
+    def note_structure_change(connector, payload):
+        calls.append(payload["n"])
+        if len(calls) == 2:
+            raise OperationalError("deadlock detected") from DeadlockDetected("deadlock detected")
+        return real_note(connector, payload)
+
+    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    events = leads(connector, 3)
+    runs = engine.process_events([event.pk for event in events])
+    assert calls == [0, 1, 0, 1, 2]
+    assert [run.status for run in runs] == [Run.Status.SUCCEEDED] * 3
+    statuses, lines = stored_runs(events)
+    assert all(found == [Run.Status.SUCCEEDED] for found in statuses.values())
+    assert Counter.objects.get(name="n").value == 3
+    assert not connection.in_atomic_block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_counters_are_updated_in_one_order_whatever_the_runs_order(project, monkeypatch):
+    """Two transactions that update counters "a" and "b" both lock "a" first: neither waits
+    for the other in a circle."""
+    connector = build_connector(
+        project, steps=[{"actions": [("trigger_counter", {"name": "{{ event.first }}"}),
+                                     ("trigger_counter", {"name": "{{ event.then }}"})]}],
+    )  # fmt: skip
+    real_increment = services.increment_counter
+    updated = []
+
+    def increment(project, name, amount):
+        updated.append(name)
+        return real_increment(project, name, amount)
+
+    monkeypatch.setattr(services, "increment_counter", increment)
+    events = [
+        ingest(connector, {"first": "b", "then": "a"}),
+        ingest(connector, {"first": "a", "then": "b"}),
+    ]
+    runs = engine.process_events([event.pk for event in events])
+    engine.process_event(ingest(connector, {"first": "b", "then": "a"}).pk)
+    assert [run.status for run in runs] == [Run.Status.SUCCEEDED] * 2
+    if connection.vendor == "postgresql":
+        assert updated == ["a", "a", "b", "b", "a", "b"]  # the message's runs, then one
+    else:
+        assert updated == ["a", "b", "a", "b", "a", "b"]  # each run on its own
+    assert dict(Counter.objects.values_list("name", "value")) == {"a": 3, "b": 3}

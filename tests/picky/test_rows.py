@@ -12,6 +12,7 @@ from picky.rows import (
     ROWS_PER_INSERT,
     insert_rows,
     insert_values,
+    insert_values_and_keyed_rows,
     insert_values_and_row,
     insert_values_and_update_row,
     next_key_sql,
@@ -245,3 +246,35 @@ def test_insert_values_and_row_writes_the_row_under_its_reserved_key_with_the_li
     assert list(RunLog.objects.filter(run_id=key).values_list("error", flat=True)) == [
         f"line {n}" for n in range(lines)
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lines", [0, 2])
+def test_insert_values_and_keyed_rows_writes_each_row_under_its_key_with_the_lines(
+    connector, lines
+):
+    events = insert_rows([event(connector, 1), event(connector, 2)])
+    first = reserved_run_key()
+    keys = [first, reserved_run_key() if connection.vendor == "postgresql" else first + 1]
+    started = timezone.now() - timedelta(seconds=5)
+    rows = [
+        {"run_id": key, "kind": "step", "status": "ran", "error": f"{key} line {n}"}
+        for key in keys
+        for n in range(lines)
+    ]
+    keyed_rows = [
+        (key, {"project_id": connector.project_id, "connector_id": connector.pk,
+               "event_id": e.pk, "status": Run.Status.SUCCEEDED,
+               "context": {"vars": {"v": f"ü {n}"}}, "created_at": started})
+        for n, (key, e) in enumerate(zip(keys, events, strict=True))
+    ]  # fmt: skip
+    insert_values_and_keyed_rows(RunLog, rows, Run, keyed_rows)
+    for n, (key, e) in enumerate(zip(keys, events, strict=True)):
+        stored = Run.objects.get(pk=key)
+        assert (stored.event_id, stored.status, stored.context, stored.created_at) == (
+            e.pk, "succeeded", {"vars": {"v": f"ü {n}"}}, started
+        )  # fmt: skip
+        assert (stored.attempts, stored.error, stored.next_step) == (0, "", 0)  # the defaults
+        assert list(RunLog.objects.filter(run_id=key).values_list("error", flat=True)) == [
+            f"{key} line {n}" for n in range(lines)
+        ]
