@@ -115,10 +115,11 @@ TRANSACTION_CONTROL = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b"
 FIRST_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?([a-z]+)_', re.I)
 
 
-def picky_queries_per_run(connector, count):
-    """What engine.process_event asks of the database, run in this process: mean
-    statements per run (BEGIN/COMMIT/SAVEPOINT apart), their maximum, the mean of
-    transaction-control round trips, and the statements by the app owning the table."""
+def picky_queries_per_run(connector, count, per_message=1):
+    """What engine.process_events asks of the database for messages of `per_message`
+    events, run in this process: mean statements per run (BEGIN/COMMIT/SAVEPOINT apart),
+    the maximum of a message's over its runs, the mean of transaction-control round
+    trips per run, and the statements per run by the app owning the table."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
@@ -127,26 +128,29 @@ def picky_queries_per_run(connector, count):
     from connectors.models import Event
 
     statements, control, by_app = [], [], {}
-    for n in range(count):
-        event = Event.objects.create(
-            project_id=connector.project_id, connector=connector, payload=lead(n),
-            method="POST", received_at=timezone.now(),
-        )  # fmt: skip
+    for start in range(0, count, per_message):
+        events = [
+            Event.objects.create(
+                project_id=connector.project_id, connector=connector, payload=lead(n),
+                method="POST", received_at=timezone.now(),
+            )
+            for n in range(start, start + per_message)
+        ]  # fmt: skip
         with CaptureQueriesContext(connection) as queries:
-            engine.process_event(event.pk)
+            engine.process_events([event.pk for event in events])
         sqls = [query["sql"] for query in queries.captured_queries]
-        control.append(sum(1 for sql in sqls if TRANSACTION_CONTROL.match(sql)))
-        statements.append(len(sqls) - control[-1])
+        control.append(sum(1 for sql in sqls if TRANSACTION_CONTROL.match(sql)) / per_message)
+        statements.append((len(sqls) - control[-1] * per_message) / per_message)
         for sql in sqls:
             if not TRANSACTION_CONTROL.match(sql):
                 match = FIRST_TABLE.search(sql)
                 app = match.group(1) if match else "other"
-                by_app[app] = by_app.get(app, 0) + 1 / count
+                by_app[app] = by_app.get(app, 0) + 1
     return {
         "mean": statistics.mean(statements),
         "max": max(statements),
         "transaction_control": statistics.mean(control),
-        "by_app": {app: round(n, 1) for app, n in sorted(by_app.items())},
+        "by_app": {app: round(n / count, 1) for app, n in sorted(by_app.items())},
     }
 
 
@@ -466,6 +470,7 @@ def main():
                 side.worker.stop()
         picky = best_picky.finish()
         queries_full = picky_queries_per_run(connector, QUERY_SAMPLE)
+        queries_in_messages = picky_queries_per_run(connector, QUERY_SAMPLE, EVENTS_PER_MESSAGE)
         from connectors.models import Run
 
         runs = Run.objects.filter(connector=connector)
@@ -519,6 +524,11 @@ def main():
         f"plus {queries_full['transaction_control']:.1f} BEGIN/COMMIT round trips"
     )
     print(
+        f"       in messages of {EVENTS_PER_MESSAGE} (the runs of a message commit together): "
+        f"{queries_in_messages['mean']:.1f} statements and "
+        f"{queries_in_messages['transaction_control']:.1f} BEGIN/COMMIT round trips per run"
+    )
+    print(
         f"worker peak RSS {picky['worker_rss_mb']:.0f} MB per pool process "
         f"(main {picky['worker_main_rss_mb']:.0f} MB) after {worker_runs} runs "
         f"({support.against(picky['worker_rss_mb'], TARGET_WORKER_RSS_MB, False)}); "
@@ -555,6 +565,8 @@ def main():
             queries_per_run_max=queries_full["max"],
             queries_per_run_empty_history=queries_empty["mean"],
             transaction_round_trips_per_run=queries_full["transaction_control"],
+            queries_per_run_in_messages=queries_in_messages["mean"],
+            transaction_round_trips_per_run_in_messages=queries_in_messages["transaction_control"],
             history_runs=history,
             worker_rss_mb=picky["worker_rss_mb"],
             bare_worker_rss_mb=bare["worker_rss_mb"],

@@ -1,5 +1,6 @@
 """A run's database work commits as one transaction (connectors/engine.py RunTransaction)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -491,3 +492,64 @@ def test_deferred_counters_are_updated_in_one_order_whatever_the_runs_order(proj
     else:
         assert updated == ["a", "b", "a", "b", "a", "b"]  # each run on its own
     assert dict(Counter.objects.values_list("name", "value")) == {"a": 3, "b": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_messages_locking_the_same_contacts_in_opposite_orders_both_run(
+    project, monkeypatch, caplog
+):
+    """A real deadlock: two workers' messages update contacts X then Y, and Y then X.
+    PostgreSQL aborts one transaction; its runs go again, each on its own."""
+    if connection.vendor != "postgresql":
+        pytest.skip("runs share a transaction on PostgreSQL only")
+    connector = build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}", "name": "{{ event.name }}"},
+        steps=[{"actions": [("set_variable", {"name": "v", "value": "{{ event.name }}"})]}],
+    )
+    x, y = "+919847000001", "+919847000002"
+    for phone in (x, y):
+        engine.process_event(ingest(connector, {"phone": phone, "name": "first"}).pk)
+    messages = [
+        [ingest(connector, {"phone": x, "name": "one"}),
+         ingest(connector, {"phone": y, "name": "one, then"})],
+        [ingest(connector, {"phone": y, "name": "two"}),
+         ingest(connector, {"phone": x, "name": "two, then"})],
+    ]  # fmt: skip
+    # Each message's second run starts once both first runs hold their contact's row.
+    both_first_runs_done = threading.Barrier(2, timeout=10)
+    waited = set()
+    real_note = engine.note_structure_change
+
+    def note_structure_change(connector, payload):
+        if payload["name"].endswith("then") and threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            both_first_runs_done.wait()
+        return real_note(connector, payload)
+
+    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    results, errors = {}, []
+
+    def work(name, events):
+        try:
+            results[name] = engine.process_events([event.pk for event in events])
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with caplog.at_level("WARNING", logger="connectors.engine"):
+        threads = [
+            threading.Thread(target=work, args=(n, events)) for n, events in enumerate(messages)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert "undone together" in caplog.text  # the deadlock happened, and was survived
+    all_events = [event for events in messages for event in events]
+    statuses, lines = stored_runs(all_events)
+    assert all(found == [Run.Status.SUCCEEDED] for found in statuses.values())
+    assert [run.status for name in (0, 1) for run in results[name]] == [Run.Status.SUCCEEDED] * 4
+    assert Contact.objects.count() == 2
