@@ -1,5 +1,8 @@
+import json
 import re
 import threading
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -456,3 +459,23 @@ def test_a_crash_after_the_run_began_undoes_it_and_the_next_event_runs_cleanly(
     assert not connection.in_atomic_block
     assert list(Run.objects.values_list("event_id", flat=True)) == [events[1].pk]
     assert Event.objects.get(pk=events[0].pk).status == Event.Status.QUEUED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {"name": "Asha", "n": 3, "ok": True, "x": 0.5, "none": None, "list": [1, "a", {"b": []}]},
+        {"at": datetime(2026, 11, 22, 9, 30, tzinfo=UTC), "amount": Decimal("12.50")},
+        {"pair": (1, 2), 7: "a number key"},
+        {"nan": float("nan"), "big": 10**30},
+        ["lead", {"deep": [[{"x": "ü 🙂"}]]}],
+    ],
+)
+def test_logged_values_are_what_json_text_would_give_and_copies(value):
+    logged = engine.jsonable(value)
+    through_json = json.loads(json.dumps(value, default=str))
+    assert json.dumps(logged, sort_keys=True) == json.dumps(through_json, sort_keys=True)
+    if isinstance(value, dict):
+        logged["added"] = 1
+        assert "added" not in value
