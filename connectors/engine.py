@@ -127,8 +127,9 @@ def process_events(event_ids):
     On PostgreSQL the runs share one transaction (`RunTransaction(shared=True)`): a run
     of database actions that ends leaves its row, its log lines and its deferred
     shared-row updates to the commit, written there with the other runs' in one
-    statement. Should that transaction be rolled back with such runs in it, their events
-    are queued again by the rollback, and each is run again in a transaction of its own.
+    statement. Should that transaction be rolled back with such runs in it, or lose a
+    deadlock, their events are queued again by the rollback, and each is run again in a
+    transaction of its own.
     """
     loaded = {
         row[0].pk: row
@@ -548,7 +549,8 @@ class TransactionBroken(Exception):
 
 class RunsUndone(BaseException):
     """Internal: a transaction shared by a message's runs was rolled back with the work
-    of runs that had ended in it; their events (`event_ids`) are queued again.
+    of runs that had ended in it, or lost a deadlock; the events handed to runs in it
+    (`event_ids`) are queued again.
 
     A BaseException: no run's `except Exception` may take it for its own failure."""
 
@@ -1051,7 +1053,7 @@ def apply_deferred_effects(deferred):
     of the rows they lock (the effect's `lock_key`, see ActionType.run_later): runs that
     lock several such rows all lock them in one order, so none waits on another in a
     circle (a deadlock). Their log lines get their outputs."""
-    for log, action_type, effect in sorted(deferred, key=lambda entry: entry[2].lock_key):
+    for log, action_type, effect in sorted(deferred, key=deferred_lock_key):
         try:
             log.outputs = jsonable(effect().outputs)
         except ActionError as exc:
@@ -1063,6 +1065,10 @@ def apply_deferred_effects(deferred):
                 f"Internal error: {type(exc).__name__}: {exc} (in {action_type.label}; "
                 "the run's database work since its last commit was undone)"
             ) from exc
+
+
+def deferred_lock_key(entry):
+    return getattr(entry[2], "lock_key", ())
 
 
 def lost_a_lock_race(exc):
