@@ -144,6 +144,8 @@ def process_events(event_ids):
     try:
         for position, event_id in enumerate(event_ids):
             runs[position] = run_loaded_event(event_id, loaded.get(event_id), shared)
+            if shared is not None and len(shared.handed) >= RUNS_PER_SHARED_COMMIT:
+                commit_shared(shared)
         if shared is not None:
             commit_shared(shared)
     except RunsUndone as undone:
@@ -167,6 +169,11 @@ def commit_shared(shared):
             shared.rollback(exc)
         raise
 
+
+# Runs that commit together at most: past a few, a commit saves little more, and the
+# transaction would hold its events' and contacts' rows longer (a message carries up
+# to 100 events).
+RUNS_PER_SHARED_COMMIT = 10
 
 # A place in process_events' list of runs not filled yet.
 NOT_RUN = object()

@@ -553,3 +553,14 @@ def test_two_messages_locking_the_same_contacts_in_opposite_orders_both_run(
     assert all(found == [Run.Status.SUCCEEDED] for found in statuses.values())
     assert [run.status for name in (0, 1) for run in results[name]] == [Run.Status.SUCCEEDED] * 4
     assert Contact.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_message_commits_every_ten_runs(project):
+    connector = counter_tag_and_variable(project)
+    events = leads(connector, engine.RUNS_PER_SHARED_COMMIT + 2)
+    with CaptureQueriesContext(connection) as queries:
+        runs = engine.process_events([event.pk for event in events])
+    assert [run.status for run in runs] == [Run.Status.SUCCEEDED] * len(events)
+    assert commits(queries) == (2 if connection.vendor == "postgresql" else len(events))
+    assert Counter.objects.get(name="n").value == len(events)
