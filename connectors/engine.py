@@ -52,7 +52,6 @@ from picky.rows import (
     insert_rows,
     insert_values,
     insert_values_and_keyed_rows,
-    insert_values_and_row,
     insert_values_and_update_row,
     inserted_fields,
     is_written,
@@ -998,7 +997,9 @@ class RunExecutor:
         """INSERT the run's row as it stands, with the pending log lines: a new run's row
         is written at its first commit (see hand_event_to_run)."""
         run = self.run
-        insert_values_and_row(RunLog, self.pending_log_rows(), Run, run.pk, self.run_row())
+        insert_values_and_keyed_rows(
+            RunLog, self.pending_log_rows(), Run, [(run.pk, self.run_row())]
+        )
         mark_inserted(run, run.pk)
 
     def run_row(self):

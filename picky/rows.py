@@ -264,27 +264,11 @@ def insert_values_and_update_row(insert_model, rows, model, pk, values, where=No
         return cursor.fetchone()[1]
 
 
-def insert_values_and_row(insert_model, rows, model, pk, values):
-    """`insert_values(insert_model, rows)` and INSERT the row of `model` whose primary key
-    `pk` was taken beforehand (`next_key_sql`), with `values` {field attname: value}
-    (the other fields take their defaults), in one statement on PostgreSQL: a run's row
-    is written once, with its last log lines."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    row = [pk, *row_values(model, values, connection)]
-    if not rows or connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(insert_keyed_sql(model), row)
-        insert_values(insert_model, rows)
-        return
-    sql = insert_and_insert_sql(insert_document_sql(insert_model, returning=False), model)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [rows_document(insert_model, rows), *row])
-
-
 def insert_values_and_keyed_rows(insert_model, rows, model, keyed_rows):
     """`insert_values(insert_model, rows)` and INSERT rows of `model` given as (primary
     key taken beforehand with `next_key_sql`, {field attname: value}), in one statement
-    on PostgreSQL: the runs of a message that commit together, with their log lines."""
+    on PostgreSQL: a run's row is written once, with its last log lines, and the rows of
+    the runs of a message that commit together, with theirs."""
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
@@ -318,11 +302,6 @@ def insert_keyed_sql(model):
         f"({', '.join(quote(field.column) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-
-
-@cache
-def insert_and_insert_sql(insert, model):
-    return f"WITH inserted AS ({insert}) {insert_keyed_sql(model)}"
 
 
 @cache

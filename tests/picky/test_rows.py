@@ -13,7 +13,6 @@ from picky.rows import (
     insert_rows,
     insert_values,
     insert_values_and_keyed_rows,
-    insert_values_and_row,
     insert_values_and_update_row,
     next_key_sql,
     select_models,
@@ -218,34 +217,6 @@ def reserved_run_key():
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {next_key_sql(Run)}")
         return cursor.fetchone()[0]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("lines", [0, 3])
-def test_insert_values_and_row_writes_the_row_under_its_reserved_key_with_the_lines(
-    connector, lines
-):
-    [e] = insert_rows([event(connector, 1)])
-    key = reserved_run_key()
-    started = timezone.now() - timedelta(seconds=5)
-    rows = [
-        {"run_id": key, "kind": "step", "status": "ran", "error": f"line {n}"} for n in range(lines)
-    ]
-    values = {
-        "project_id": connector.project_id, "connector_id": connector.pk, "event_id": e.pk,
-        "status": Run.Status.SUCCEEDED, "context": {"vars": {"v": "ü"}}, "created_at": started,
-    }  # fmt: skip
-    insert_values_and_row(RunLog, rows, Run, key, values)
-    stored = Run.objects.get(pk=key)
-    assert (stored.status, stored.context, stored.created_at) == (
-        "succeeded",
-        {"vars": {"v": "ü"}},
-        started,
-    )
-    assert (stored.attempts, stored.error, stored.next_step) == (0, "", 0)  # the defaults
-    assert list(RunLog.objects.filter(run_id=key).values_list("error", flat=True)) == [
-        f"line {n}" for n in range(lines)
-    ]
 
 
 @pytest.mark.django_db
