@@ -200,7 +200,7 @@ def run_event(event, connector, project, existing_run_id, shared=None):
         return None
     if existing_run_id:
         if shared is not None:
-            shared.commit()  # a continued run commits as it goes, in transactions of its own
+            commit_shared(shared)  # a continued run commits as it goes, in transactions of its own
         # A second delivery of the event: continue its run if the lease ran out.
         return continue_run(existing_run_id)
     connector.project = project
