@@ -381,7 +381,8 @@ def add_tags(contact, names):
 
     Links already there are skipped, as `contact.tags.add()` does (no m2m_changed
     receivers exist for tags). On PostgreSQL the tags that exist are found and linked
-    in one statement: a run tags its contact with one round trip.
+    in one statement, and new ones are created and linked in one more: a run tags its
+    contact with one round trip, two when it brings a new tag.
     """
     wanted = {name.lower(): name for name in clean_names(names)}
     if not wanted:
@@ -393,19 +394,31 @@ def add_tags(contact, names):
             ((Tag, NAMED_FIELDS[Tag]),),
         )
         found = {tag.name.lower(): tag for (tag,) in rows}
-        created = [
-            _named(Tag, contact.project_id, name)
-            for lowered, name in wanted.items()
-            if lowered not in found
-        ]
-        link_tags(contact, created)
-        found.update((tag.name.lower(), tag) for tag in created)
+        missing = [name for lowered, name in wanted.items() if lowered not in found]
+        if missing:
+            found.update(create_and_link_tags(contact, missing))
         tags = [found[lowered] for lowered in wanted]
     else:
         tags = _named_all(Tag, contact.project_id, wanted.values())
         link_tags(contact, tags)
     getattr(contact, "_prefetched_objects_cache", {}).pop("tags", None)
     return [tag.name for tag in tags]
+
+
+def create_and_link_tags(contact, names):
+    """PostgreSQL: create the project's tags `names` (none exists, whatever the case) and
+    link them to `contact`, in one statement; {lower-cased name: tag}. A name that a
+    concurrent run created first is left by the INSERT and found afterwards."""
+    rows = select_models(
+        create_and_link_tags_query(len(names)),
+        [*(value for name in names for value in (contact.project_id, name)), contact.pk],
+        ((Tag, NAMED_FIELDS[Tag]),),
+    )
+    created = {tag.name.lower(): tag for (tag,) in rows}
+    raced = [_named(Tag, contact.project_id, name) for name in names if name.lower() not in created]
+    link_tags(contact, raced)
+    created.update((tag.name.lower(), tag) for tag in raced)
+    return created
 
 
 def link_tags(contact, tags):
@@ -432,6 +445,23 @@ def find_and_link_tags_query(count):
         f"linked AS (INSERT INTO {link_table} (contact_id, tag_id) "
         "SELECT %s, id FROM found ON CONFLICT DO NOTHING) "
         "SELECT * FROM found"
+    )
+
+
+@cache
+def create_and_link_tags_query(count):
+    """PostgreSQL: INSERT `count` tags (project id and name parameters in turn), skipping
+    names taken meanwhile, each linked to a contact (its id the last parameter)."""
+    quote = connection.ops.quote_name
+    table = quote(Tag._meta.db_table)
+    link_table = quote(Contact.tags.through._meta.db_table)
+    return (
+        f"WITH created AS (INSERT INTO {table} (project_id, name) VALUES "
+        + ", ".join(["(%s, %s)"] * count)
+        + f" ON CONFLICT DO NOTHING RETURNING {selected_columns(table, NAMED_FIELDS[Tag])}), "
+        f"linked AS (INSERT INTO {link_table} (contact_id, tag_id) "
+        "SELECT %s, id FROM created ON CONFLICT DO NOTHING) "
+        "SELECT * FROM created"
     )
 
 

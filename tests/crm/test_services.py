@@ -178,6 +178,32 @@ def test_add_tags_links_old_and_new_tags_once_in_the_order_given(project):
 
 
 @pytest.mark.django_db
+def test_new_tags_are_created_and_linked_in_one_more_statement(project, django_assert_num_queries):
+    contact = services.upsert_contact(project, "919847012345")
+    services.add_tags(contact, ["VIP"])
+    # PostgreSQL: the existing tag found and linked, the new ones created and linked; elsewhere
+    # a lookup, one get-or-create per new tag (a lookup, an insert in a savepoint), the links.
+    expected = 2 if connection.vendor == "postgresql" else 2 + 2 * 4
+    with django_assert_num_queries(expected):
+        assert services.add_tags(contact, ["vip", "Diwali", "lead"]) == ["VIP", "Diwali", "lead"]
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["Diwali", "VIP", "lead"]
+    assert Tag.objects.filter(project=project).count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path")
+def test_a_tag_created_meanwhile_by_another_run_is_found_and_linked(project):
+    contact = services.upsert_contact(project, "919847012345")
+    # As if a concurrent run created "lead" between add_tags' lookup and its INSERT.
+    taken = Tag.objects.create(project=project, name="lead")
+    created = services.create_and_link_tags(contact, ["lead", "new"])
+    assert created["lead"] == taken
+    assert sorted(created) == ["lead", "new"]
+    assert sorted(contact.tags.values_list("name", flat=True)) == ["lead", "new"]
+    assert Tag.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.django_db
 def test_a_run_finds_its_contact_and_the_contacts_labels_in_one_query(
     project, django_assert_num_queries
 ):
