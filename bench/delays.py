@@ -46,7 +46,8 @@ def setup_django():
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picky.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+    # A host named, or kombu warns that it supplies one.
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://localhost/")
     create_database(url)
 
     import django

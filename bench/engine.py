@@ -19,8 +19,11 @@ Phases, for Picky and for the bare task, on the same worker settings:
    again at half the drain rate; p50/p99 from the event's receipt to its run's end (the first
    seconds discarded), and the backlog (events in minus runs finished)
    sampled every second: growth above 0/s means the rate is not sustained.
-Also: database queries per run, measured in-process on an empty history and
-again after all the runs above, and the worker's peak RSS after them.
+Also, for reference: the bare task given its rows in the same messages of
+BENCH_EVENTS_PER_MESSAGE as Picky's events (one SELECT and one UPDATE a message), drained
+in the same rounds: the limit of that message shape. Also: database queries per run,
+measured in-process on an empty history and again after all the runs above, and the
+worker's peak RSS after them.
 
     .venv/bin/python -m bench.engine
 """
@@ -54,6 +57,9 @@ BARE_QUEUE = QUEUE
 # processes put in one (about 9 at 620 webhooks/s; PICKY_EVENT_BATCH_SECONDS). Five is
 # the conservative figure: more events per message favour Picky.
 EVENTS_PER_MESSAGE = int(os.environ.get("BENCH_EVENTS_PER_MESSAGE", 5))
+# The bare task given its rows in the same messages as Picky's events: the limit of that
+# message shape, drained for reference (the target ratio is against the bare task).
+BARE_IN_MESSAGES = f"bare{EVENTS_PER_MESSAGE}"
 QUERY_SAMPLE = 20
 DRAIN_TIMEOUT = 600
 TARGET_RUNS_PER_SECOND = 400
@@ -197,7 +203,9 @@ def picky_ingest_one(connector, n):
 # Bare -------------------------------------------------------------------------------
 
 
-def bare_backlog(count, queue):
+def bare_backlog(count, queue, per_message=1):
+    """`count` rows and their messages, `per_message` row ids to a message (bare_run for
+    one, bare_run_many for more)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -213,8 +221,12 @@ def bare_backlog(count, queue):
                 [json_text(lead(n)), now],
             )
             ids.append(cursor.fetchone()[0])
-    for row_id in ids:
-        app.send_task("bench.bare_run", (row_id,), queue=queue)
+    if per_message == 1:
+        for row_id in ids:
+            app.send_task("bench.bare_run", (row_id,), queue=queue)
+    else:
+        for start in range(0, count, per_message):
+            app.send_task("bench.bare_run_many", (ids[start : start + per_message],), queue=queue)
     return ids
 
 
@@ -336,7 +348,7 @@ class Side:
     shared_queue: str
     backlog: Callable
     finish_times: Callable
-    ingest_one: Callable
+    ingest_one: Callable | None  # None: the side is measured draining only
     worker: support.Process | None = None
     rounds: list = field(default_factory=list)
 
@@ -441,15 +453,19 @@ def main():
     queries_empty = picky_queries_per_run(connector, QUERY_SAMPLE)
     # Connections outlive the measurement, so the CPU of each is counted whole.
     env = {"CONN_MAX_AGE": "600"}
+    bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}
     sides = []
     for concurrency in CONCURRENCIES:
         sides += [
             Side("picky", concurrency, "picky", env, "celery",
                  lambda count, queue: picky_backlog(connector, count, queue),
                  picky_finish_times, lambda n: picky_ingest_one(connector, n)),
-            Side("bare", concurrency, "bench.baseline.tasks",
-                 {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings"}, BARE_QUEUE,
+            Side("bare", concurrency, "bench.baseline.tasks", bare_env, BARE_QUEUE,
                  bare_backlog, bare_finish_times, bare_ingest_one),
+            Side(BARE_IN_MESSAGES, concurrency, "bench.baseline.tasks", bare_env,
+                 f"bench_{BARE_IN_MESSAGES}",
+                 lambda count, queue: bare_backlog(count, queue, EVENTS_PER_MESSAGE),
+                 bare_finish_times, None),
         ]  # fmt: skip
     try:
         for side in sides:
@@ -460,9 +476,9 @@ def main():
                 side.drain_round(EVENTS // ROUNDS)
         for side in sides:
             side.describe_drain()
-        best_picky, best_bare = (
+        best_picky, best_bare, best_bare_in_messages = (
             max((side for side in sides if side.name == name), key=lambda side: side.drain_rate)
-            for name in ("picky", "bare")
+            for name in ("picky", "bare", BARE_IN_MESSAGES)
         )
         # Only the best worker of each side may take from the side's shared queue.
         for side in sides:
@@ -484,6 +500,7 @@ def main():
         support.purge_broker(("celery", BARE_QUEUE, *(side.queue for side in sides)))
 
     ratio = picky["runs_per_s"] / bare["runs_per_s"]
+    ratio_in_messages = picky["runs_per_s"] / best_bare_in_messages.drain_rate
     rate_of = {(side.name, side.concurrency): side.drain_rate for side in sides}
     ratios_at = {
         concurrency: rate_of["picky", concurrency] / rate_of["bare", concurrency]
@@ -507,6 +524,13 @@ def main():
     print(
         "       at the same concurrency: "
         + ", ".join(f"{n} processes {r:.2f}" for n, r in ratios_at.items())
+    )
+    print(
+        f"       against the bare task given the same messages of {EVENTS_PER_MESSAGE} "
+        f"({BARE_IN_MESSAGES}: one SELECT and one UPDATE a message, the limit of Picky's "
+        f"message shape): {best_bare_in_messages.drain_rate:.0f} runs/s with "
+        f"{best_bare_in_messages.concurrency} processes, ratio {ratio_in_messages:.2f} "
+        "(a reference, not a target)"
     )
     print(
         f"CPU ratio bare/picky per run (worker + database) {cpu_ratio:.2f} (both are CPU-bound: "
@@ -547,6 +571,9 @@ def main():
             bare_concurrency=best_bare.concurrency,
             **{f"ratio_at_{n}_processes": r for n, r in ratios_at.items()},
             **{f"{name}_runs_per_s_at_{n}_processes": rate for (name, n), rate in rate_of.items()},
+            bare_in_messages_runs_per_s=best_bare_in_messages.drain_rate,
+            bare_in_messages_concurrency=best_bare_in_messages.concurrency,
+            ratio_to_bare_in_messages=ratio_in_messages,
             cpu_ratio=cpu_ratio,
             offered_rate=RATE,
             picky_backlog_growth_per_s=picky["fixed"]["growth"],

@@ -1,4 +1,5 @@
-"""The bare engine: a Celery task that loads a row and marks it done."""
+"""The bare engine: a Celery task that loads a row and marks it done, and the same for a
+message of rows."""
 
 import os
 
@@ -20,3 +21,15 @@ def bare_run(row_id):
         cursor.execute(f"SELECT payload FROM {TABLE} WHERE id = %s", [row_id])
         cursor.fetchone()
         cursor.execute(f"UPDATE {TABLE} SET done_at = %s WHERE id = %s", [timezone.now(), row_id])
+
+
+@app.task(name="bench.bare_run_many", acks_late=True, ignore_result=True)
+def bare_run_many(row_ids):
+    """`bare_run` for a message of rows, as Picky's worker takes a message of events: one
+    SELECT and one UPDATE for them all."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT payload FROM {TABLE} WHERE id = ANY(%s)", [row_ids])
+        cursor.fetchall()
+        cursor.execute(
+            f"UPDATE {TABLE} SET done_at = %s WHERE id = ANY(%s)", [timezone.now(), row_ids]
+        )

@@ -32,3 +32,36 @@ def test_a_run_does_not_read_its_connectors_sample(project):
     run.refresh_from_db()
     assert run.status == Run.Status.SUCCEEDED
     assert run.context["vars"] == {"a": 1}
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the statements of PostgreSQL")
+def test_a_new_leads_first_run_makes_at_most_twelve_statements(project):
+    """The benchmark's target is 12 statements a run whatever the history: the costliest run
+    is a worker's first of a connector (its steps loaded) for a new lead, whose contact,
+    tags and counter are all new."""
+    connector = build_connector(
+        project,
+        field_mapping={"number": "{{ event.phone }}", "name": "{{ event.name }}"},
+        steps=[
+            {"actions": [("set_variable", {"name": "campaign", "value": "{{ event.campaign }}"})]},
+            {"actions": [("trigger_counter", {"name": "leads"})]},
+            {"actions": [("add_tag", {"tags": ["lead", "{{ vars.campaign }}"]})]},
+        ],
+    )
+    payload = {"phone": "+91 98470 12345", "name": "Asha", "campaign": "diwali"}
+    event = services.record_event(connector, payload, method="POST", headers={}, source_ip=None)
+    with CaptureQueriesContext(connection) as queries:
+        engine.process_events([event.pk])
+    statements = [
+        query["sql"] for query in queries if not query["sql"].startswith(TRANSACTION_CONTROL)
+    ]
+    assert Run.objects.get(event=event).status == Run.Status.SUCCEEDED
+    assert sorted(Run.objects.get(event=event).contact.tags.values_list("name", flat=True)) == [
+        "diwali",
+        "lead",
+    ]
+    assert len(statements) <= 12, "\n".join(statements)
