@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 from picky.models import Project
 
@@ -21,6 +22,13 @@ def new_reply_token():
     return secrets.token_hex(10)
 
 
+def lower_name_index(name):
+    """An index on (project, LOWER(name)): names are looked up case-insensitively (a run's
+    tags, categories and opt-out lists), which the unique (project, name) index cannot
+    serve, so without it each lookup reads every name of the project."""
+    return models.Index(models.F("project"), Lower("name"), name=name)
+
+
 class Tag(models.Model):
     """A label; one tag model serves contacts, chats and records."""
 
@@ -30,6 +38,7 @@ class Tag(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_tag")]
+        indexes = [lower_name_index("tag_lower_name")]
 
     def __str__(self):
         return self.name
@@ -43,6 +52,7 @@ class Category(models.Model):
         ordering = ["name"]
         verbose_name_plural = "categories"
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_category")]
+        indexes = [lower_name_index("category_lower_name")]
 
     def __str__(self):
         return self.name
@@ -60,6 +70,7 @@ class OptOutList(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="unique_optout_list")
         ]
+        indexes = [lower_name_index("optout_list_lower_name")]
 
     def __str__(self):
         return self.name

@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from picky.models import Membership
@@ -351,7 +352,12 @@ def clean_names(names):
 
 def _named(model, project_id, name, create=True):
     """The project's row of `model` with this name (case-insensitive), created if asked."""
-    row = model.objects.filter(project_id=project_id, name__iexact=name).first()
+    # LOWER(name), not name__iexact's UPPER(name): the (project, LOWER(name)) index serves it.
+    row = (
+        model.objects.annotate(lowered=Lower("name"))
+        .filter(project_id=project_id, lowered=name.lower())
+        .first()
+    )
     if row is not None or not create:
         return row
     try:

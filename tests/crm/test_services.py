@@ -1,11 +1,13 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm import services
-from crm.models import Contact, Tag
+from crm.models import Category, Contact, OptOutList, Tag
 
 
 @pytest.mark.parametrize(
@@ -201,6 +203,55 @@ def test_a_tag_created_meanwhile_by_another_run_is_found_and_linked(project):
     assert sorted(created) == ["lead", "new"]
     assert sorted(contact.tags.values_list("name", flat=True)) == ["lead", "new"]
     assert Tag.objects.filter(project=project).count() == 2
+
+
+def plan_of(sql, params=()):
+    """PostgreSQL's plan for a statement, sequential scans ruled out."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def looks_up_lower_name_through(index, plan):
+    """Whether `plan` scans `index` with a condition on LOWER(name), not only on project."""
+    node = rf"(Index Scan using|Bitmap Index Scan on) {index} .*\n\s+Index Cond: "
+    return re.search(node + r"\(\(project_id = .*\) AND \(lower\(\(name\)::text\)", plan)
+
+
+def many_names(model, project, count=2000):
+    """A project with `count` names of `model`, and PostgreSQL's statistics of them (on an
+    empty table the planner has no reason to prefer one index condition to another)."""
+    model.objects.bulk_create(model(project=project, name=f"name {n}") for n in range(count))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+@pytest.mark.parametrize(
+    "model, index",
+    [(Tag, "tag_lower_name"), (Category, "category_lower_name"),
+     (OptOutList, "optout_list_lower_name")],
+)  # fmt: skip
+def test_names_are_found_case_insensitively_through_an_index(project, model, index):
+    """A run looks its tags, categories and opt-out lists up by LOWER(name); a project may
+    have thousands, which a scan of the project's names would read on every run."""
+    many_names(model, project)
+    plan = plan_of(services.named_query(model, 2), [project.pk, "vip", "lead"])
+    assert looks_up_lower_name_through(index, plan), plan
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_a_single_name_is_found_through_the_same_index(project):
+    many_names(Tag, project)
+    contact = services.upsert_contact(project, "919847012345")
+    services.add_tags(contact, ["VIP"])
+    with CaptureQueriesContext(connection) as queries:
+        assert services.remove_tags(contact, ["vip"]) == ["VIP"]
+    plan = plan_of(queries.captured_queries[0]["sql"])
+    assert looks_up_lower_name_through("tag_lower_name", plan), plan
 
 
 @pytest.mark.django_db
