@@ -352,19 +352,22 @@ def clean_names(names):
 
 def _named(model, project_id, name, create=True):
     """The project's row of `model` with this name (case-insensitive), created if asked."""
-    # LOWER(name), not name__iexact's UPPER(name): the (project, LOWER(name)) index serves it.
-    row = (
-        model.objects.annotate(lowered=Lower("name"))
-        .filter(project_id=project_id, lowered=name.lower())
-        .first()
-    )
+    row = _with_name(model, project_id, name).first()
     if row is not None or not create:
         return row
     try:
         with transaction.atomic():
             return model.objects.create(project_id=project_id, name=name)
     except IntegrityError:
-        return model.objects.get(project_id=project_id, name__iexact=name)
+        return _with_name(model, project_id, name).get()
+
+
+def _with_name(model, project_id, name):
+    """The project's rows of `model` with this name, whatever the case. LOWER(name), not
+    name__iexact's UPPER(name): the (project, LOWER(name)) index serves it."""
+    return model.objects.annotate(lowered=Lower("name")).filter(
+        project_id=project_id, lowered=name.lower()
+    )
 
 
 def _named_all(model, project_id, names):
