@@ -15,12 +15,14 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from requests.exceptions import RequestException
 from requests.models import PreparedRequest
 
 from connectors.engine import context_namespaces
 from connectors.models import Event
 from picky import alerts, outbound
 from picky.paths import attribute_paths, quote_key
+from picky.templating import empty_holes
 
 from .base import ActionContext, ActionError
 from .models import HttpRequestLog, HttpResponseMapping
@@ -50,11 +52,32 @@ class OutboundCall:
     data: Any = None
     json_body: Any = None
     timeout: float | None = None
+    # The URL before templating and the values it was rendered with: a refused URL names
+    # the template's paths that had no value.
+    url_template: str = ""
+    context: dict = field(default_factory=dict, repr=False)
 
     def logged_url(self):
-        prepared = PreparedRequest()
-        prepared.prepare_url(self.url, self.params)
+        """The URL with the query parameters, as sent; as given when it is not valid."""
+        try:
+            prepared = PreparedRequest()
+            prepared.prepare_url(self.url, self.params)
+        except RequestException:
+            return self.url
         return prepared.url
+
+    def explain(self, error):
+        """Name the URL template's paths that had no value in `error`, a refusal of the URL."""
+        holes = empty_holes(self.url_template, self.context)
+        if not holes:
+            return
+        named = ", ".join(f"`{hole}`" for hole in holes)
+        verb = "has" if len(holes) == 1 else "have"
+        error.message = (
+            f"{error.message.removesuffix('.')} after templating "
+            f"({named} {verb} no value in this event)."
+        )
+        error.args = (error.message,)
 
     def logged_body(self):
         if self.json_body is not None:
@@ -92,6 +115,8 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                 project=project,
             )
         except outbound.OutboundError as exc:
+            if isinstance(exc, outbound.InvalidURL):
+                call.explain(exc)
             if action is not None:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 log_request(
@@ -175,7 +200,10 @@ def mask_headers(headers):
 
 def mask_url(url):
     """The URL with secret-looking query parameters and any password masked."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return outbound.shown_url(url)  # not parsable: shown without its query
     query = [
         (name, MASK if SECRET_NAME.search(name) and value else value)
         for name, value in parse_qsl(parts.query, keep_blank_values=True)

@@ -19,7 +19,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -66,6 +66,10 @@ class DestinationRefused(OutboundError):
 
 class InvalidRequest(OutboundError):
     """The request itself is malformed (URL, header)."""
+
+
+class InvalidURL(InvalidRequest):
+    """The URL is not an absolute http(s) URL with a host."""
 
 
 class RateLimitExceeded(OutboundError):
@@ -269,11 +273,20 @@ def capped_timeout(timeout):
 
 
 def check_url(url):
-    parts = urlsplit(url)
+    """Refuse (InvalidURL) anything but an absolute http(s) URL with a host."""
+    if not url:
+        raise InvalidURL("The URL is empty.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number, or out of range, raises)
+    except ValueError as exc:
+        raise InvalidURL(f"The URL {shown_url(url)!r} is not a valid URL: {exc}.") from exc
+    if not parts.scheme:
+        raise InvalidURL(f"The URL {shown_url(url)!r} is not an absolute http(s) URL.")
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidRequest(f"The URL {shown_url(url)!r} must start with http:// or https://.")
+        raise InvalidURL(f"The URL {shown_url(url)!r} is not an http(s) URL.")
     if not parts.hostname:
-        raise InvalidRequest(f"The URL {shown_url(url)!r} has no host.")
+        raise InvalidURL(f"The URL {shown_url(url)!r} has no host.")
 
 
 def shown_url(url):
@@ -282,11 +295,14 @@ def shown_url(url):
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
-        return "(an invalid URL)"
+        # Not parsable: what could be a secret (a query, credentials) is cut by hand.
+        scheme, found, rest = url.partition("?")[0].partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}" if found else scheme
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+    shown = urlunsplit((parts.scheme, f"{host}{port}", parts.path, "", ""))
+    return shown + ("?…" if parts.query else "")
 
 
 def send(
@@ -351,7 +367,7 @@ def send(
     except requests.exceptions.InvalidHeader as exc:
         raise InvalidRequest(f"Invalid header: {exc}") from exc
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-        raise InvalidRequest(f"Invalid URL {shown!r}.") from exc
+        raise InvalidURL(f"The URL {shown!r} is not a valid URL.") from exc
     except requests.exceptions.ConnectionError as exc:
         raise ConnectionFailed(f"Could not connect to {shown}: {describe(exc)}") from exc
     except requests.exceptions.RequestException as exc:

@@ -107,6 +107,17 @@ def render_deep(value, context):
     return value
 
 
+def empty_holes(template, context):
+    """The holes of `template` (as `{{ path }}`) whose value is missing or empty text."""
+    if not isinstance(template, str):
+        return []
+    return [
+        f"{{{{ {match.group(1)} }}}}"
+        for match in HOLE.finditer(template)
+        if to_text(_search(compile_path(match.group(1)), context)) == ""
+    ]
+
+
 def template_errors(template):
     """Syntax errors in a template (empty list when valid), for form validation."""
     if not isinstance(template, str):

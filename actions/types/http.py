@@ -282,6 +282,8 @@ class HttpRequest(OutboundActionType):
             url=str(inputs.get("url") or "").strip(),
             headers={str(k): to_text(v) for k, v in (inputs.get("headers") or {}).items()},
             timeout=float(inputs.get("timeout") or DEFAULT_TIMEOUT),
+            url_template=str((ctx.action.config or {}).get("url") or "") if ctx.action else "",
+            context=ctx.data,
         )
         body_type = inputs.get("body_type") or "none"
         body = inputs.get("body")
