@@ -6,9 +6,11 @@ broker, console email; set DATABASE_URL / CELERY_BROKER_URL / EMAIL_URL for
 the scaled mode.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -214,8 +216,23 @@ PICKY_KEPT_HEADERS = env.list(
 PICKY_IDEMPOTENCY_HEADERS = env.list(
     "PICKY_IDEMPOTENCY_HEADERS", default=["x-idempotency-key", "x-request-id"]
 )
-# Behind a load balancer, trust X-Forwarded-For for the source IP.
-PICKY_TRUST_X_FORWARDED_FOR = env.bool("PICKY_TRUST_X_FORWARDED_FOR", default=False)
+# The proxies in front of Picky whose X-Forwarded-For entries are trusted (picky/net.py):
+# how many hops, and/or their networks. PICKY_TRUST_X_FORWARDED_FOR=true, the former
+# setting, means one hop.
+PICKY_TRUSTED_PROXY_HOPS = env.int(
+    "PICKY_TRUSTED_PROXY_HOPS", default=int(env.bool("PICKY_TRUST_X_FORWARDED_FOR", default=False))
+)
+if PICKY_TRUSTED_PROXY_HOPS < 0:
+    raise ImproperlyConfigured("PICKY_TRUSTED_PROXY_HOPS must be 0 or more.")
+PICKY_TRUSTED_PROXIES = []
+for _network in env.list("PICKY_TRUSTED_PROXIES", default=[]):
+    try:
+        PICKY_TRUSTED_PROXIES.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PICKY_TRUSTED_PROXIES: {_network!r} is not an IP address or a CIDR range "
+            "such as 10.0.0.0/8."
+        ) from None
 # Messaging (teambox): WhatsApp Cloud API base, daily caps, broadcasts, reply addresses.
 PICKY_WHATSAPP_CLOUD_BASE_URL = env.str(
     "PICKY_WHATSAPP_CLOUD_BASE_URL", default="https://graph.facebook.com/v21.0"
