@@ -1,8 +1,10 @@
 """The one outbound HTTP client of Picky (HTTP Request, ChatGPT, channel adapters, webhooks).
 
 Every request goes through `send`, which enforces:
-- a timeout capped at PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS (connect and each read, and the whole
-  body download),
+- a timeout capped at PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS, as a deadline for the whole request:
+  connecting, the TLS handshake, sending, the answer's headers and its body together (every
+  socket operation may take only the time left, so a server dripping its answer a byte at a
+  time cannot stretch it),
 - a response size cap (PICKY_OUTBOUND_MAX_RESPONSE_BYTES) and a redirect limit
   (PICKY_OUTBOUND_MAX_REDIRECTS),
 - an SSRF guard: the host name is resolved once, every address is checked, and the socket
@@ -10,13 +12,17 @@ Every request goes through `send`, which enforces:
   link-local, cloud-metadata and other non-public addresses are refused unless
   PICKY_OUTBOUND_ALLOWLIST names the host, the address or a CIDR range holding it. The check
   runs in the connection itself, so every redirect hop is checked too,
+- the caller's headers on same-origin redirects only (scheme, host and port equal), so a key
+  meant for one API never reaches another, unless the caller asks to forward them,
 - optionally the project's rate limit of outbound requests per minute.
 Environment proxies are ignored: a proxy would connect to the target for us, unchecked.
 """
 
+import contextvars
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -34,7 +40,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.util.connection import _set_socket_options
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
+from urllib3.util.ssl_ import create_urllib3_context, resolve_cert_reqs, resolve_ssl_version
 
 from . import ratelimit
 
@@ -199,24 +205,77 @@ def allowed_addresses(host, port):
     return allowed
 
 
+# The request's deadline --------------------------------------------------------
+
+# When the request being sent must be over (a time.monotonic() value); its sockets read it.
+REQUEST_DEADLINE = contextvars.ContextVar("outbound_request_deadline", default=None)
+
+
+def time_left():
+    """Seconds left until the deadline of the request being sent (None: no deadline).
+    Raises TimeoutError once it has passed."""
+    deadline = REQUEST_DEADLINE.get()
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("The request's deadline has passed.")
+    return left
+
+
+class DeadlineSocketMixin:
+    """A socket whose every read and write may take only the time left until the request's
+    deadline: a socket timeout alone applies to each read afresh, and a server sending a
+    byte every second would never trip it."""
+
+    def keep_to_deadline(self):
+        left = time_left()
+        if left is not None:
+            self.settimeout(left)
+
+    def recv(self, *args, **kwargs):
+        self.keep_to_deadline()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self.keep_to_deadline()
+        return super().recv_into(*args, **kwargs)
+
+    def send(self, *args, **kwargs):
+        self.keep_to_deadline()
+        return super().send(*args, **kwargs)
+
+    def sendall(self, *args, **kwargs):
+        self.keep_to_deadline()
+        return super().sendall(*args, **kwargs)
+
+
+class DeadlineSocket(DeadlineSocketMixin, socket.socket):
+    pass
+
+
+class DeadlineSSLSocket(DeadlineSocketMixin, ssl.SSLSocket):
+    pass
+
+
 class GuardedConnectionMixin:
-    """Resolve, check and connect to a checked address, never to a name resolved again."""
+    """Resolve, check and connect to a checked address, never to a name resolved again;
+    the socket keeps to the request's deadline."""
 
     def _new_conn(self):
-        timeout = None if self.timeout is _DEFAULT_TIMEOUT else self.timeout
         last_error = None
         for family, sockaddr in allowed_addresses(self._dns_host, self.port):
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = DeadlineSocket(family, socket.SOCK_STREAM)
             try:
                 _set_socket_options(sock, self.socket_options)
-                sock.settimeout(timeout)
+                sock.settimeout(time_left())
                 sock.connect(sockaddr)
+                # The TLS handshake, if any, reads with this timeout: no later than the deadline.
+                sock.settimeout(time_left())
                 return sock
             except TimeoutError as exc:
                 sock.close()
-                raise ConnectTimeoutError(
-                    self, f"Connection to {self.host} timed out (connect timeout={timeout})."
-                ) from exc
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
             except OSError as exc:
                 sock.close()
                 last_error = exc
@@ -228,7 +287,17 @@ class GuardedHTTPConnection(GuardedConnectionMixin, HTTPConnection):
 
 
 class GuardedHTTPSConnection(GuardedConnectionMixin, HTTPSConnection):
-    pass
+    def connect(self):
+        if self.ssl_context is None:
+            # The context urllib3 would make, but its TLS sockets keep to the deadline.
+            self.ssl_context = create_urllib3_context(
+                ssl_version=resolve_ssl_version(self.ssl_version),
+                ssl_minimum_version=self.ssl_minimum_version,
+                ssl_maximum_version=self.ssl_maximum_version,
+                cert_reqs=resolve_cert_reqs(self.cert_reqs),
+            )
+            self.ssl_context.sslsocket_class = DeadlineSSLSocket
+        super().connect()
 
 
 class GuardedHTTPConnectionPool(HTTPConnectionPool):
@@ -251,8 +320,46 @@ class GuardedAdapter(HTTPAdapter):
         raise InvalidRequest("Outbound requests through a proxy are not supported.")
 
 
+# The body's own headers: a 307/308 redirect sends the body again, and they describe it.
+BODY_HEADERS = {"content-type", "content-length", "transfer-encoding"}
+
+
+class GuardedSession(requests.Session):
+    """A session that keeps the caller's headers (`sent_headers`) on same-origin redirects
+    only, unless `forward_headers_on_redirect`; Authorization never leaves its origin
+    (requests itself keeps it on an http to https upgrade of the same host)."""
+
+    sent_headers = ()
+    forward_headers_on_redirect = False
+
+    def rebuild_auth(self, prepared_request, response):
+        if same_origin(response.request.url, prepared_request.url):
+            return
+        if self.forward_headers_on_redirect:
+            super().rebuild_auth(prepared_request, response)
+            return
+        prepared_request.headers.pop("Authorization", None)
+        for name in self.sent_headers:
+            if name.lower() not in BODY_HEADERS:
+                prepared_request.headers.pop(name, None)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url):
+    """(scheme, host, port) of a URL, the port given or the scheme's default."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").rstrip("."), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url, other):
+    return origin(url) == origin(other)
+
+
 def new_session():
-    session = requests.Session()
+    session = GuardedSession()
     session.trust_env = False  # no proxies or netrc from the environment
     session.max_redirects = settings.PICKY_OUTBOUND_MAX_REDIRECTS
     adapter = GuardedAdapter(max_retries=0)
@@ -316,12 +423,15 @@ def send(
     timeout=None,
     max_bytes=None,
     project=None,
+    forward_headers_on_redirect=False,
 ):
     """Send one request and read its whole body; returns an OutboundResponse.
 
     Raises an OutboundError subclass for everything that is not an HTTP response (a non-2xx
     response is returned, not raised). With `project`, the request counts against the
-    project's outbound rate limit and is not sent when over it.
+    project's outbound rate limit and is not sent when over it. `timeout` (capped) is the
+    deadline of the whole request. `headers` go to redirects of the same origin only, unless
+    `forward_headers_on_redirect`.
     """
     url = (url or "").strip()
     check_url(url)
@@ -333,6 +443,9 @@ def send(
     deadline = started + timeout
     shown = shown_url(url)
     session = new_session()
+    session.sent_headers = tuple(headers or ())
+    session.forward_headers_on_redirect = forward_headers_on_redirect
+    deadline_token = REQUEST_DEADLINE.set(deadline)
     try:
         response = session.request(
             method.upper(),
@@ -346,7 +459,7 @@ def send(
             allow_redirects=True,
         )
         with response:
-            content = read_body(response, max_bytes, deadline, timeout)
+            content = read_body(response, max_bytes, timeout, shown)
             return OutboundResponse(
                 status=response.status_code,
                 headers=dict(response.headers),
@@ -358,25 +471,40 @@ def send(
             )
     except OutboundError:
         raise
-    except requests.exceptions.Timeout as exc:
-        raise OutboundTimeout(f"No answer within {timeout:g} seconds from {shown}.") from exc
-    except requests.exceptions.TooManyRedirects as exc:
-        raise TooManyRedirects(
-            f"More than {settings.PICKY_OUTBOUND_MAX_REDIRECTS} redirects from {shown}."
-        ) from exc
-    except requests.exceptions.InvalidHeader as exc:
-        raise InvalidRequest(f"Invalid header: {exc}") from exc
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:
-        raise InvalidURL(f"The URL {shown!r} is not a valid URL.") from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise ConnectionFailed(f"Could not connect to {shown}: {describe(exc)}") from exc
     except requests.exceptions.RequestException as exc:
-        raise ConnectionFailed(f"Request to {shown} failed: {describe(exc)}") from exc
+        raise request_error(exc, shown, timeout, deadline) from exc
     finally:
+        REQUEST_DEADLINE.reset(deadline_token)
         session.close()
 
 
-def read_body(response, max_bytes, deadline, timeout):
+def request_error(exc, shown, timeout, deadline):
+    """The OutboundError of a requests exception. Past the deadline, whatever broke (a read,
+    a write, the handshake) broke because time ran out."""
+    if isinstance(exc, requests.exceptions.Timeout) or time.monotonic() >= deadline:
+        return no_answer(timeout, shown)
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return TooManyRedirects(
+            f"More than {settings.PICKY_OUTBOUND_MAX_REDIRECTS} redirects from {shown}."
+        )
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return InvalidRequest(f"Invalid header: {exc}")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return InvalidURL(f"The URL {shown!r} is not a valid URL.")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return ConnectionFailed(f"Could not connect to {shown}: {describe(exc)}")
+    return ConnectionFailed(f"Request to {shown} failed: {describe(exc)}")
+
+
+def no_answer(timeout, shown):
+    return OutboundTimeout(
+        f"No answer within {timeout:g} seconds from {shown} (connecting, sending the request "
+        "and reading the whole answer included)."
+    )
+
+
+def read_body(response, max_bytes, timeout, shown):
+    """The whole body, read within the request's deadline (REQUEST_DEADLINE)."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(
@@ -384,13 +512,13 @@ def read_body(response, max_bytes, deadline, timeout):
         )
     chunks, size = [], 0
     while True:
-        if time.monotonic() > deadline:
-            raise OutboundTimeout(f"The response took longer than {timeout:g} seconds.")
         try:
             chunk = response.raw.read1(READ_CHUNK, decode_content=True)
         except ReadTimeoutError as exc:
-            raise OutboundTimeout(f"The response took longer than {timeout:g} seconds.") from exc
+            raise no_answer(timeout, shown) from exc
         except (ProtocolError, DecodeError) as exc:
+            if time.monotonic() >= REQUEST_DEADLINE.get():
+                raise no_answer(timeout, shown) from exc
             raise ConnectionFailed(f"The response broke off: {describe(exc)}") from exc
         if not chunk:
             break

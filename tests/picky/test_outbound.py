@@ -1,11 +1,15 @@
 import ipaddress
+import ssl
+import subprocess
 import threading
 import time
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from picky import outbound
+from tests.raw_servers import RawServer
 
 
 @pytest.fixture
@@ -140,6 +144,69 @@ def test_redirect_limit(db, allow_loopback, settings, httpserver):
     assert len(httpserver.log) == 4
 
 
+@pytest.fixture
+def other_origin():
+    """A second local server: another origin (another port) than `httpserver`."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def test_headers_do_not_follow_a_redirect_to_another_origin(
+    db, allow_loopback, httpserver, other_origin
+):
+    httpserver.expect_request("/start").respond_with_data(
+        "", status=302, headers={"Location": other_origin.url_for("/end")}
+    )
+    other_origin.expect_request("/end").respond_with_data("reached")
+    headers = {"X-Api-Key": "k-secret-1", "Authorization": "Bearer t-secret-2", "Accept": "a/b"}
+    response = outbound.send("GET", local_url(httpserver, "/start"), headers=headers)
+    assert response.text == "reached"
+    (first, _), (redirected, _) = httpserver.log[0], other_origin.log[0]
+    assert first.headers["X-Api-Key"] == "k-secret-1"
+    assert "X-Api-Key" not in redirected.headers
+    assert "Authorization" not in redirected.headers
+    assert "Accept" not in redirected.headers
+    assert redirected.headers["User-Agent"] == outbound.USER_AGENT
+
+
+def test_headers_follow_a_redirect_within_the_origin(db, allow_loopback, httpserver):
+    httpserver.expect_request("/start").respond_with_data(
+        "", status=307, headers={"Location": "/end"}
+    )
+    httpserver.expect_request("/end").respond_with_data("reached")
+    headers = {"X-Api-Key": "k-secret-1", "Authorization": "Bearer t-secret-2"}
+    outbound.send("POST", local_url(httpserver, "/start"), headers=headers, json_body={"a": 1})
+    redirected = httpserver.log[1][0]
+    assert redirected.path == "/end"
+    assert redirected.headers["X-Api-Key"] == "k-secret-1"
+    assert redirected.headers["Authorization"] == "Bearer t-secret-2"
+    assert redirected.get_json() == {"a": 1}
+
+
+def test_headers_follow_a_redirect_to_another_origin_when_asked(
+    db, allow_loopback, httpserver, other_origin
+):
+    httpserver.expect_request("/start").respond_with_data(
+        "", status=307, headers={"Location": other_origin.url_for("/end")}
+    )
+    other_origin.expect_request("/end").respond_with_data("reached")
+    outbound.send(
+        "POST",
+        local_url(httpserver, "/start"),
+        headers={"X-Api-Key": "k-secret-1", "Authorization": "Bearer t-secret-2"},
+        json_body={"a": 1},
+        forward_headers_on_redirect=True,
+    )
+    redirected = other_origin.log[0][0]
+    assert redirected.headers["X-Api-Key"] == "k-secret-1"
+    assert redirected.headers["Content-Type"] == "application/json"
+    # Authorization never leaves its host (requests' own rule).
+    assert "Authorization" not in redirected.headers
+
+
 def test_environment_proxies_are_ignored(db, allow_loopback, httpserver, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
     monkeypatch.setenv("http_proxy", "http://10.9.9.9:3128")
@@ -175,6 +242,57 @@ def test_timeout_is_capped(db, allow_loopback, settings, httpserver, release_slo
     with pytest.raises(outbound.OutboundTimeout):
         outbound.send("GET", local_url(httpserver, "/slow"), timeout=600)
     assert time.monotonic() - started < 3
+
+
+def test_a_server_dripping_its_headers_cannot_stretch_the_deadline(db, allow_loopback):
+    # One byte every 0.2 s: each read is quick, the whole answer would take 20 s.
+    with RawServer(drip_seconds=0.2) as server:
+        started = time.monotonic()
+        with pytest.raises(outbound.OutboundTimeout, match="No answer within 1 seconds") as err:
+            outbound.send("GET", server.url("/drip"), timeout=1)
+        taken = time.monotonic() - started
+    assert taken < 2.5, f"the request took {taken:.1f} s with a deadline of 1 s"
+    assert "reading the whole answer included" in err.value.message
+    assert err.value.retryable
+
+
+def test_a_server_dripping_its_body_cannot_stretch_the_deadline(db, allow_loopback):
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
+    with RawServer(answer=answer, drip_seconds=0.2, drip_from=answer.index(b"x")) as server:
+        started = time.monotonic()
+        with pytest.raises(outbound.OutboundTimeout, match="No answer within 1 seconds"):
+            outbound.send("GET", server.url("/drip"), timeout=1)
+        taken = time.monotonic() - started
+    assert taken < 2.5, f"the request took {taken:.1f} s with a deadline of 1 s"
+
+
+def test_a_tls_server_dripping_its_answer_cannot_stretch_the_deadline(allow_loopback, tmp_path):
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificate, key)
+    with RawServer(drip_seconds=0.2, tls=tls) as server:
+        # The guarded connection as send() makes it, trusting the test's certificate.
+        connection = outbound.GuardedHTTPSConnection(
+            "127.0.0.1", server.port, timeout=1, cert_reqs="CERT_REQUIRED", ca_certs=certificate
+        )
+        token = outbound.REQUEST_DEADLINE.set(time.monotonic() + 1)
+        started = time.monotonic()
+        try:
+            connection.request("GET", "/drip")
+            with pytest.raises(TimeoutError):
+                connection.getresponse()
+        finally:
+            outbound.REQUEST_DEADLINE.reset(token)
+            connection.close()
+        taken = time.monotonic() - started
+    assert server.requests, "the TLS handshake did not complete"
+    assert taken < 2.5, f"the request took {taken:.1f} s with a deadline of 1 s"
 
 
 def test_response_size_is_capped_by_content_length(db, allow_loopback, httpserver):
