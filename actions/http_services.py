@@ -52,6 +52,8 @@ class OutboundCall:
     data: Any = None
     json_body: Any = None
     timeout: float | None = None
+    # Whether the headers go to redirects to another origin too (see picky.outbound.send).
+    forward_headers_on_redirect: bool = False
     # The URL before templating and the values it was rendered with: a refused URL names
     # the template's paths that had no value.
     url_template: str = ""
@@ -113,6 +115,7 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                 json_body=call.json_body,
                 timeout=call.timeout,
                 project=project,
+                forward_headers_on_redirect=call.forward_headers_on_redirect,
             )
         except outbound.OutboundError as exc:
             if isinstance(exc, outbound.InvalidURL):

@@ -146,6 +146,14 @@ class HttpRequestForm(HttpConfigForm):
     headers = KeyValueField(
         required=False, help_text='Headers as "Name: value" lines or a JSON object.'
     )
+    forward_headers_on_redirect = forms.BooleanField(
+        required=False,
+        label="Send the headers on redirects to other sites",
+        help_text="Off: when the server redirects to another site (another scheme, host or "
+        "port), the headers above are left out, so a key meant for this API never reaches "
+        "another. Tick it only when the API redirects to a site of its own that needs them "
+        "(Authorization still goes to the same host only).",
+    )
     body_type = forms.ChoiceField(choices=BODY_TYPES, required=False)
     body = JSONValueField(
         required=False,
@@ -160,6 +168,7 @@ class HttpRequestForm(HttpConfigForm):
         "method",
         "url",
         "headers",
+        "forward_headers_on_redirect",
         "body_type",
         "body",
         "content_type",
@@ -181,6 +190,10 @@ class HttpRequestForm(HttpConfigForm):
         except ValidationError as exc:
             raise ValidationError(f"{url!r} is not a valid http(s) URL.") from exc
         return url
+
+    def clean_forward_headers_on_redirect(self):
+        # Saved only when ticked: the configs of actions that leave it off stay as they were.
+        return self.cleaned_data.get("forward_headers_on_redirect") or None
 
     def clean_headers(self):
         headers = self.cleaned_data.get("headers") or {}
@@ -264,7 +277,15 @@ class HttpRequest(OutboundActionType):
     )
     form_class = HttpRequestForm
     maps_response = True
-    literal_fields = ("method", "body_type", "save_as", "timeout", "retries", "fallback")
+    literal_fields = (
+        "method",
+        "forward_headers_on_redirect",
+        "body_type",
+        "save_as",
+        "timeout",
+        "retries",
+        "fallback",
+    )
 
     def loggable(self, inputs):
         masked = dict(inputs)
@@ -282,6 +303,7 @@ class HttpRequest(OutboundActionType):
             url=str(inputs.get("url") or "").strip(),
             headers={str(k): to_text(v) for k, v in (inputs.get("headers") or {}).items()},
             timeout=float(inputs.get("timeout") or DEFAULT_TIMEOUT),
+            forward_headers_on_redirect=bool(inputs.get("forward_headers_on_redirect")),
             url_template=str((ctx.action.config or {}).get("url") or "") if ctx.action else "",
             context=ctx.data,
         )

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django import forms
 from django.core import mail
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from actions import http_services
@@ -327,6 +328,50 @@ def test_redirect_to_a_private_address_is_refused(project, httpserver):
         run_action(http_action(project, {"url": url(httpserver, "/go")}))
 
 
+@pytest.fixture
+def other_site():
+    """A second local server: another origin (another port) than `httpserver`."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.mark.parametrize("forwarded", [False, True])
+def test_secret_headers_reach_another_site_only_when_the_action_says_so(
+    project, httpserver, other_site, forwarded
+):
+    httpserver.expect_request("/go").respond_with_data(
+        "", status=302, headers={"Location": other_site.url_for("/elsewhere")}
+    )
+    other_site.expect_request("/elsewhere").respond_with_json({"ok": True})
+    config = {"url": url(httpserver, "/go"), "headers": {"X-Api-Key": "k-secret-1"}}
+    if forwarded:
+        config["forward_headers_on_redirect"] = True
+    result = run_action(http_action(project, config))
+    assert result.outputs["response"] == {"ok": True}
+    assert sent(httpserver).headers["X-Api-Key"] == "k-secret-1"
+    assert other_site.log[0][0].headers.get("X-Api-Key") == ("k-secret-1" if forwarded else None)
+
+
+def test_secret_headers_follow_a_redirect_within_the_site(project, httpserver):
+    httpserver.expect_request("/go").respond_with_data("", status=302, headers={"Location": "/v2"})
+    httpserver.expect_request("/v2").respond_with_json({"ok": True})
+    config = {"url": url(httpserver, "/go"), "headers": {"X-Api-Key": "k-secret-1"}}
+    run_action(http_action(project, config))
+    assert sent(httpserver, 1).headers["X-Api-Key"] == "k-secret-1"
+
+
+def test_forwarding_headers_on_redirects_is_an_option_of_the_form():
+    field = HTTP.form_class().fields["forward_headers_on_redirect"]
+    assert "another site" in field.help_text
+    url_only = {"url": "https://api.example.com/x"}
+    assert "forward_headers_on_redirect" not in HTTP.validate(url_only)
+    ticked = HTTP.validate({**url_only, "forward_headers_on_redirect": "on"})
+    assert ticked["forward_headers_on_redirect"] is True
+
+
 # Response mapping ----------------------------------------------------------------------
 
 
@@ -552,7 +597,7 @@ def test_simulation_sends_nothing_and_answers_with_the_mapped_response(project, 
         ({"url": "https://a.io", "headers": {"Bad Name": "x"}}, "headers", "not a valid header"),
         ({"url": "https://a.io", "headers": "no colon here"}, "headers", "is not 'name: value'"),
         ({"url": "https://a.io", "body": {"a": 1}}, "body", "Choose a body type"),
-        ({"url": "https://a.io", "body_type": "json", "body": "{bad"}, "body", "Not a valid JSON"),
+        ({"url": "https://a.io", "body_type": "json", "body": "{bad"}, "body", "Not valid JSON"),
         ({"url": "https://a.io", "save_as": "2fast"}, "save_as", "letters, digits"),
         ({"url": "https://a.io", "alert_emails": "ops@x.io, nope"}, "alert_emails", "'nope'"),
         (
