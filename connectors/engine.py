@@ -765,17 +765,22 @@ class RunExecutor:
             except SkipStep:
                 return
         passed, details = filters.evaluate(step.filters, ctx.data, self.project.tzinfo)
+        # A condition that could not be evaluated (a pattern RE2 cannot take) is false;
+        # the step's log line says why.
+        note = filters.evaluation_errors(details) if details else ""
         if not passed:
-            self.log_step(step, index, RunLog.Status.SKIPPED, started, inputs={"filters": details})
+            self.log_step(
+                step, index, RunLog.Status.SKIPPED, started, inputs={"filters": details}, error=note
+            )
             return
         items = self.iteration_items(step)
         inputs = {"filters": details} if details else {}
-        note = ""
         if items is not None:
             total, items = items
             inputs["iterator"] = {"items": total, "run": len(items)}
             if total > len(items):
-                note = f"Iterator capped at {len(items)} of {total} items."
+                capped = f"Iterator capped at {len(items)} of {total} items."
+                note = f"{note} {capped}" if note else capped
         try:
             if items is None:
                 self.run_actions(step, index, iteration=None)

@@ -5,7 +5,9 @@ A condition is {"field", "op", "value", "value2", "case_sensitive"}; field and
 values are templates. Numbers compare as numbers, dates as dates (naive ones
 in the project's time zone), text case-insensitively unless the condition
 says `case_sensitive: true`. A missing field makes a condition false, except
-`not_exists` and `is_empty`, which it makes true.
+`not_exists` and `is_empty`, which it makes true. `matches_regex` patterns run on RE2
+(picky/patterns.py): one RE2 cannot take is refused at save, and makes its condition
+false, with the reason in the run's log, if it reaches a run anyway.
 """
 
 import re
@@ -14,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 
 from dateutil import parser as date_parser
 
+from picky.patterns import PatternError, check_pattern
+from picky.patterns import search as pattern_search
 from picky.templating import render_value, template_errors, to_text
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "exists", "not_exists", "is_true", "is_false"}
@@ -45,8 +49,6 @@ OPERATORS = (
 TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
-# Regexes run on user text; a cap keeps a pathological pattern's cost bounded.
-REGEX_SUBJECT_MAX = 10_000
 
 
 def filter_errors(groups):
@@ -90,27 +92,35 @@ def condition_errors(condition, path):
             errors.append((f"{path}.{key}", message))
     value = condition.get("value")
     if op == "matches_regex" and isinstance(value, str) and "{{" not in value:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            errors.append((f"{path}.value", f"invalid regular expression: {exc}"))
+        problem = check_pattern(value)
+        if problem:
+            errors.append((f"{path}.value", problem))
     return errors
 
 
 def evaluate(groups, data, tzinfo=UTC):
-    """(passed, details): whether the step runs, and each condition's evaluation."""
+    """(passed, details): whether the step runs, and each condition's evaluation; a
+    condition that could not be evaluated (a pattern RE2 cannot take) is false, and its
+    detail has an "error" naming the condition."""
     if not groups:
         return True, []
     details = []
     passed = False
-    for group in groups:
+    for g, group in enumerate(groups):
         group_holds = True
-        for condition in group:
+        for c, condition in enumerate(group):
             result = evaluate_condition(condition, data, tzinfo)
+            if "error" in result:
+                result["error"] = f"filters[{g}][{c}].value: {result['error']}"
             details.append(result)
             group_holds = group_holds and result["result"]
         passed = passed or group_holds
     return passed, details
+
+
+def evaluation_errors(details):
+    """The errors of evaluate's details as one text; "" when there were none."""
+    return "; ".join(detail["error"] for detail in details if "error" in detail)
 
 
 def evaluate_condition(condition, data, tzinfo=UTC):
@@ -119,12 +129,18 @@ def evaluate_condition(condition, data, tzinfo=UTC):
     value = render_value(condition.get("value"), data)
     value2 = render_value(condition.get("value2"), data)
     case_sensitive = bool(condition.get("case_sensitive"))
+    error = ""
     try:
         result = bool(apply(op, left, value, value2, case_sensitive, tzinfo))
-    except (TypeError, ValueError, re.error, InvalidOperation, OverflowError):
+    except PatternError as exc:
+        result, error = False, str(exc)
+    except (TypeError, ValueError, InvalidOperation, OverflowError):
         result = False
-    return {"field": condition.get("field"), "op": op, "left": left, "value": value,
-            "value2": value2, "result": result}  # fmt: skip
+    detail = {"field": condition.get("field"), "op": op, "left": left, "value": value,
+              "value2": value2, "result": result}  # fmt: skip
+    if error:
+        detail["error"] = error
+    return detail
 
 
 def is_missing(value):
@@ -259,8 +275,7 @@ def apply(op, left, value, value2, case_sensitive, tzinfo):
         found = any(equal(left, item, case_sensitive, tzinfo) for item in as_list(value))
         return found if op == "in_list" else not found
     if op == "matches_regex":
-        flags = 0 if case_sensitive else re.IGNORECASE
-        return re.search(to_text(value), to_text(left)[:REGEX_SUBJECT_MAX], flags) is not None
+        return pattern_search(to_text(value), to_text(left), case_sensitive)
     if op in ("before", "after"):
         a, b = as_datetime(left, tzinfo), as_datetime(value, tzinfo)
         if a is None or b is None:

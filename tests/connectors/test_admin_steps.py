@@ -108,6 +108,11 @@ class TestStepPage:
         [
             ("filters", '[[{"field": "{{ event.a }}", "op": "resembles"}]]', "filters[0][0].op: "),
             ("filters", '{"field": "x"}', "filters: must be a list of groups"),
+            (
+                "filters",
+                '[[{"field": "{{ event.a }}", "op": "matches_regex", "value": "x(?=y)"}]]',
+                "filters[0][0].value: This pattern uses a look-ahead ((?=...)), which Picky",
+            ),
             ("filters", "[[{]]", "Not valid JSON: "),
             ("iterator", '{"path": "event..items"}', "iterator.path: "),
             ("iterator", '{"path": "event.items", "max": 0}', "iterator.max: "),

@@ -275,6 +275,20 @@ class TestImportExport:
         }
         assert not Connector.objects.exists()
 
+    def test_a_pattern_re2_cannot_take_is_400_with_its_path(self, api):
+        data = copy.deepcopy(DOCUMENT)
+        data["steps"][0]["filters"][0][0] = {
+            "field": "{{ event.name }}",
+            "op": "matches_regex",
+            "value": "(\\w)\\1",
+        }
+        response = api.post("/api/v1/connectors/import", data, format="json")
+        assert response.status_code == 400
+        [error] = response.json()["errors"]
+        assert error["path"] == "steps[0].filters[0][0].value"
+        assert error["message"].startswith("This pattern uses a backreference (\\1)")
+        assert not Connector.objects.exists()
+
     def test_a_body_that_is_not_json_is_400(self, api):
         response = api.post(
             "/api/v1/connectors/import", "{not json", content_type="application/json"

@@ -1,8 +1,9 @@
+import time
 import zoneinfo
 
 import pytest
 
-from connectors.filters import OPERATORS, evaluate, filter_errors
+from connectors.filters import OPERATORS, evaluate, evaluation_errors, filter_errors
 
 DATA = {
     "event": {
@@ -90,6 +91,33 @@ def test_a_bad_value_is_false_not_an_error():
     assert holds("{{ event.state }}", "before", "not a date") is False
 
 
+def test_a_catastrophic_pattern_is_evaluated_in_linear_time():
+    data = {"event": {"text": "a" * 28 + "!"}}
+    condition = {"field": "{{ event.text }}", "op": "matches_regex", "value": "(a+)+$"}
+    started = time.perf_counter()
+    passed, details = evaluate([[condition]], data)
+    assert time.perf_counter() - started < 1.0  # Python's re took 22 s
+    assert passed is False and "error" not in details[0]
+    assert evaluate([[condition]], {"event": {"text": "a" * 28}})[0] is True
+
+
+def test_a_pattern_re2_cannot_take_is_false_and_says_why():
+    # A templated pattern is checked only once rendered; a stored one may predate RE2.
+    conditions = [
+        {"field": "{{ event.state }}", "op": "equals", "value": "Kerala"},
+        {"field": "{{ event.state }}", "op": "matches_regex", "value": "{{ event.pattern }}"},
+    ]
+    passed, details = evaluate([conditions], {"event": {"state": "Kerala", "pattern": "K(?=e)"}})
+    assert passed is False
+    assert details[1]["result"] is False
+    assert details[1]["error"].startswith(
+        "filters[0][1].value: This pattern uses a look-ahead ((?=...)), which Picky does not "
+        "support"
+    )
+    assert evaluation_errors(details) == details[1]["error"]
+    assert "error" not in details[0]
+
+
 def test_any_group_all_conditions():
     kerala_vip = [
         {"field": "{{ event.state }}", "op": "equals", "value": "Kerala"},
@@ -121,6 +149,10 @@ def test_validation_lists_errors_with_paths():
     ]
     assert "equalz" in errors[0][1]
     assert filter_errors([[{"field": "{{ event.a }}", "op": "is_empty"}]]) == []
+    backreference = [[{"field": "{{ event.a }}", "op": "matches_regex", "value": r"(a)\1"}]]
+    [(path, message)] = filter_errors(backreference)
+    assert path == "filters[0][0].value"
+    assert message.startswith(r"This pattern uses a backreference (\1), which Picky does not")
     assert filter_errors([[{"field": "{{ event.[ }}", "op": "is_empty"}]])[0][0] == (
         "filters[0][0].field"
     )

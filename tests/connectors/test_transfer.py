@@ -249,6 +249,20 @@ class TestValidation:
         assert Connector.objects.count() == 0
         assert Step.objects.count() == 0
 
+    def test_a_pattern_re2_cannot_take_is_refused_with_its_path(self, project):
+        data = copy.deepcopy(DOCUMENT)
+        data["steps"][0]["filters"][1][0] = {
+            "field": "{{ event.email }}",
+            "op": "matches_regex",
+            "value": "(?<!admin)@example\\.com$",
+        }
+
+        [(path, message)] = errors_of(data, project)
+
+        assert path == "steps[0].filters[1][0].value"
+        assert message.startswith("This pattern uses a negative look-behind ((?<!...))")
+        assert not Connector.objects.exists()
+
     def test_the_error_text_lists_one_problem_per_line(self, project):
         data = copy.deepcopy(DOCUMENT)
         data["format"] = None
