@@ -581,6 +581,9 @@ class RunExecutor:
         self.deferred = []
         self.defers_shared_rows = False
         self.lease_renewed_at = time.monotonic()
+        # Counted from this execution's start: a delayed run's wait is not its time.
+        self.time_limit = settings.PICKY_RUN_TIME_LIMIT_SECONDS
+        self.deadline = self.lease_renewed_at + self.time_limit
         self.tx = run_transaction or RunTransaction()
 
     def execute(self):
@@ -756,6 +759,7 @@ class RunExecutor:
         started = time.perf_counter()
         ctx = self.ctx
         ctx.step = step
+        self.stop_if_out_of_time()
         self.keep_transaction()
         self.renew_lease()
         delay_done = self.run.delay_done_step == index
@@ -844,6 +848,7 @@ class RunExecutor:
             self.run_action(step, index, action, iteration)
 
     def run_action(self, step, step_index, action, iteration):
+        self.stop_if_out_of_time()
         self.keep_transaction()
         self.renew_lease()
         ctx = self.ctx
@@ -1032,6 +1037,18 @@ class RunExecutor:
         """Commit the run's database work so far, its log lines included."""
         self.flush_logs()
         self.tx.commit()
+
+    def stop_if_out_of_time(self):
+        """Fail the run once this execution has taken longer than PICKY_RUN_TIME_LIMIT_SECONDS:
+        a run may not hold a worker (or a Simulate request) indefinitely."""
+        now = time.monotonic()
+        if now > self.deadline:
+            spent = now - self.deadline + self.time_limit
+            raise RunStopped(
+                Run.Status.FAILED,
+                f"The run was stopped after {spent:.1f} s: runs may take at most "
+                f"{self.time_limit:g} s (PICKY_RUN_TIME_LIMIT_SECONDS).",
+            )
 
     def keep_transaction(self):
         """A transaction open for the work that follows, committed first when it has

@@ -194,6 +194,10 @@ PICKY_HTTP_RETRY_BACKOFF_SECONDS = env.float("PICKY_HTTP_RETRY_BACKOFF_SECONDS",
 PICKY_ALERT_SWEEP_SECONDS = env.int("PICKY_ALERT_SWEEP_SECONDS", default=60)
 PICKY_ALERT_INTERVAL_SECONDS = env.int("PICKY_ALERT_INTERVAL_SECONDS", default=3600)
 PICKY_RUN_LEASE_SECONDS = env.int("PICKY_RUN_LEASE_SECONDS", default=300)
+# One execution of a run (a delayed run's resumption is another) fails when it has taken
+# longer than this, checked before each step and action: it may overrun by the action in
+# progress (an outbound request's deadline), so the lease and Celery's task limits are longer.
+PICKY_RUN_TIME_LIMIT_SECONDS = env.float("PICKY_RUN_TIME_LIMIT_SECONDS", default=120.0)
 # A run's database work commits at its end, before an outside effect, and at least this often.
 PICKY_RUN_TRANSACTION_SECONDS = env.float("PICKY_RUN_TRANSACTION_SECONDS", default=1.0)
 PICKY_BROKER_RETRY_SECONDS = env.float("PICKY_BROKER_RETRY_SECONDS", default=5.0)
