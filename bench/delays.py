@@ -25,6 +25,8 @@ import sys
 import time
 from datetime import timedelta
 
+from bench.support import BENCH_SECRET_KEY
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/picky_bench_delays"
 PENDING = int(os.environ.get("BENCH_DELAYS_PENDING", 1_000_000))
 FIRED = PENDING // 5
@@ -45,6 +47,7 @@ def setup_django():
         sys.exit("bench.delays runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picky.settings")
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # A host named, or kombu warns that it supplies one.
     os.environ.setdefault("CELERY_BROKER_URL", "memory://localhost/")

@@ -21,6 +21,8 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/picky_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
+# Picky runs here as deployed, with DEBUG=false on PostgreSQL: it needs a key.
+BENCH_SECRET_KEY = "picky-bench-key-not-secret-0123456789abcdefghijklmnop"
 
 
 # Services -------------------------------------------------------------------------
@@ -90,6 +92,7 @@ def setup_django(database_url, broker_url):
         CELERY_BROKER_URL=broker_url,
         DJANGO_SETTINGS_MODULE="picky.settings",
         DEBUG="false",
+        SECRET_KEY=os.environ.get("SECRET_KEY", BENCH_SECRET_KEY),
         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
     create_database(database_url)

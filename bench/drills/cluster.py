@@ -145,6 +145,7 @@ class Cluster:
             "CELERY_WORKER_PREFETCH_MULTIPLIER": "1",
             "CONN_MAX_AGE": "60",
             "DEBUG": "false",
+            "SECRET_KEY": support.BENCH_SECRET_KEY,
             "LOG_LEVEL": "WARNING",
         }
         os.environ.update(self.env)
