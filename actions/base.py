@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from crm.services import contact_as_context
 from picky.templating import render, render_deep, template_errors
@@ -126,6 +127,11 @@ class ActionType:
     # it without a savepoint (two round trips fewer). A database error in it cannot be
     # contained then: the run fails and its uncommitted work is undone.
     atomic_effect = False
+    # True for outside types that key their effect to (run, step, action, iteration)
+    # themselves (a message's idempotency key): run again, they return the first run's
+    # effect. The engine claims the effect of other outside types before running them
+    # (connectors/engine.py, RunExecutor.claim_effect), so that it never runs twice.
+    keys_its_effect = False
     form_class = ActionConfigForm
     # Config keys that are not templates (rendered as given).
     literal_fields = ()
@@ -174,3 +180,16 @@ class ActionType:
     def dry_run(self, ctx, inputs):
         """What a simulation returns for a type with outside effects."""
         return Result(outputs={"simulated": True})
+
+    def effect_seconds(self, inputs):
+        """The longest the outside effect of rendered `inputs` may take: a run taken over
+        while it is under way waits that long for its outcome."""
+        return settings.PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS
+
+    def outcome_lost(self, inputs):
+        """The error of an outside effect whose outcome was lost: the worker stopped while it
+        was under way, and the run taken over does not start it again."""
+        return (
+            f"{self.label} was started but its outcome was lost (the worker stopped); "
+            "it was not started again."
+        )

@@ -169,6 +169,14 @@ def may_retry(attempt, retries, call, first_started):
     return spent + backoff_seconds(attempt) + timeout <= budget
 
 
+def longest_perform_seconds(timeout, retries):
+    """The longest `perform` may take with this timeout and retries: one attempt, or, with
+    retries, as long as may_retry lets them go on."""
+    timeout = outbound.capped_timeout(timeout)
+    every_attempt = timeout * (retries + 1) + sum(map(backoff_seconds, range(1, retries + 1)))
+    return min(every_attempt, max(timeout, settings.PICKY_RUN_LEASE_SECONDS / 2))
+
+
 def back_off(attempt):
     time.sleep(backoff_seconds(attempt))
 

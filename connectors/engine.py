@@ -16,8 +16,13 @@ line is written as soon as it succeeds, which is what keeps a re-run from
 repeating it. An update of a row many runs share (a counter) commits right after
 it, or, when nothing later in the run reads its result, happens just before the
 run's commit (`ActionType.run_later`): either way the row is locked briefly.
-The one window left open is a worker dying between an outside effect and its
-log line's INSERT (milliseconds): such an effect may be repeated once.
+
+An outside effect is claimed before it starts: its log line is committed as
+`sending`, with when its outcome is due, and becomes `ran` or `failed` when it
+ends. A run taken over while an effect is under way (its worker died, or was
+presumed dead) never starts it again: it waits until the outcome is due, then
+records it as lost ("outcome unknown") and follows the action's fallback. Types
+that key their effect themselves (a message's idempotency key) need no claim.
 """
 
 import json
@@ -26,9 +31,9 @@ import math
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import (
@@ -76,6 +81,13 @@ MAX_RUN_ATTEMPTS = 5
 # run keeps its lease and the stuck-run sweep retries it; committed effects are
 # not repeated.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A claimed outside effect's outcome is due this long after its own longest time (the
+# request logs written around it).
+CLAIM_MARGIN_SECONDS = 5
+# How often a run taken over looks whether a claimed effect's outcome has come.
+CLAIM_POLL_SECONDS = 1.0
+# The key of a claim's outputs that says when its outcome is due.
+OUTCOME_DUE = "outcome_due"
 # A run never needs its connector's sample (up to a megabyte of JSON): not loaded.
 SAMPLE_FIELDS = ("connector__sample_payload", "connector__mapped_paths")
 # The event, its connector (but its sample), its project and whether it has a run.
@@ -576,6 +588,8 @@ class RunExecutor:
         self.pending_logs = []  # not yet written
         self.ctx = None
         self.done_effects = {}
+        # Outside effects an earlier attempt claimed and did not see succeed (EffectClaim).
+        self.effect_claims = {}
         # Shared-row updates nothing later reads, (log line, effect), applied just
         # before the run's transaction commits.
         self.deferred = []
@@ -606,7 +620,7 @@ class RunExecutor:
         try:
             self.ctx = self.build_context(definition)
             if self.run.attempts > 1 and not self.dry_run:
-                self.done_effects = self.load_done_effects()
+                self.done_effects, self.effect_claims = self.load_done_effects()
             start = self.run.next_step
             for index in range(start, len(steps)):
                 self.run.next_step = index
@@ -748,10 +762,21 @@ class RunExecutor:
         return {"vars": self.ctx.data["vars"]} if self.ctx else {}
 
     def load_done_effects(self):
+        """What earlier attempts of this run did, by (step, action, iteration): the outputs
+        of the actions that ran, and the claims of those that did not (see claim_effect)."""
         rows = RunLog.objects.filter(
-            run_id=self.run.pk, kind=RunLog.Kind.ACTION, status=RunLog.Status.RAN
-        ).values_list("step_id", "action_id", "iteration", "outputs")
-        return {(s, a, i): outputs for s, a, i, outputs in rows}
+            run_id=self.run.pk,
+            kind=RunLog.Kind.ACTION,
+            status__in=[RunLog.Status.RAN, RunLog.Status.SENDING, RunLog.Status.FAILED],
+        ).values_list("step_id", "action_id", "iteration", *EffectClaim._fields)
+        done, claims = {}, {}
+        for step_id, action_id, iteration, *claim in rows:
+            claim = EffectClaim(*claim)
+            if claim.status == RunLog.Status.RAN:
+                done[(step_id, action_id, iteration)] = claim.outputs
+            else:
+                claims[(step_id, action_id, iteration)] = claim
+        return done, claims
 
     # Steps -------------------------------------------------------------------
 
@@ -877,6 +902,10 @@ class RunExecutor:
             and not action_type.effects_in_database
             and not self.dry_run
         )
+        claims_effect = outside and not action_type.keys_its_effect
+        if claims_effect and (claim := self.effect_claims.get(log.key)) is not None:
+            return self.settle_earlier_claim(claim, log, action, action_type, started)
+        claimed = False
         in_savepoint = action_type.effects_in_database and not action_type.atomic_effect
         # Whether a database error in the action leaves the run's transaction usable.
         contained = self.dry_run or outside or in_savepoint
@@ -890,6 +919,9 @@ class RunExecutor:
                 # the run goes on. Done, it commits with its log line and the run's end.
                 with transaction.atomic():
                     result = action_type.run(ctx, inputs)
+            elif claims_effect:
+                claimed = self.claim_effect(log, action_type, inputs)
+                result = action_type.run(ctx, inputs)
             elif outside:
                 self.commit()
                 result = action_type.run(ctx, inputs)
@@ -899,7 +931,7 @@ class RunExecutor:
                 result = action_type.run(ctx, inputs)
         except ActionError as exc:
             log.status, log.error = RunLog.Status.FAILED, exc.message
-            return self.action_failed(log, action, started)
+            return self.action_failed(log, action, started, claimed)
         except (*DATABASE_UNAVAILABLE, TransactionBroken):
             raise
         except Exception as exc:
@@ -911,10 +943,10 @@ class RunExecutor:
                     "last commit was undone)"
                 ) from exc
             log.status, log.error = RunLog.Status.FAILED, error
-            return self.action_failed(log, action, started)
+            return self.action_failed(log, action, started, claimed)
         # An outside effect's log line is written at once: it keeps a re-run from
         # repeating the effect.
-        self.action_succeeded(log, action, result, started, write_now=outside)
+        self.action_succeeded(log, action, result, started, write_now=outside, claimed=claimed)
         if action_type.updates_shared_row and not self.dry_run:
             self.commit()
         return self.stop_if_asked(action_type, result)
@@ -941,24 +973,117 @@ class RunExecutor:
         deferred, self.deferred = self.deferred, []
         apply_deferred_effects(deferred)
 
-    def action_succeeded(self, log, action, result, started, write_now):
+    def action_succeeded(self, log, action, result, started, write_now, claimed=False):
         log.outputs = result.outputs
         log.status = RunLog.Status.STOPPED if result.stop else RunLog.Status.RAN
         log.duration_ms = elapsed_ms(started)
         self.store_outputs(action, result.outputs, result.variables)
-        self.add_log(log, write_now=write_now)
+        if claimed:
+            self.settle_own_claim(log)
+        else:
+            self.add_log(log, write_now=write_now)
 
     def stop_if_asked(self, action_type, result):
         if result.stop:
             raise RunStopped(Run.Status.STOPPED, f"Stopped by {action_type.label}.")
         return result
 
-    def action_failed(self, log, action, started):
+    def action_failed(self, log, action, started, claimed=False):
         log.duration_ms = elapsed_ms(started)
-        self.add_log(log)
+        if claimed:
+            self.settle_own_claim(log)
+        else:
+            self.add_log(log)
+        return self.follow_fallback(action, log.error)
+
+    def follow_fallback(self, action, error):
         if (action.config or {}).get("fallback") == "continue":
             return None
-        raise RunStopped(Run.Status.FAILED, log.error)
+        raise RunStopped(Run.Status.FAILED, error)
+
+    # Claimed outside effects --------------------------------------------------
+
+    def claim_effect(self, log, action_type, inputs):
+        """Commit the action's log line as SENDING, with when its outcome is due, before
+        its outside effect starts: a run taken over finds the claim and does not start the
+        effect again (settle_earlier_claim). The line goes with the run's commit before
+        the effect, in the same statement as the run's other pending lines."""
+        due = timezone.now() + timedelta(
+            seconds=action_type.effect_seconds(inputs) + CLAIM_MARGIN_SECONDS
+        )
+        log.status, log.outputs = RunLog.Status.SENDING, {OUTCOME_DUE: due.isoformat()}
+        self.add_log(log)
+        self.commit()
+        return True
+
+    def settle_own_claim(self, log):
+        """Turn the claim of `log`'s effect into its outcome. Raises LeaseLost when the run
+        was taken over meanwhile and the claim settled by its new execution."""
+        if not self.settle_claim(log):
+            raise LeaseLost
+
+    def settle_claim(self, log):
+        """Give the claimed effect's line `log`'s outcome, if it has none yet (one UPDATE,
+        committed at once); whether it had none."""
+        log.outputs = jsonable(log.outputs)
+        return bool(
+            self.claim_line(log.key)
+            .filter(status=RunLog.Status.SENDING)
+            .update(
+                status=log.status,
+                outputs=log.outputs,
+                error=log.error,
+                duration_ms=log.duration_ms,
+            )
+        )
+
+    def claim_line(self, key):
+        step_id, action_id, iteration = key
+        return RunLog.objects.filter(
+            run_id=self.run.pk,
+            kind=RunLog.Kind.ACTION,
+            step_id=step_id,
+            action_id=action_id,
+            iteration=iteration,
+        )
+
+    def settle_earlier_claim(self, claim, log, action, action_type, started):
+        """An earlier attempt of this run claimed this effect and did not see it succeed: it
+        is not started again. Its outcome as that attempt recorded it (waiting for it until
+        it is due: that worker may still be at it), or else lost: recorded so, for the
+        person reading the run, and the action's fallback followed."""
+        claim = self.await_claimed_outcome(log.key, claim)
+        if claim.status == RunLog.Status.SENDING:
+            log.status, log.inputs = RunLog.Status.FAILED, claim.inputs
+            log.outputs = {"outcome": "unknown"}
+            log.error = action_type.outcome_lost(claim.inputs or {})
+            log.duration_ms = elapsed_ms(started)
+            if self.settle_claim(log):
+                return self.follow_fallback(action, log.error)
+            claim = self.claimed_outcome(log.key)  # recorded by that attempt just now
+        if claim.status == RunLog.Status.RAN:
+            self.store_outputs(action, claim.outputs, {})
+            return None
+        return self.follow_fallback(action, claim.error)
+
+    def await_claimed_outcome(self, key, claim):
+        """The claim, once it has an outcome or once its outcome is overdue (at most half
+        the lease from now: the run's own lease has two thirds of it left at least)."""
+        if claim.status != RunLog.Status.SENDING:
+            return claim
+        self.commit()  # nothing of the run stays locked while it waits
+        due = datetime.fromisoformat((claim.outputs or {}).get(OUTCOME_DUE, "1970-01-01Z"))
+        give_up = time.monotonic() + settings.PICKY_RUN_LEASE_SECONDS / 2
+        while claim.status == RunLog.Status.SENDING:
+            left = min((due - timezone.now()).total_seconds(), give_up - time.monotonic())
+            if left <= 0:
+                break
+            time.sleep(min(left, CLAIM_POLL_SECONDS))
+            claim = self.claimed_outcome(key)
+        return claim
+
+    def claimed_outcome(self, key):
+        return EffectClaim(*self.claim_line(key).values_list(*EffectClaim._fields).get())
 
     def store_outputs(self, action, outputs, variables):
         data_vars = self.ctx.data["vars"]
@@ -1125,6 +1250,11 @@ class LogLine:
     error: str = ""
     duration_ms: float = 0.0
 
+    @property
+    def key(self):
+        """(step, action, iteration): what a re-run recognises an action's line by."""
+        return (self.step.pk, self.action.pk, self.iteration)
+
     def row(self, run_id):
         return {
             "run_id": run_id,
@@ -1141,6 +1271,15 @@ class LogLine:
             "error": self.error,
             "duration_ms": self.duration_ms,
         }
+
+
+class EffectClaim(NamedTuple):
+    """An action's log line as an earlier attempt of its run left it (load_done_effects)."""
+
+    status: str
+    inputs: Any
+    outputs: Any
+    error: str
 
 
 class SkipStep(Exception):

@@ -204,6 +204,9 @@ class RunLog(models.Model):
         FAILED = "failed", "Failed"
         STOPPED = "stopped", "Stopped"
         WAITING = "waiting", "Waiting on a delay"
+        # An outside effect claimed before it starts: becomes RAN or FAILED once its outcome
+        # is known (connectors/engine.py, RunExecutor.claim_effect).
+        SENDING = "sending", "Sending, outcome not known yet"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logs")
     kind = models.CharField(max_length=6, choices=Kind.choices)

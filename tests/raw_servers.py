@@ -7,7 +7,7 @@ import threading
 import time
 
 OK_ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n"
     b'Connection: close\r\n\r\n{"ok": true}'
 )
 

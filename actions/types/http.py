@@ -8,7 +8,7 @@ engine then applies `fallback`) and counts towards the throttled alert mail.
 
 import json
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -229,9 +229,27 @@ class OutboundActionType(ActionType):
     has_outside_effects = True
     # Whether a successful JSON answer maps `vars.<save_as>.response` paths.
     maps_response = False
+    # Seconds a request waits for its answer when the action does not say.
+    default_timeout = DEFAULT_TIMEOUT
 
     def build_call(self, ctx, inputs):
         raise NotImplementedError
+
+    def effect_seconds(self, inputs):
+        return http_services.longest_perform_seconds(
+            float(inputs.get("timeout") or self.default_timeout),
+            int(inputs.get("retries") or 0),
+        )
+
+    def outcome_lost(self, inputs):
+        return (
+            f"The request to {self.destination(inputs)} was sent but its answer was lost "
+            "(the worker stopped); it was not sent again."
+        )
+
+    def destination(self, inputs):
+        """Whom the request of (logged) `inputs` goes to, for messages."""
+        return self.label
 
     def outputs_of(self, ctx, call, response):
         raise NotImplementedError
@@ -286,6 +304,9 @@ class HttpRequest(OutboundActionType):
         "retries",
         "fallback",
     )
+
+    def destination(self, inputs):
+        return urlsplit(str(inputs.get("url") or "")).hostname or "the URL"
 
     def loggable(self, inputs):
         masked = dict(inputs)

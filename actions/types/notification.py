@@ -203,6 +203,7 @@ class SendMessage(ActionType):
     category = "Notification"
     description = "Send a WhatsApp (or channel) message to one or more numbers: one per number."
     has_outside_effects = True
+    keys_its_effect = True  # its idempotency key (effect_key)
     form_class = SendMessageForm
 
     def plan(self, ctx, inputs, channel, create):
@@ -332,6 +333,7 @@ class BroadcastAction(ActionType):
         "the blacklist, opt-outs and the channel's daily cap. {{ contact.* }} is each recipient."
     )
     has_outside_effects = True
+    keys_its_effect = True  # its idempotency key (effect_key)
     form_class = BroadcastForm
     # Rendered per recipient when the batch sends them, so {{ contact.name }} is theirs.
     literal_fields = ("text", "media_url", "template_params")

@@ -53,6 +53,7 @@ class ChatGpt(OutboundActionType):
         "text as vars.NAME (NAME is Save as), e.g. for a later Send Message."
     )
     form_class = ChatGptForm
+    default_timeout = DEFAULT_TIMEOUT
     literal_fields = ("model", "save_as", "timeout", "retries", "fallback", "temperature")
 
     def build_call(self, ctx, inputs):
@@ -141,6 +142,7 @@ class SendWhatsmail(ActionType):
         "the contact's conversation."
     )
     has_outside_effects = True
+    keys_its_effect = True  # its idempotency key (effect_key)
     form_class = SendWhatsmailForm
 
     def recipient(self, ctx, inputs):
