@@ -36,6 +36,8 @@ from .models import (
 )
 
 NON_DIGITS = re.compile(r"\D+")
+# Rows per statement in bulk reads and writes (SQLite takes at most 999 parameters).
+BULK_BATCH = 500
 REPLY_ADDRESS = re.compile(r"^reply\+(?P<token>[0-9a-f]+)@", re.IGNORECASE)
 
 
@@ -590,6 +592,63 @@ def record_interaction(contact, when=None):
         contact.last_interaction_at = when
         contact.save(update_fields=["last_interaction_at", "updated_at"])
     return contact
+
+
+def record_senders(project, senders):
+    """The contacts who wrote to us, created when new: `senders` {number: (name, when)},
+    numbers as `clean_number` gives them. A contact without a name takes the one given;
+    its last interaction moves forward to `when`. Returns {number: contact}.
+
+    In bulk, a few statements per thousand senders: one webhook may carry thousands of
+    messages."""
+    name_length = Contact._meta.get_field("name").max_length
+    numbers = list(senders)
+    contacts = _contacts_by_number(project, numbers)
+    new = [number for number in numbers if number not in contacts]
+    if new:
+        Contact.objects.bulk_create(
+            [
+                Contact(
+                    project=project,
+                    number=number,
+                    name=senders[number][0][:name_length],
+                    last_interaction_at=senders[number][1],
+                )
+                for number in new
+            ],
+            batch_size=BULK_BATCH,
+            ignore_conflicts=True,  # a concurrent run or webhook made it a moment ago
+        )
+        contacts.update(_contacts_by_number(project, new))
+    now = timezone.now()
+    unnamed = []
+    latest = {}  # when: ids of the contacts who wrote last then
+    for number, contact in contacts.items():
+        name, when = senders[number]
+        if name and not contact.name:
+            contact.name = name[:name_length]
+            contact.updated_at = now
+            unnamed.append(contact)
+        if contact.last_interaction_at is None or contact.last_interaction_at < when:
+            contact.last_interaction_at = when
+            latest.setdefault(when, []).append(contact.pk)
+    Contact.objects.bulk_update(unnamed, ["name", "updated_at"], batch_size=BULK_BATCH)
+    # A webhook's messages mostly share their time: one UPDATE per time and batch.
+    for when, ids in latest.items():
+        for start in range(0, len(ids), BULK_BATCH):
+            Contact.objects.filter(pk__in=ids[start : start + BULK_BATCH]).filter(
+                Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lt=when)
+            ).update(last_interaction_at=when, updated_at=now)
+    return contacts
+
+
+def _contacts_by_number(project, numbers):
+    contacts = {}
+    for start in range(0, len(numbers), BULK_BATCH):
+        chunk = numbers[start : start + BULK_BATCH]
+        for contact in Contact.objects.filter(project=project, number__in=chunk):
+            contacts[contact.number] = contact
+    return contacts
 
 
 def pause_smart_replies(contact, duration):

@@ -268,6 +268,9 @@ PICKY_OFFICIAL_DAILY_CAP = env.int("PICKY_OFFICIAL_DAILY_CAP", default=1000)
 PICKY_BROADCAST_BATCH_SIZE = env.int("PICKY_BROADCAST_BATCH_SIZE", default=200)
 PICKY_MESSAGE_LEASE_SECONDS = env.int("PICKY_MESSAGE_LEASE_SECONDS", default=120)
 PICKY_MESSAGE_SWEEP_SECONDS = env.int("PICKY_MESSAGE_SWEEP_SECONDS", default=30)
+# A channel webhook with more messages and statuses than this is stored and left to a
+# worker (teambox/inbound.py); smaller ones are processed while the provider waits.
+PICKY_INBOUND_INLINE_ITEMS = env.int("PICKY_INBOUND_INLINE_ITEMS", default=100)
 PICKY_REPLY_DOMAIN = env.str("PICKY_REPLY_DOMAIN", default="reply.picky.local")
 # Data-upload limit of Django itself must not cut a body Picky accepts.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICKY_MAX_PAYLOAD_BYTES + 1024

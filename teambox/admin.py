@@ -8,9 +8,9 @@ from django.utils.html import format_html, format_html_join
 
 from picky.tenancy import ProjectScopedAdminMixin
 
-from . import broadcasts, services
+from . import broadcasts, inbound, services
 from .channels import ADAPTERS
-from .models import Broadcast, Channel, Message
+from .models import Broadcast, Channel, InboundDelivery, Message
 
 
 class ChannelForm(forms.ModelForm):
@@ -100,6 +100,34 @@ class MessageAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     def retry(self, request, queryset):
         count = services.retry_messages(queryset)
         self.message_user(request, f"{count} failed message(s) queued again.")
+
+
+@admin.register(InboundDelivery)
+class InboundDeliveryAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "received_at", "channel", "status", "messages", "statuses", "stored", "applied",
+        "attempts", "error",
+    ]  # fmt: skip
+    list_filter = ["status", "channel", "project"]
+    list_select_related = ["channel"]
+    date_hierarchy = "received_at"
+    exclude = ["payload"]
+    actions = ["process_again"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in InboundDelivery._meta.fields if field.name != "payload"]
+
+    def has_add_permission(self, request, *args):
+        # Deliveries are made by channel webhooks.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Process the selected failed deliveries again")
+    def process_again(self, request, queryset):
+        count = inbound.retry_deliveries(queryset)
+        self.message_user(request, f"{count} failed delivery(ies) queued again.")
 
 
 class BroadcastForm(forms.ModelForm):

@@ -253,3 +253,53 @@ class Message(models.Model):
     def __str__(self):
         arrow = "→" if self.direction == self.Direction.OUT else "←"
         return f"{arrow} {self.address}: {(self.body or self.template)[:50]}"
+
+
+class InboundDelivery(models.Model):
+    """A channel webhook body too large to process while the provider waits: stored at
+    once, then its messages and statuses are processed by a worker, exactly once."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    payload = models.JSONField(
+        null=True, blank=True, help_text="The body as received; emptied once processed."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    messages = models.PositiveIntegerField(default=0, help_text="Messages the body carries.")
+    statuses = models.PositiveIntegerField(default=0, help_text="Status changes it carries.")
+    stored = models.PositiveIntegerField(
+        default=0, help_text="New messages stored (a provider's repeat is stored once)."
+    )
+    applied = models.PositiveIntegerField(
+        default=0, help_text="Status changes that moved a message forward."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="Past this, the sweep hands the delivery out again."
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "inbound deliveries"
+        indexes = [
+            models.Index(
+                fields=["lease_until"],
+                name="delivery_sweep",
+                condition=Q(status__in=["queued", "processing"]),
+            ),
+            models.Index(
+                fields=["project", "finished_at"], name="delivery_prune", condition=Q(status="done")
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} webhook of {self.received_at:%Y-%m-%d %H:%M:%S}"

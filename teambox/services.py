@@ -1,4 +1,4 @@
-"""Messaging services: queueing, sending, status callbacks, inbound messages, the sweep.
+"""Messaging services: queueing, sending, the sweep (inbound webhooks: inbound.py).
 
 Sending is at most once: a worker claims a queued message (`sending_since`)
 before calling the provider. A claim that outlives its lease means the worker
@@ -19,9 +19,8 @@ from django.utils import timezone
 from crm import services as crm
 from picky.dispatch import enqueue
 
-from .channels import ChannelError, WebhookError, adapter_for
+from .channels import ChannelError, adapter_for
 from .models import Broadcast, Channel, Message
-from .signals import message_received
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +28,6 @@ SESSION_WINDOW = timedelta(hours=24)
 MAX_SEND_ATTEMPTS = 4
 RETRY_BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 SWEEP_BATCH = 500
-# Later statuses never move a message back (a late "delivered" after "read").
-STATUS_RANK = {
-    Message.Status.QUEUED: 0,
-    Message.Status.SUBMITTED: 1,
-    Message.Status.DELIVERED: 2,
-    Message.Status.READ: 3,
-}
 
 
 class MessagingError(Exception):
@@ -268,110 +260,6 @@ def retry_messages(messages):
     for message_id in ids:
         transaction.on_commit(lambda message_id=message_id: enqueue_delivery(message_id))
     return len(ids)
-
-
-# Status callbacks and inbound messages ------------------------------------------------
-
-
-def apply_status(channel, change):
-    """Move the outbound message `change` names forward; returns whether one moved."""
-    messages = Message.objects.filter(
-        channel=channel, direction=Message.Direction.OUT, provider_id=change.provider_id
-    )
-    at = change.at or timezone.now()
-    if change.status == Message.Status.FAILED:
-        return bool(
-            messages.exclude(status__in=[Message.Status.READ, Message.Status.FAILED]).update(
-                status=Message.Status.FAILED,
-                error=change.error or "The provider reported the message as failed.",
-                failed_at=at,
-            )
-        )
-    rank = STATUS_RANK[change.status]
-    earlier = [status for status, r in STATUS_RANK.items() if r < rank]
-    fields = {"status": change.status}
-    if change.status == Message.Status.DELIVERED:
-        fields["delivered_at"] = at
-    elif change.status == Message.Status.READ:
-        fields["read_at"] = at
-        # A "read" may overtake its "delivered".
-        messages.filter(delivered_at__isnull=True).update(delivered_at=at)
-    return bool(messages.filter(status__in=earlier).update(**fields))
-
-
-def receive(channel, incoming):
-    """Store an inbound message, creating or updating its contact; returns the Message.
-
-    A provider's retry of the same message (same provider id) is stored once.
-    `message_received` is sent after commit for each new message.
-    """
-    if incoming.provider_id:
-        existing = Message.objects.filter(
-            channel=channel, direction=Message.Direction.IN, provider_id=incoming.provider_id
-        ).first()
-        if existing is not None:
-            return existing
-    contact = inbound_contact(channel, incoming)
-    received_at = incoming.received_at or timezone.now()
-    email = adapter_for(channel).address_kind == "email"
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                project_id=channel.project_id,
-                channel=channel,
-                contact=contact,
-                direction=Message.Direction.IN,
-                address=incoming.address if email else crm.normalise_number(incoming.address),
-                body=incoming.body,
-                media_url=incoming.media_url[:1000],
-                status=Message.Status.RECEIVED,
-                provider_id=incoming.provider_id,
-                payload=incoming.payload,
-            )
-    except IntegrityError:
-        # The same delivery, stored by a concurrent request a moment ago.
-        return Message.objects.get(
-            channel=channel, direction=Message.Direction.IN, provider_id=incoming.provider_id
-        )
-    crm.record_interaction(contact, received_at)
-    transaction.on_commit(
-        lambda: message_received.send(
-            sender=Message, message=message, contact=contact, channel=channel
-        )
-    )
-    return message
-
-
-def inbound_contact(channel, incoming):
-    project = channel.project
-    try:
-        if adapter_for(channel).address_kind == "email":
-            contact = crm.contact_for_reply_address(project, incoming.recipient)
-            if contact is not None:
-                return contact
-            existing = crm.find_contact(project, email=incoming.address)
-            name = "" if existing is not None and existing.name else incoming.name
-            return crm.upsert_contact(project, "", name=name, email=incoming.address)
-        existing = crm.find_contact(project, number=incoming.address)
-        name = "" if existing is not None and existing.name else incoming.name
-        return crm.upsert_contact(project, incoming.address, name=name)
-    except crm.ContactError as exc:
-        raise WebhookError(f"Sender {incoming.address!r}: {exc}") from exc
-
-
-@transaction.atomic
-def handle_webhook(channel, data):
-    """Store the messages and apply the status changes of one webhook body.
-
-    Returns (messages stored, statuses applied); raises WebhookError for a body
-    the channel cannot read (nothing is stored then).
-    """
-    adapter = adapter_for(channel)
-    incoming = adapter.parse_inbound(data)
-    changes = adapter.parse_status(data)
-    messages = [receive(channel, item) for item in incoming]
-    applied = sum(1 for change in changes if apply_status(channel, change))
-    return messages, applied
 
 
 # The sweep ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import broadcasts, services
+from . import broadcasts, inbound, services
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,3 +19,18 @@ def send_broadcast_batch(broadcast_id):
 @shared_task(ignore_result=True)
 def sweep_messaging():
     services.sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_inbound_delivery(delivery_id):
+    inbound.process_delivery(delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_inbound_deliveries():
+    inbound.sweep_deliveries()
+
+
+@shared_task(ignore_result=True)
+def prune_inbound_deliveries():
+    inbound.prune_deliveries()

@@ -7,8 +7,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .channels import WebhookError, adapter_for
+from .inbound import accept_webhook
 from .models import Channel
-from .services import handle_webhook
 
 
 def error(status, code, message):
@@ -45,10 +45,14 @@ def channel_webhook(request, token):
         return error(403, "bad_signature", "X-Hub-Signature-256 does not match the body.")
     try:
         data = parse_body(request, body)
-        messages, applied = handle_webhook(channel, data)
+        accepted = accept_webhook(channel, data)
     except WebhookError as exc:
         return error(400, "bad_webhook", str(exc))
-    return JsonResponse({"status": "ok", "messages": len(messages), "statuses": applied})
+    answer = {"messages": accepted.messages, "statuses": accepted.statuses}
+    if accepted.delivery_id is None:
+        return JsonResponse({"status": "ok", **answer})
+    # Stored; a worker stores its messages and applies its statuses.
+    return JsonResponse({"status": "accepted", "delivery": accepted.delivery_id, **answer})
 
 
 def parse_body(request, body):

@@ -46,6 +46,7 @@ class Incoming:
     name: str = ""
     media_url: str = ""
     provider_id: str = ""
+    # When the provider says it was sent; None: when the webhook came.
     received_at: datetime | None = None
     payload: dict = field(default_factory=dict)
     # The address the message was sent to (e-mail replies: reply+<token>@...).
@@ -57,6 +58,7 @@ class StatusChange:
     provider_id: str
     status: str  # one of Message.Status: submitted, delivered, read, failed
     error: str = ""
+    # When the provider says it happened; None: when the webhook came.
     at: datetime | None = None
 
 

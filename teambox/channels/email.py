@@ -13,7 +13,6 @@ from email.utils import make_msgid, parseaddr
 from django import forms
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.utils import timezone
 
 from .base import ChannelAdapter, ChannelError, Incoming, Sent, WebhookError
 
@@ -72,7 +71,6 @@ class EmailAdapter(ChannelAdapter):
                 name=name,
                 body=f"{subject}\n\n{text}".strip() if subject else text,
                 provider_id=str(data.get("message_id") or ""),
-                received_at=timezone.now(),
                 payload=data,
                 recipient=recipient.lower(),
             )

@@ -11,7 +11,6 @@ a message {"number", "message", "name", "media-url", "msg_id"} or a status
 """
 
 from django import forms
-from django.utils import timezone
 
 from .base import (
     ChannelAdapter,
@@ -90,7 +89,6 @@ class PushApiAdapter(ChannelAdapter):
                     name=str(item.get("name") or ""),
                     media_url=str(item.get("media-url") or ""),
                     provider_id=str(item.get("msg_id") or ""),
-                    received_at=timezone.now(),
                     payload=item,
                 )
             )
@@ -111,7 +109,6 @@ class PushApiAdapter(ChannelAdapter):
                     provider_id=str(item["msg_id"]),
                     status=status,
                     error=str(item.get("error") or ""),
-                    at=timezone.now(),
                 )
             )
         return changes

@@ -6,8 +6,6 @@ Its webhook takes {"number": "...", "message": "...", "name": "...",
 
 import uuid
 
-from django.utils import timezone
-
 from .base import ChannelAdapter, Incoming, Sent, WebhookError
 
 
@@ -39,7 +37,6 @@ class SandboxAdapter(ChannelAdapter):
                 name=str(data.get("name") or ""),
                 media_url=str(data.get("media-url") or ""),
                 provider_id=f"sandbox-in-{uuid.uuid4().hex}",
-                received_at=timezone.now(),
                 payload=data,
             )
         ]

@@ -158,9 +158,12 @@ def test_inbound_email_reply_finds_the_contact_by_reply_address(client, email_ch
 def test_the_database_refuses_a_second_copy_of_an_inbound_message(sandbox):
     from django.db import IntegrityError, transaction
 
+    from teambox import inbound
     from teambox.channels import Incoming
 
-    services.receive(sandbox, Incoming(address="919800000077", body="Hi", provider_id="w.1"))
+    inbound.receive_messages(
+        sandbox, [Incoming(address="919800000077", body="Hi", provider_id="w.1")], NOW
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.create(
             project_id=sandbox.project_id,

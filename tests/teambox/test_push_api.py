@@ -110,12 +110,34 @@ def test_an_unknown_status_is_a_clear_400(client, push):
     assert "Unknown status 'lost'" in response.json()["message"]
 
 
-def test_an_inbound_sender_with_a_bad_number_is_a_clear_400(client, push):
-    response = client.post(
-        push.webhook_path,
-        data=json.dumps({"number": "12", "message": "hi"}),
-        content_type="application/json",
+def test_a_sender_that_is_not_a_number_is_kept_without_a_contact(
+    client, push, django_capture_on_commit_callbacks
+):
+    """Alphanumeric senders (VM-AMAZON) and short codes write to business numbers: their
+    messages are kept, with the address as sent, and no contact (none can be messaged)."""
+    from crm.models import Contact
+    from teambox.signals import message_received
+
+    senders = ["VM-AMAZON", "VM-AMAZON1234567", "56161", "12"]
+    received = []
+
+    def on_message(sender, message, contact, channel, **kwargs):
+        received.append((message.address, contact))
+
+    message_received.connect(on_message)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                push.webhook_path,
+                data=json.dumps({"data": [{"number": s, "message": "OTP 4711"} for s in senders]}),
+                content_type="application/json",
+            )
+    finally:
+        message_received.disconnect(on_message)
+    assert response.json() == {"status": "ok", "messages": 4, "statuses": 0}
+    stored = Message.objects.filter(direction=Message.Direction.IN)
+    assert sorted(stored.values_list("address", "contact", "body")) == sorted(
+        (sender, None, "OTP 4711") for sender in senders
     )
-    assert response.status_code == 400
-    assert "Sender '12'" in response.json()["message"]
-    assert not Message.objects.exists()
+    assert not Contact.objects.exists()
+    assert sorted(received) == sorted((sender, None) for sender in senders)
