@@ -308,10 +308,96 @@ def hostile_payloads(cluster, examples=400):
     }
 
 
+BIG_BATCH_MESSAGES = 12_000
+
+
+def drill_channel(name):
+    from teambox.models import Channel
+
+    return Channel.objects.create(
+        project=drill_project(),
+        name=name,
+        kind=Channel.Kind.PUSH_API,
+        credentials={"url": "https://push.example.com/api", "token": "drill", "application": "1"},
+    )
+
+
+def big_batch_body(n, senders=3000):
+    """A push_api webhook of BIG_BATCH_MESSAGES messages (about 0.9 MB) from `senders`
+    numbers, its message ids its own."""
+    items = [
+        {"number": f"9198470{i % senders:05d}", "message": f"Order {i}", "msg_id": f"b{n}-{i}"}
+        for i in range(BIG_BATCH_MESSAGES)
+    ]
+    for i, item in enumerate(items[:senders]):
+        item["name"] = f"Sender {i}"
+    return json.dumps({"data": items}).encode()
+
+
+def big_batch(cluster, batches=3, killed_batch=1):
+    """Channel webhooks of 12,000 messages each: each answered within a second, every
+    message stored exactly once; the worker is killed -9 in the middle of one batch."""
+    from teambox.models import InboundDelivery, Message
+
+    channel = drill_channel("Big batches")
+    for n in range(4):  # each web worker's first request loads what a request needs
+        one = json.dumps({"number": "919847012345", "message": "Hi", "msg_id": f"w-{n}"})
+        assert cluster.post(channel.webhook_path, one.encode())[0] == 200
+    answer_ms, stored_after_s, attempts = [], [], []
+    for n in range(batches):
+        body = big_batch_body(n)
+        started = time.monotonic()
+        status, answer = cluster.post(channel.webhook_path, body, timeout=60)
+        answered = time.monotonic() - started
+        answer_ms.append(round(answered * 1000))
+        assert status == 200 and answer.get("status") == "accepted", (status, answer)
+        assert answer["messages"] == BIG_BATCH_MESSAGES, answer
+        deliveries = InboundDelivery.objects.filter(pk=answer["delivery"])
+        if n == killed_batch:
+            support.wait_until(
+                lambda deliveries=deliveries: deliveries.filter(status="processing").exists(),
+                timeout=60,
+                interval=0.05,
+                message="the batch to be in processing",
+            )
+            time.sleep(1)  # its INSERTs under way
+            cluster.worker.kill()
+            cluster.start_worker(f"drill-worker-big-{n}")
+        support.wait_until(
+            lambda deliveries=deliveries: deliveries.filter(status__in=["done", "failed"]).exists(),
+            timeout=SETTLE_TIMEOUT,
+            message=f"batch {n} to be processed",
+        )
+        stored_after_s.append(round(time.monotonic() - started, 1))
+        delivery = deliveries.get()
+        assert (delivery.status, delivery.stored) == ("done", BIG_BATCH_MESSAGES), (
+            delivery.status,
+            delivery.stored,
+            delivery.error,
+        )
+        attempts.append(delivery.attempts)
+    sent = batches * BIG_BATCH_MESSAGES
+    stored = Message.objects.filter(channel=channel, direction="in", provider_id__startswith="b")
+    distinct = stored.values("provider_id").distinct().count()
+    assert stored.count() == distinct == sent, (stored.count(), distinct, sent)
+    assert max(answer_ms) < 1000, f"answers took {answer_ms} ms; a second at most"
+    assert attempts[killed_batch] >= 2, attempts
+    return {
+        "batches": batches,
+        "messages_per_batch": BIG_BATCH_MESSAGES,
+        "body_kb": len(body) // 1024,
+        "answer_ms": answer_ms,
+        "stored_after_s": stored_after_s,
+        "attempts": attempts,
+        "stored_per_sent": round(stored.count() / sent, 4),
+    }
+
+
 DRILLS = {
     "worker_killed": worker_killed,
     "redis_stopped": redis_stopped,
     "postgres_restarted": postgres_restarted,
     "duplicate_deliveries": duplicate_deliveries,
     "hostile_payloads": hostile_payloads,
+    "big_batch": big_batch,
 }
