@@ -35,7 +35,8 @@ class ActionContext:
     `data` holds the namespaces templates read (event, meta, contact, vars,
     item, index, counters, globals, now). `run`, `step` and `action` are
     None in a simulation or a test button; `iteration` is the index inside
-    an iterator (None outside one).
+    an iterator (None outside one). `deadline`: the time.monotonic() value
+    by which the run must end (PICKY_RUN_TIME_LIMIT_SECONDS), if any.
     """
 
     project: Any
@@ -47,6 +48,7 @@ class ActionContext:
     iteration: int | None = None
     dry_run: bool = False
     contact: Any = None
+    deadline: float | None = None
 
     def render(self, template):
         return render(template, self.data)

@@ -94,8 +94,9 @@ class OutboundCall:
 # Sending ---------------------------------------------------------------------------
 
 
-def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
-    """Send `call` for `project`, retrying network errors, timeouts and 5xx/429 answers.
+def perform(project, call, *, action=None, run=None, trigger="run", retries=0, deadline=None):
+    """Send `call` for `project`, retrying network errors, timeouts and 5xx/429 answers (no
+    retry that could not end by `deadline`, a time.monotonic() value: the run's).
 
     Every attempt is logged on `action` (when given). Returns the last OutboundResponse
     (which may be a non-2xx one) or raises the last OutboundError.
@@ -131,7 +132,7 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                     error=exc,
                     duration_ms=elapsed_ms,
                 )
-            if exc.retryable and may_retry(attempt, retries, call, first_started):
+            if exc.retryable and may_retry(attempt, retries, call, first_started, deadline):
                 back_off(attempt)
                 continue
             raise
@@ -145,7 +146,9 @@ def perform(project, call, *, action=None, run=None, trigger="run", retries=0):
                 response=response,
                 duration_ms=response.duration_ms,
             )
-        if response.status in RETRY_STATUSES and may_retry(attempt, retries, call, first_started):
+        if response.status in RETRY_STATUSES and may_retry(
+            attempt, retries, call, first_started, deadline
+        ):
             back_off(attempt)
             continue
         return response
@@ -155,18 +158,21 @@ def backoff_seconds(attempt):
     return settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
 
 
-def may_retry(attempt, retries, call, first_started):
-    """Whether another attempt is allowed and fits in half the run's lease.
+def may_retry(attempt, retries, call, first_started, deadline=None):
+    """Whether another attempt is allowed, fits in half the run's lease and ends by the
+    run's `deadline` (a time.monotonic() value; None: no deadline).
 
     A run must finish its action well within its lease, or the stuck-run sweep would hand it
-    to another worker while this one still waits on a slow API.
+    to another worker while this one still waits on a slow API; and a run past its time limit
+    is stopped, so an attempt ending later would be in vain.
     """
     if attempt > retries:
         return False
     budget = settings.PICKY_RUN_LEASE_SECONDS / 2
     timeout = outbound.capped_timeout(call.timeout)
-    spent = time.monotonic() - first_started
-    return spent + backoff_seconds(attempt) + timeout <= budget
+    now = time.monotonic()
+    ends = now + backoff_seconds(attempt) + timeout
+    return ends - first_started <= budget and (deadline is None or ends <= deadline)
 
 
 def longest_perform_seconds(timeout, retries):

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -81,6 +82,13 @@ MAX_RUN_ATTEMPTS = 5
 # run keeps its lease and the stuck-run sweep retries it; committed effects are
 # not repeated.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# What stops the task, not the run: the database gone, or Celery's soft time limit (raised
+# wherever the task is, picky/time_limits.py). Its run keeps its lease, and the stuck-run
+# sweep retries it as if its worker had died (an outside effect under way stays claimed).
+TASK_STOPPED = (*DATABASE_UNAVAILABLE, SoftTimeLimitExceeded)
+# A task of several runs starts none after this part of its soft time limit: the rest go
+# in a message of their own, so that the run in progress can end before the limit.
+RUN_TASK_WINDOW_SHARE = 0.2
 # A claimed outside effect's outcome is due this long after its own longest time (the
 # request logs written around it).
 CLAIM_MARGIN_SECONDS = 5
@@ -140,8 +148,11 @@ def process_events(event_ids):
     shared-row updates to the commit, written there with the other runs' in one
     statement. Should that transaction be rolled back with such runs in it, or lose a
     deadlock, their events are queued again by the rollback, and each is run again in a
-    transaction of its own.
+    transaction of its own. Past the task's window (`run_task_window`), the events left
+    are handed on in a message of their own (their runs are None here).
     """
+    started = time.monotonic()
+    left_over = []
     loaded = {
         row[0].pk: row
         for row in select_models(
@@ -154,6 +165,10 @@ def process_events(event_ids):
     runs = [NOT_RUN] * len(event_ids)
     try:
         for position, event_id in enumerate(event_ids):
+            if position and time.monotonic() - started > run_task_window():
+                left_over = event_ids[position:]
+                runs[position:] = [None] * len(left_over)
+                break
             runs[position] = run_loaded_event(event_id, loaded.get(event_id), shared)
             if shared is not None and len(shared.handed) >= RUNS_PER_SHARED_COMMIT:
                 commit_shared(shared)
@@ -167,7 +182,27 @@ def process_events(event_ids):
         for position, event_id in enumerate(event_ids):
             if runs[position] is NOT_RUN or event_id in undone.event_ids:
                 runs[position] = run_loaded_event(event_id, loaded.get(event_id), None)
+    if left_over:
+        from .tasks import process_events as process_events_task
+
+        enqueue(process_events_task, list(left_over))
     return runs
+
+
+def continue_runs(run_ids):
+    """continue_run for each run (a Celery task body); past the task's window, the runs
+    left are handed on in a message of their own."""
+    started = time.monotonic()
+    for position, run_id in enumerate(run_ids):
+        if position and time.monotonic() - started > run_task_window():
+            enqueue_runs(list(run_ids[position:]))
+            return
+        continue_run(run_id)
+
+
+def run_task_window():
+    """Seconds a task of several runs starts new ones in (RUN_TASK_WINDOW_SHARE)."""
+    return settings.PICKY_RUN_TASK_SOFT_TIME_LIMIT * RUN_TASK_WINDOW_SHARE
 
 
 def commit_shared(shared):
@@ -196,8 +231,8 @@ def run_loaded_event(event_id, loaded, shared):
         return None
     try:
         return run_event(*loaded, shared=shared)
-    except DATABASE_UNAVAILABLE:
-        raise  # the rest wait for the database too; the sweep hands them out again
+    except TASK_STOPPED:
+        raise  # the rest wait for the database (or a new task) too; the sweep hands them out
     except Exception:
         # One event's bad luck does not hold up the others of its message; it stays
         # queued for the stuck-run sweep.
@@ -531,7 +566,7 @@ class RunTransaction:
         if atomic is not None:
             exc = exc or RolledBack()
             atomic.__exit__(type(exc), exc, exc.__traceback__)
-        if undone and (lock_race or not isinstance(exc, DATABASE_UNAVAILABLE)):
+        if undone and (lock_race or not isinstance(exc, TASK_STOPPED)):
             raise RunsUndone(undone)
 
     def write_ended(self):
@@ -631,7 +666,7 @@ class RunExecutor:
             return self.run
         except RunStopped as stop:
             return self.end(stop.status, stop.error)
-        except DATABASE_UNAVAILABLE:
+        except TASK_STOPPED:
             raise  # rolled back by execute(); the sweep retries the run
         except TransactionBroken as broken:
             self.undo(broken)
@@ -720,6 +755,7 @@ class RunExecutor:
             connector=self.connector,
             run=None if self.dry_run else self.run,
             dry_run=self.dry_run,
+            deadline=self.deadline,
         )
         if self.run.contact_id and not self.dry_run:
             ctx.set_contact(self.run.contact)
@@ -932,7 +968,7 @@ class RunExecutor:
         except ActionError as exc:
             log.status, log.error = RunLog.Status.FAILED, exc.message
             return self.action_failed(log, action, started, claimed)
-        except (*DATABASE_UNAVAILABLE, TransactionBroken):
+        except (*TASK_STOPPED, TransactionBroken):
             raise
         except Exception as exc:
             logger.exception("Action %s of run %s crashed", action.pk, self.run.pk)

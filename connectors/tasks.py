@@ -1,29 +1,35 @@
 """Celery tasks of the engine: thin wrappers that load ids and call the engine."""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import delays, engine, retention
 
+# The tasks that execute runs stop at these (picky/time_limits.py).
+RUN_TASK_TIME_LIMITS = {
+    "soft_time_limit": settings.PICKY_RUN_TASK_SOFT_TIME_LIMIT,
+    "time_limit": settings.PICKY_RUN_TASK_TIME_LIMIT,
+}
 
-@shared_task(acks_late=True, ignore_result=True)
+
+@shared_task(acks_late=True, ignore_result=True, **RUN_TASK_TIME_LIMITS)
 def process_event(event_id):
     engine.process_event(event_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **RUN_TASK_TIME_LIMITS)
 def process_events(event_ids):
     engine.process_events(event_ids)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **RUN_TASK_TIME_LIMITS)
 def continue_run(run_id):
     engine.continue_run(run_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **RUN_TASK_TIME_LIMITS)
 def continue_runs(run_ids):
-    for run_id in run_ids:
-        engine.continue_run(run_id)
+    engine.continue_runs(run_ids)
 
 
 @shared_task(ignore_result=True)

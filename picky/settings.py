@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from picky.local_key import MISSING_SECRET_KEY, local_secret_key
+from picky.time_limits import run_task_time_limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -221,6 +222,11 @@ PICKY_RUN_LEASE_SECONDS = env.int("PICKY_RUN_LEASE_SECONDS", default=300)
 # longer than this, checked before each step and action: it may overrun by the action in
 # progress (an outbound request's deadline), so the lease and Celery's task limits are longer.
 PICKY_RUN_TIME_LIMIT_SECONDS = env.float("PICKY_RUN_TIME_LIMIT_SECONDS", default=120.0)
+# Celery's soft and hard time limits of the tasks that execute runs: above the longest
+# outbound action, below the lease (picky/time_limits.py; Picky refuses to start otherwise).
+PICKY_RUN_TASK_SOFT_TIME_LIMIT, PICKY_RUN_TASK_TIME_LIMIT = run_task_time_limits(
+    PICKY_RUN_LEASE_SECONDS, PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS, PICKY_RUN_TIME_LIMIT_SECONDS
+)
 # A run's database work commits at its end, before an outside effect, and at least this often.
 PICKY_RUN_TRANSACTION_SECONDS = env.float("PICKY_RUN_TRANSACTION_SECONDS", default=1.0)
 PICKY_BROKER_RETRY_SECONDS = env.float("PICKY_BROKER_RETRY_SECONDS", default=5.0)

@@ -81,6 +81,10 @@ def start_worker(concurrency=2, env=None, name="w1"):
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "PICKY_RUN_LEASE_SECONDS": str(settings.PICKY_RUN_LEASE_SECONDS),
+        # A short lease takes a short outbound cap (picky/time_limits.py).
+        "PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS": str(
+            min(settings.PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS, settings.PICKY_RUN_LEASE_SECONDS / 2)
+        ),
         **(env or {}),
     }
     process = subprocess.Popen(

@@ -263,6 +263,7 @@ class OutboundActionType(ActionType):
                 action=ctx.action,
                 run=ctx.run,
                 retries=int(inputs.get("retries") or 0),
+                deadline=ctx.deadline,
             )
             outputs = self.outputs_of(ctx, call, response)
         except ActionError as exc:

@@ -137,6 +137,9 @@ class Cluster:
             "DATABASE_URL": database_url,
             "CELERY_BROKER_URL": self.redis.url(),
             "PICKY_RUN_LEASE_SECONDS": str(LEASE_SECONDS),
+            # A short lease takes a short outbound cap (picky/time_limits.py); the drills
+            # that call a server start a worker of their own (slow_header).
+            "PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS": str(LEASE_SECONDS / 2),
             "PICKY_STUCK_SWEEP_SECONDS": str(SWEEP_SECONDS),
             "PICKY_BROKER_RETRY_SECONDS": "1",
             # One task reserved per worker process: then two acknowledgements lost while

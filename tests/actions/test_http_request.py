@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -52,7 +53,7 @@ def http_action(project, config, sample=None):
     return action
 
 
-def run_action(action, event=None, config=None):
+def run_action(action, event=None, config=None, deadline=None):
     """Validate, render and run the action's config the way the engine does."""
     ctx = ActionContext(
         project=action.step.connector.project,
@@ -60,6 +61,7 @@ def run_action(action, event=None, config=None):
         connector=action.step.connector,
         step=action.step,
         action=action,
+        deadline=deadline,
     )
     inputs = HTTP.render(ctx, HTTP.validate(config or action.config))
     return HTTP.run(ctx, inputs)
@@ -270,6 +272,19 @@ def test_retries_stop_before_they_could_outlast_the_runs_lease(project, settings
     action = http_action(project, {"url": url(httpserver, "/down"), "retries": 5, "timeout": 1})
     with pytest.raises(ActionError, match="HTTP 500"):
         run_action(action)
+    assert len(httpserver.log) == 2
+
+
+def test_retries_stop_before_they_could_outlast_the_runs_time_limit(
+    project, settings, httpserver
+):
+    # The run must end within 1.5 s: the first retry fits (0.2 s wait + 1 s timeout), the
+    # second (0.4 s more wait + 1 s) would end after it.
+    settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS = 0.2
+    httpserver.expect_request("/down").respond_with_data("down", status=500)
+    action = http_action(project, {"url": url(httpserver, "/down"), "retries": 5, "timeout": 1})
+    with pytest.raises(ActionError, match="HTTP 500"):
+        run_action(action, deadline=time.monotonic() + 1.5)
     assert len(httpserver.log) == 2
 
 
