@@ -26,7 +26,8 @@ A step's `delay` (part of the connector JSON, DESIGN.md) is null or one of:
   form that python-dateutil reads (`day_first: true` reads 03/04/2025 as
   3 April). Values without a UTC offset are in the project's time zone; a
   wall time skipped by DST moves forward by the gap, a repeated one takes
-  its first occurrence.
+  its first occurrence. picky/dates.py reads it, as it reads filters' and
+  reminders' dates.
 - `if_past` (relative, default "run_now"): what happens when the due time
   has already passed: `run_now`, `skip` (skip this step, go on) or `stop`
   (stop the run).
@@ -43,15 +44,13 @@ in the same transaction, so each row fires once however many sweeps run.
 """
 
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from dateutil import parser as date_parser
-from dateutil import tz as date_tz
 from django.db import transaction
 from django.utils import timezone
 
+from picky.dates import DateError, read_datetime, wall_time
 from picky.templating import render_value, template_errors, to_text
 
 from .models import Run, RunLog, ScheduledStep, Step
@@ -86,10 +85,7 @@ SWEEP_MAX_BATCHES = 20
 CANCEL_BATCH_SIZE = 1000
 
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-BASIC_DATE = re.compile(r"^\d{8}$")
 TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-# Epoch values at or above this are milliseconds (1e11 seconds is the year 5138).
-EPOCH_MILLISECONDS_FROM = 10**11
 
 
 class DelayError(ValueError):
@@ -185,59 +181,6 @@ def _is_number(value):
 # --- dates -----------------------------------------------------------------
 
 
-def _known_offset(name, offset):
-    # dateutil asks this for every zone it reads: keep explicit offsets
-    # (including "Z", "UTC", "GMT"), and leave unknown names naive so they
-    # are read in the project's time zone.
-    if offset is not None:
-        return UTC if offset == 0 else date_tz.tzoffset(name, offset)
-    return None
-
-
-def localize(naive, tzinfo):
-    """A wall time in `tzinfo` as an aware datetime, normalised through UTC.
-
-    A time skipped by a DST jump moves forward by the gap; a repeated time
-    takes its first occurrence (fold=0).
-    """
-    return naive.replace(tzinfo=tzinfo, fold=0).astimezone(UTC).astimezone(tzinfo)
-
-
-def parse_date_value(value, tzinfo, day_first=False):
-    """An aware datetime from a payload value, or DelayError saying why not."""
-    if isinstance(value, bool) or value is None:
-        raise DelayError(f"{'empty' if value is None else value!r} is not a date.")
-    if isinstance(value, (int, float)):
-        return _from_epoch(value).astimezone(tzinfo)
-    if not isinstance(value, str):
-        raise DelayError(f"{value!r} is not a date.")
-    text = value.strip()
-    if not text:
-        raise DelayError("The date is empty.")
-    if NUMBER.match(text) and not BASIC_DATE.match(text):
-        return _from_epoch(float(text)).astimezone(tzinfo)
-    try:
-        parsed = date_parser.isoparse(text)
-    except (ValueError, OverflowError):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
-                parsed = date_parser.parse(text, dayfirst=day_first, tzinfos=_known_offset)
-        except (ValueError, OverflowError) as exc:
-            raise DelayError(f"Cannot read {text!r} as a date ({exc}).") from None
-    if parsed.tzinfo is None:
-        return localize(parsed, tzinfo)
-    return parsed.astimezone(tzinfo)
-
-
-def _from_epoch(number):
-    seconds = number / 1000 if abs(number) >= EPOCH_MILLISECONDS_FROM else number
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise DelayError(f"{number!r} is out of range for epoch seconds or ms.") from None
-
-
 def shift(moment, amount, unit, tzinfo, at=None):
     """`moment` moved by `amount` units; days and weeks move on the calendar of `tzinfo`."""
     try:
@@ -248,7 +191,7 @@ def shift(moment, amount, unit, tzinfo, at=None):
             wall = moment.astimezone(tzinfo).replace(tzinfo=None) + timedelta(days=days)
             if at is not None:
                 wall = datetime.combine(wall.date(), at)
-            return localize(wall, tzinfo)
+            return wall_time(wall, tzinfo)
         step = timedelta(hours=amount) if unit == "hours" else timedelta(minutes=amount)
         # Elapsed time: add in UTC, as aware arithmetic in a zone adds wall time.
         return (moment.astimezone(UTC) + step).astimezone(tzinfo)
@@ -295,8 +238,8 @@ def plan_delay(step, ctx):
             offset = _number(option(delay, "offset"), ctx, "offset")
             value = render_value(delay["field"], ctx.data)
             try:
-                base = parse_date_value(value, tzinfo, option(delay, "day_first"))
-            except DelayError as exc:
+                base = read_datetime(value, tzinfo, option(delay, "day_first"))
+            except DateError as exc:
                 raise DelayError(f"Cannot use the date field {delay['field']}: {exc}") from None
             due_at = shift(base, offset, unit, tzinfo, at)
             described = _describe_offset(offset, unit, base, at)

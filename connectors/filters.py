@@ -2,8 +2,9 @@
 group holds when all its conditions hold (DESIGN.md "Filters").
 
 A condition is {"field", "op", "value", "value2", "case_sensitive"}; field and
-values are templates. Numbers compare as numbers, dates as dates (naive ones
-in the project's time zone), text case-insensitively unless the condition
+values are templates. Numbers compare as numbers, dates as dates (read by
+picky/dates.py: epoch seconds or milliseconds, ISO 8601, naive ones in the
+project's time zone), text case-insensitively unless the condition
 says `case_sensitive: true`. A missing field makes a condition false, except
 `not_exists` and `is_empty`, which it makes true. `matches_regex` patterns run on RE2
 (picky/patterns.py): one RE2 cannot take is refused at save, and makes its condition
@@ -14,8 +15,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-from dateutil import parser as date_parser
-
+from picky.dates import moment_or_none
 from picky.patterns import PatternError, check_pattern
 from picky.patterns import search as pattern_search
 from picky.templating import render_value, template_errors, to_text
@@ -168,30 +168,6 @@ def as_number(value):
     return None
 
 
-def as_datetime(value, tzinfo):
-    """A timezone-aware datetime, or None; naive values are in `tzinfo`."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.isdigit() and len(text) >= 9:
-            return as_datetime(int(text), tzinfo)
-        try:
-            parsed = date_parser.parse(text)
-        except (ValueError, OverflowError):
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tzinfo)
-    return parsed
-
-
 def as_text(value, case_sensitive):
     text = to_text(value)
     return text if case_sensitive else text.casefold()
@@ -222,7 +198,7 @@ def comparable(left, right, tzinfo):
     if a is not None and b is not None:
         return a, b
     if looks_like_date(left) and looks_like_date(right):
-        a, b = as_datetime(left, tzinfo), as_datetime(right, tzinfo)
+        a, b = moment_or_none(left, tzinfo), moment_or_none(right, tzinfo)
         if a is not None and b is not None:
             return a, b
     return None
@@ -277,7 +253,7 @@ def apply(op, left, value, value2, case_sensitive, tzinfo):
     if op == "matches_regex":
         return pattern_search(to_text(value), to_text(left), case_sensitive)
     if op in ("before", "after"):
-        a, b = as_datetime(left, tzinfo), as_datetime(value, tzinfo)
+        a, b = moment_or_none(left, tzinfo), moment_or_none(value, tzinfo)
         if a is None or b is None:
             return False
         return a < b if op == "before" else a > b

@@ -6,14 +6,14 @@ These types only write Picky's own tables: they are skipped in simulations
 log line so a re-run never repeats them.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from dateutil import parser as date_parser
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm import services as crm
+from picky.dates import DateError, read_datetime
 
 from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
@@ -368,13 +368,10 @@ class AddReminderForm(ActionConfigForm):
 def due_time(ctx, inputs, now):
     raw = inputs.get("due_at")
     if raw not in (None, ""):
-        if isinstance(raw, (int, float)):
-            return datetime.fromtimestamp(raw, tz=ctx.project.tzinfo)
         try:
-            due = date_parser.parse(str(raw))
-        except (ValueError, OverflowError) as exc:
-            raise ActionError(f"Due time {raw!r} is not a date and time.") from exc
-        return due if due.tzinfo else due.replace(tzinfo=ctx.project.tzinfo)
+            return read_datetime(raw, ctx.project.tzinfo)
+        except DateError as exc:
+            raise ActionError(f"The due time is not a date and time: {exc}") from exc
     try:
         amount = int(inputs.get("amount") or 0)
     except (TypeError, ValueError) as exc:

@@ -146,8 +146,18 @@ def test_notes_and_reminders(project, asha, member):
     with time_machine.travel(NOW, tick=False):
         result = run("add_reminder", ctx, {"text": "Follow up", "amount": 2, "unit": "days"})
     assert result.outputs["reminder"]["due_at"] == (NOW + timedelta(days=2)).isoformat()
-    with pytest.raises(ActionError, match="is not a date and time"):
+    with pytest.raises(ActionError, match="is not a date and time: Cannot read 'soon-ish'"):
         run("add_reminder", ctx, {"text": "x", "due_at": "soon-ish"})
+
+
+def test_a_reminder_due_at_epoch_seconds_or_milliseconds(project, asha):
+    # 1772705400 s is 2026-03-05 10:10 UTC; a payload may send it in ms, as number or text.
+    due = datetime(2026, 3, 5, 10, 10, tzinfo=UTC)
+    for value in (1772705400000, "1772705400000", 1772705400, "1772705400"):
+        ctx = context(project, asha, callback=value)
+        result = run("add_reminder", ctx, {"text": "Call back", "due_at": "{{ event.callback }}"})
+        assert Reminder.objects.get(pk=result.outputs["reminder"]["id"]).due_at == due, value
+        assert result.outputs["reminder"]["due_at"] == "2026-03-05T15:40:00+05:30"
 
 
 def test_delete_contact(project, asha):

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from actions.base import ActionContext
-from connectors.delays import delay_errors, parse_date_value, plan_delay
+from connectors.delays import delay_errors, plan_delay
 from connectors.models import Step
 from picky.models import Project
 
@@ -279,9 +279,3 @@ class TestConfigErrors:
         result = plan(project, {"mode": "fixed", "amount": 1, "unit": "fortnights"})
         assert result.decision == "fail"
         assert "unit: Unknown unit 'fortnights'" in result.reason
-
-
-def test_parse_date_value_keeps_explicit_offsets():
-    parsed = parse_date_value("2025-03-20T10:00:00+05:30", NEW_YORK)
-    assert parsed == datetime(2025, 3, 20, 4, 30, tzinfo=UTC)
-    assert parsed.tzinfo == NEW_YORK

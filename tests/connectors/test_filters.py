@@ -156,3 +156,34 @@ def test_validation_lists_errors_with_paths():
     assert filter_errors([[{"field": "{{ event.[ }}", "op": "is_empty"}]])[0][0] == (
         "filters[0][0].field"
     )
+
+
+@pytest.mark.parametrize(
+    "when, op, value, expected",
+    [
+        # Epoch milliseconds and seconds, numbers or digits, against ISO 8601.
+        (1773115200000, "after", "2026-03-10T03:00:00Z", True),
+        ("1773115200000", "before", "2026-03-10T05:00:00Z", True),
+        (1773115200, "after", "2026-03-10 09:30", False),
+        ("2026-03-10 09:30", "before", 1773115200001, True),
+    ],
+)
+def test_epoch_dates_in_before_and_after(when, op, value, expected):
+    # 1773115200 s is 2026-03-10 04:00 UTC, 09:30 in Kolkata.
+    data = {"event": {"when": when}}
+    condition = {"field": "{{ event.when }}", "op": op, "value": value}
+    assert evaluate([[condition]], data, zoneinfo.ZoneInfo("Asia/Kolkata"))[0] is expected
+
+
+def test_local_times_around_dst_changes_compare_as_moments():
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+
+    def after(left, right):
+        condition = {"field": "{{ event.when }}", "op": "after", "value": right}
+        return evaluate([[condition]], {"event": {"when": left}}, new_york)[0]
+
+    # 02:30 does not exist on 9 March 2025: it is 03:30 EDT, as a delay reads it.
+    assert after("2025-03-09 02:30", "2025-03-09 03:15") is True
+    # 01:45 EDT comes half an hour before 01:15 EST on 2 November 2025.
+    assert after("2025-11-02T01:45:00-04:00", "2025-11-02T01:15:00-05:00") is False
+    assert after("2025-11-02T01:15:00-05:00", "2025-11-02T01:45:00-04:00") is True
