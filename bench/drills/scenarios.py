@@ -393,6 +393,218 @@ def big_batch(cluster, batches=3, killed_batch=1):
     }
 
 
+# One tenant's pathological runs against another's latency -----------------------------
+
+# The drill's worker stops runs after this: short, so that the drill sees many stopped.
+DRILL_RUN_TIME_LIMIT = 0.5
+CATASTROPHIC_TEXT = "a" * 28 + "!"  # "(a+)+$" took Python's re 22 s on this
+# Each item's action reads the whole list (quadratic): about 3 minutes a run if nothing
+# stopped it, with few log lines (a log line per item would be a cost of its own).
+LONG_RUN_ITEMS = 20_000
+B_RATE, A_REGEX_RATE, A_LONG_RATE = 10, 2, 0.25  # webhooks per second
+PHASE_SECONDS = 20
+
+
+def tenant_connector(slug, document):
+    from connectors import transfer
+    from picky.models import Project
+
+    project = Project.objects.get_or_create(slug=slug, defaults={"name": slug})[0]
+    return transfer.import_connector(project, {"format": "picky.connector/v1", **document})
+
+
+def pathological_connector():
+    """Project A's: a catastrophic pattern in a filter, and a long iterator over a long list."""
+    return tenant_connector(
+        "drills-tenant-a",
+        {
+            "name": "Pathological",
+            "steps": [
+                {
+                    "name": "Catastrophic pattern",
+                    "filters": [
+                        [{"field": "{{ event.text }}", "op": "matches_regex", "value": "(a+)+$"}]
+                    ],
+                    "actions": [{"type": "set_variable", "config": {"name": "m", "value": "1"}}],
+                },
+                {
+                    "name": "Long iterator",
+                    "iterator": {"path": "event.items", "max": LONG_RUN_ITEMS},
+                    "actions": [
+                        {
+                            "type": "set_variable",
+                            "config": {"name": "top", "value": "{{ max(event.items) }}"},
+                        }
+                    ],
+                },
+            ],
+        },
+    )
+
+
+def normal_connector():
+    """Project B's: a filter, a variable and a counter, as a shop's order connector."""
+    return tenant_connector(
+        "drills-tenant-b",
+        {
+            "name": "Orders",
+            "steps": [
+                {
+                    "name": "Count orders",
+                    "filters": [[{"field": "{{ event.kind }}", "op": "equals", "value": "order"}]],
+                    "actions": [
+                        {"type": "set_variable", "config": {"name": "n", "value": "{{ event.n }}"}},
+                        {"type": "trigger_counter", "config": {"name": "orders"}},
+                    ],
+                }
+            ],
+        },
+    )
+
+
+def restart_worker(cluster, name, **env):
+    """The worker again, with `env` added to the cluster's (None removes a variable)."""
+    cluster.worker.stop()
+    for key, value in env.items():
+        if value is None:
+            cluster.env.pop(key, None)
+        else:
+            cluster.env[key] = value
+    cluster.start_worker(name)
+
+
+def wait_ended(event_ids, timeout=SETTLE_TIMEOUT):
+    """Wait until every event's run has ended; how many have not."""
+    from connectors.models import Run
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ended = Run.objects.filter(
+            event_id__in=event_ids, replay_of=None, status__in=Run.FINISHED
+        ).count()
+        if ended >= len(event_ids) or time.monotonic() > deadline:
+            return len(event_ids) - ended
+        time.sleep(0.5)
+
+
+def receipt_to_end_ms(event_ids):
+    """The time from each event's receipt to its run's end, in ms (runs that ended)."""
+    from django.db.models import F
+
+    from connectors.models import Run
+
+    return [
+        round(gap.total_seconds() * 1000)
+        for gap in Run.objects.filter(event_id__in=event_ids, replay_of=None)
+        .exclude(finished_at=None)
+        .annotate(gap=F("finished_at") - F("event__received_at"))
+        .values_list("gap", flat=True)
+    ]
+
+
+def send_normal_events(cluster, connector, prefix):
+    """B's events for PHASE_SECONDS, at B_RATE; their ids once their runs ended (or the
+    settle timeout passed)."""
+    sender = RetryingSender(cluster, connector.path)
+    sender.send(B_RATE * PHASE_SECONDS, B_RATE, prefix, lambda n: {"kind": "order", "n": n})
+    event_ids = list(sender.accepted.values())
+    wait_ended(event_ids)
+    return event_ids
+
+
+def pathological_regex(cluster):
+    """Project A sends catastrophic-pattern events and long runs while project B's events
+    arrive: B's receipt-to-end p99 stays within 2 x its quiet p99 + the run time limit,
+    and every run of A ends (filtered out, or stopped at the limit with its message).
+
+    The bound: a B event waits behind at most one A run (the one before it in its
+    message, or one holding a worker process), and A's runs are stopped at
+    PICKY_RUN_TIME_LIMIT_SECONDS while a pattern costs microseconds on RE2; doubling the
+    quiet p99 allows for the CPU and database time A's load takes from B on two cores.
+    """
+    from connectors.models import Run, RunLog
+
+    a_connector, b_connector = pathological_connector(), normal_connector()
+    restart_worker(
+        cluster, "drill-worker-limited", PICKY_RUN_TIME_LIMIT_SECONDS=str(DRILL_RUN_TIME_LIMIT)
+    )
+    try:
+        send_normal_events(cluster, b_connector, "b-warm")  # the worker's first runs load code
+        quiet = send_normal_events(cluster, b_connector, "b-quiet")
+        regex_sender = RetryingSender(cluster, a_connector.path)
+        long_sender = RetryingSender(cluster, a_connector.path)
+        senders = [
+            in_background(
+                regex_sender.send,
+                A_REGEX_RATE * PHASE_SECONDS,
+                A_REGEX_RATE,
+                "a-regex",
+                lambda n: {"text": CATASTROPHIC_TEXT, "n": n},
+            ),
+            in_background(
+                long_sender.send,
+                round(A_LONG_RATE * PHASE_SECONDS),
+                A_LONG_RATE,
+                "a-long",
+                lambda n: {"text": "long", "items": list(range(LONG_RUN_ITEMS))},
+            ),
+        ]
+        loaded = send_normal_events(cluster, b_connector, "b-loaded")
+        for thread, errors in senders:
+            finish(thread, errors)
+        regex_events, long_events = regex_sender.accepted.values(), long_sender.accepted.values()
+        a_not_ended = wait_ended([*regex_events, *long_events], timeout=60)
+    finally:
+        restart_worker(cluster, "drill-worker", PICKY_RUN_TIME_LIMIT_SECONDS=None)
+
+    filtered = RunLog.objects.filter(
+        run__event_id__in=regex_events, kind="step", step_position=0, status="skipped"
+    ).count()
+    limit_message = (
+        f"runs may take at most {DRILL_RUN_TIME_LIMIT:g} s (PICKY_RUN_TIME_LIMIT_SECONDS)."
+    )
+    long_runs = Run.objects.filter(event_id__in=long_events, replay_of=None)
+    stopped = long_runs.filter(status="failed", error__endswith=limit_message).count()
+    a_run_ms = [
+        round((started - finished).total_seconds() * -1000)
+        for started, finished in Run.objects.filter(
+            event_id__in=[*regex_events, *long_events], replay_of=None
+        )
+        .exclude(finished_at=None)
+        .values_list("started_at", "finished_at")
+    ]
+    quiet_ms, loaded_ms = receipt_to_end_ms(quiet), receipt_to_end_ms(loaded)
+    quiet_p99 = support.percentile(quiet_ms, 0.99)
+    # Runs of B that did not end count as slower than any that did.
+    loaded_p99 = support.percentile(
+        loaded_ms + [float("inf")] * (len(loaded) - len(loaded_ms)), 0.99
+    )
+    bound = round(2 * quiet_p99 + DRILL_RUN_TIME_LIMIT * 1000)
+    figures = {
+        "b_quiet_p50_ms": support.percentile(quiet_ms, 0.5),
+        "b_quiet_p99_ms": quiet_p99,
+        "b_loaded_p50_ms": support.percentile(loaded_ms, 0.5),
+        "b_loaded_p99_ms": loaded_p99,
+        "b_p99_bound_ms": bound,
+        "b_events": len(quiet) + len(loaded),
+        "b_not_ended": len(quiet) + len(loaded) - len(quiet_ms) - len(loaded_ms),
+        "a_catastrophic_events": len(regex_events),
+        "a_filtered_out": filtered,
+        "a_long_events": len(long_events),
+        "a_stopped_at_limit": stopped,
+        "a_longest_run_ms": max(a_run_ms, default=None),
+        "a_not_ended": a_not_ended,
+    }
+    assert a_not_ended == 0, f"runs of A did not end: {figures}"
+    assert filtered == len(regex_events), f"catastrophic events not filtered out: {figures}"
+    assert stopped == len(long_events), (
+        f"long runs not stopped at the limit: {figures}; "
+        f"{list(long_runs.values_list('status', 'error')[:3])}"
+    )
+    assert loaded_p99 <= bound, f"B's p99 rose beyond the bound: {figures}"
+    return figures
+
+
 DRILLS = {
     "worker_killed": worker_killed,
     "redis_stopped": redis_stopped,
@@ -400,4 +612,5 @@ DRILLS = {
     "duplicate_deliveries": duplicate_deliveries,
     "hostile_payloads": hostile_payloads,
     "big_batch": big_batch,
+    "pathological_regex": pathological_regex,
 }
