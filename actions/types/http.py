@@ -16,7 +16,7 @@ from django.core.validators import URLValidator
 from django.urls import reverse
 
 from picky import outbound
-from picky.templating import HOLE
+from picky.templating import HOLE, to_text
 
 from .. import http_services
 from ..base import ActionConfigForm, ActionError, ActionType, Result
@@ -60,14 +60,14 @@ class KeyValueField(JSONValueField):
             except ValueError:
                 return self.from_lines(value)
         if isinstance(value, dict):
-            return {str(key).strip(): self.text(item) for key, item in value.items()}
+            return {str(key).strip(): to_text(item) for key, item in value.items()}
         if isinstance(value, list):
             pairs = {}
             for number, item in enumerate(value, start=1):
                 if isinstance(item, dict) and "key" in item:
-                    pairs[str(item["key"]).strip()] = self.text(item.get("value"))
+                    pairs[str(item["key"]).strip()] = to_text(item.get("value"))
                 elif isinstance(item, (list, tuple)) and len(item) == 2:
-                    pairs[str(item[0]).strip()] = self.text(item[1])
+                    pairs[str(item[0]).strip()] = to_text(item[1])
                 else:
                     raise ValidationError(
                         f'Item {number} is not a pair: use {{"key": ..., "value": ...}}.'
@@ -87,12 +87,6 @@ class KeyValueField(JSONValueField):
                 )
             pairs[key.strip()] = value.strip()
         return pairs
-
-    @staticmethod
-    def text(value):
-        if value is None:
-            return ""
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 class HttpConfigForm(ActionConfigForm):
@@ -394,14 +388,6 @@ def http_admin_links(action, mapping):
         ("Reset Mail Timeout", reverse("http_action_reset_mail", args=[action.pk])),
     ]
     return links
-
-
-def to_text(value):
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 def json_body(body):

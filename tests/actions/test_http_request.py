@@ -211,6 +211,27 @@ def test_headers_as_lines_and_as_pairs(project, httpserver):
     assert sent(httpserver, 1).headers["X-Three"] == "3"
 
 
+def test_values_in_headers_and_bodies_read_as_in_templates(project, httpserver):
+    # A whole number that came as 3.0 reads 3 wherever it is put, as in "Qty {{ event.qty }}".
+    httpserver.expect_request("/v").respond_with_data("ok")
+    httpserver.expect_request("/v", method="POST").respond_with_data("ok")
+    event = {"qty": 3.0, "paid": True, "price": 2.5}
+    query = {"qty": "{{ event.qty }}", "text": "Qty {{ event.qty }}", "paid": "{{ event.paid }}"}
+    action = http_action(project, {"url": url(httpserver, "/v")})
+    config = {**action.config, "headers": {"X-Qty": "{{ event.qty }}"}}
+    run_action(action, event, config={**config, "body_type": "query", "body": query})
+    raw = {"method": "POST", "body_type": "raw", "body": "{{ event.qty }}"}
+    run_action(action, event, config={**config, **raw})
+    raw_price = {**raw, "body": "{{ event.price }}"}
+    run_action(action, event, config={**config, **raw_price})
+    assert sent(httpserver, 0).headers["X-Qty"] == "3"
+    assert sent(httpserver, 0).args.to_dict() == {"qty": "3", "text": "Qty 3", "paid": "true"}
+    assert sent(httpserver, 1).get_data(as_text=True) == "3"
+    assert sent(httpserver, 2).get_data(as_text=True) == "2.5"
+    # A number typed into the headers' JSON is saved as the same text.
+    saved = HTTP.validate({**config, "headers": {"X-Qty": 3.0, "X-Flag": False}})
+    assert saved["headers"] == {"X-Qty": "3", "X-Flag": "false"}
+
 # Failures, timeouts, retries ------------------------------------------------------------
 
 
