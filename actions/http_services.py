@@ -21,7 +21,7 @@ from requests.models import PreparedRequest
 from connectors.engine import context_namespaces
 from connectors.models import Event
 from picky import alerts, outbound
-from picky.paths import attribute_paths, quote_key
+from picky.paths import attribute_paths, payload_nodes
 from picky.templating import empty_holes
 
 from .base import ActionContext, ActionError
@@ -269,20 +269,7 @@ def recent_logs(action):
 
 
 def empty_list_paths(value, prefix):
-    found = set()
-
-    def walk(item, path):
-        if isinstance(item, dict):
-            for key, child in item.items():
-                walk(child, f"{path}.{quote_key(key)}")
-        elif isinstance(item, list):
-            if item:
-                walk(item[0], f"{path}[0]")
-            else:
-                found.add(path)
-
-    walk(value, prefix)
-    return found
+    return {path for path, _, item, _ in payload_nodes(value, prefix) if item == []}
 
 
 def structure_diff(old, new, prefix="response"):

@@ -1,4 +1,6 @@
-"""Attribute paths of a payload, for auto-mapping (`event.customer.email`)."""
+"""Paths into a payload (`event.customer.email`, `event.items[0].sku`): how they are spelled
+and walked, for auto-mapping, the payload tree of the connector page and the response
+mapping of HTTP actions. Templates read them with picky.templating (JMESPath)."""
 
 import hashlib
 import re
@@ -16,30 +18,38 @@ def quote_key(key):
     return f'"{escaped}"'
 
 
-def attribute_paths(payload, prefix="event"):
-    """Every leaf and every array of `payload` as a JMESPath path.
+def payload_nodes(payload, prefix="event"):
+    """Every node of `payload` as (path, key, value, parent path), each parent before its
+    children, in the payload's order; the root is (prefix, None, payload, None).
 
-    Arrays are mapped through their first element (`items[0].sku`), as a
-    builder user picks "the first item's SKU" or iterates over `items`.
+    `key` is the object key, or 0 for an array's first item: an array is walked through
+    its first item (`items[0].sku`), as a builder user picks "the first item's SKU" or
+    iterates over `items`.
     """
-    paths = []
-
-    def walk(value, path):
-        if len(paths) >= MAX_PATHS:
-            return
+    stack = [(prefix, None, payload, None)]
+    while stack:
+        node = stack.pop()
+        yield node
+        path, _, value, _ = node
         if isinstance(value, dict):
-            if not value and path != prefix:
-                paths.append(path)
-            for key, child in value.items():
-                walk(child, f"{path}.{quote_key(key)}")
-        elif isinstance(value, list):
-            paths.append(path)
-            if value:
-                walk(value[0], f"{path}[0]")
-        else:
-            paths.append(path)
+            stack.extend(
+                (f"{path}.{quote_key(key)}", key, child, path)
+                for key, child in reversed(value.items())
+            )
+        elif isinstance(value, list) and value:
+            stack.append((f"{path}[0]", 0, value[0], path))
 
-    walk(payload, prefix)
+
+def attribute_paths(payload, prefix="event"):
+    """Every leaf, array and empty object (but the root) of `payload` as a JMESPath path,
+    at most MAX_PATHS of them."""
+    paths = []
+    for path, _, value, _ in payload_nodes(payload, prefix):
+        if isinstance(value, dict) and (value or path == prefix):
+            continue
+        if len(paths) >= MAX_PATHS:
+            break
+        paths.append(path)
     return paths
 
 

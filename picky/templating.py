@@ -51,6 +51,9 @@ def resolve(path, context):
 
 
 def to_text(value):
+    """A value as text wherever one is put into text: templates, HTTP headers and bodies,
+    identifiers. None is empty, objects and lists are JSON, and a whole number that came
+    as a float reads as the user knows it (3.0 is "3"); inside objects and lists, JSON's."""
     if value is None:
         return ""
     if isinstance(value, str):

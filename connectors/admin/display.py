@@ -2,9 +2,10 @@
 
 import json
 import re
+from itertools import islice
 
 from actions.registry import get_type
-from picky.paths import MAX_PATHS, quote_key
+from picky.paths import MAX_PATHS, payload_nodes
 
 SAMPLE_VALUE_CHARS = 60
 UNNAMED_STEP = re.compile(r"Step \d+")
@@ -16,40 +17,26 @@ def pretty_json(value):
 
 
 def path_tree(payload, prefix="event"):
-    """The payload as nested nodes, each with the `{{ path }}` template to copy.
-
-    Paths are built exactly as picky.paths.attribute_paths builds the mapped
-    paths: arrays are shown through their first element (`items[0].sku`).
-    """
-    count = 0
-
-    def node(label, value, path):
-        nonlocal count
-        count += 1
+    """The payload as nested nodes, each with the `{{ path }}` template to copy: the first
+    MAX_PATHS nodes of picky.paths.payload_nodes, the walk the mapped paths come from
+    (arrays are shown through their first item, `items[0].sku`)."""
+    if not isinstance(payload, dict):
+        return []
+    entries = {}
+    for path, key, value, parent in islice(payload_nodes(payload, prefix), MAX_PATHS):
+        label = "[0] first item" if path == f"{parent}[0]" else str(key)
         entry = {"label": label, "path": path, "template": f"{{{{ {path} }}}}", "children": []}
-        if count > MAX_PATHS:
-            return None
         if isinstance(value, dict):
             entry["kind"] = "object"
-            entry["children"] = [
-                child
-                for key, item in value.items()
-                if (child := node(str(key), item, f"{path}.{quote_key(key)}")) is not None
-            ]
         elif isinstance(value, list):
             entry["kind"] = f"list of {len(value)}"
-            if value:
-                child = node("[0] first item", value[0], f"{path}[0]")
-                entry["children"] = [child] if child is not None else []
         else:
             entry["kind"] = "value"
             entry["sample"] = sample_text(value)
-        return entry
-
-    if not isinstance(payload, dict):
-        return []
-    root = node(prefix, payload, prefix)
-    return root["children"] if root else []
+        entries[path] = entry
+        if parent is not None:
+            entries[parent]["children"].append(entry)
+    return entries[prefix]["children"]
 
 
 def sample_text(value):
