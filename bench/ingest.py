@@ -1,9 +1,10 @@
 """Ingest: Picky's connector URL under gunicorn against a bare Django view.
 
-Both run under the same gunicorn (sync workers, production settings, DEBUG
-off) on the same PostgreSQL; wrk posts the same ~1 KB lead payload to each for
-the same duration and concurrency, after a discarded warm-up, in alternating
-rounds so both see the same machine (others may share it). The bare view
+Both run under the same gunicorn (gunicorn.conf.py: Picky's worker, as the
+Procfile runs it; production settings, DEBUG off) on the same PostgreSQL; wrk
+posts the same ~1 KB lead payload to each for the same duration and concurrency,
+after a discarded warm-up, in alternating rounds so both see the same machine
+(others may share it). The bare view
 parses the JSON and INSERTs one jsonb row; Picky also looks up the connector,
 keeps headers and source IP, and hands the event to Celery (Redis) on commit.
 Afterwards every accepted request must be an event in the database.
@@ -179,7 +180,7 @@ def main():
     script = wrk_script(body)
     print(f"Ingest bench on {support.machine()}, PostgreSQL {connection.pg_version // 10000}")
     print(
-        f"gunicorn --workers {WEB_WORKERS} (sync), wrk -t2 -c{CONNECTIONS}, "
+        f"gunicorn --workers {WEB_WORKERS} (gunicorn.conf.py), wrk -t2 -c{CONNECTIONS}, "
         f"{len(body)}-byte JSON lead, {WARMUP} s warm-up discarded, {DURATION} s measured "
         f"in {ROUNDS} alternating rounds each"
     )

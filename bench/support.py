@@ -321,11 +321,14 @@ def used_since(before, now):
 
 
 def start_gunicorn(name, application, port, workers, env=None):
-    """gunicorn with sync workers (Picky's documented production setup) on 127.0.0.1."""
+    """gunicorn on 127.0.0.1 as the Procfile runs it: gunicorn.conf.py (Picky's worker,
+    WEB_THREADS threads and WEB_CONNECTIONS connections a process, from `env` too) and
+    `workers` processes."""
     process = Process(
         name,
-        [str(BIN / "gunicorn"), application, "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning"],
+        [str(BIN / "gunicorn"), application, "--config", str(ROOT / "gunicorn.conf.py"),
+         "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+         "--log-level", "warning"],
         env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"

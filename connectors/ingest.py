@@ -8,6 +8,8 @@ from django.conf import settings
 from django.http import QueryDict
 from django.http.request import HttpHeaders
 
+from picky.request_body import read_body
+
 JSON_TYPES = ("application/json", "text/json")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Senders that post JSON with a text type are common; we try JSON for these.
@@ -46,13 +48,6 @@ def merge_into(target, extra):
         else:
             target[key] = value
     return target
-
-
-def declared_length(request):
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 class UnstorableNumber(ValueError):
@@ -105,13 +100,9 @@ def decode_json(body):
 
 
 def parse_request(request):
-    """Parse query string and body into one JSON object; raise IngestError when bad."""
-    limit = settings.PICKY_MAX_PAYLOAD_BYTES
-    if declared_length(request) > limit:
-        raise IngestError(413, "payload_too_large", f"The body is over the limit of {limit} bytes.")
-    body = request.body
-    if len(body) > limit:
-        raise IngestError(413, "payload_too_large", f"The body is over the limit of {limit} bytes.")
+    """Parse query string and body into one JSON object; raise IngestError (or BodyError
+    from reading the body) when bad."""
+    body = read_body(request)
     payload = querydict_to_json(request.GET)
     if not body.strip():
         check_storable(payload)

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from picky.net import client_ip
+from picky.request_body import BodyError
 
 from . import services
 from .ingest import IngestError, idempotency_key, kept_headers, parse_request
@@ -51,7 +52,7 @@ def receive(request, token):
         try:
             key = idempotency_key(request)
             payload = parse_request(request)
-        except IngestError as problem:
+        except (IngestError, BodyError) as problem:
             return refuse(request, services.connector_for_ingest(token), meta, problem)
         try:
             connector, event_id = services.accept_event(token, payload, idempotency_key=key, **meta)
@@ -72,8 +73,8 @@ def receive(request, token):
 
 def refuse(request, connector, meta, problem=None):
     """The answer to a webhook that is not accepted: the connector is unknown, else
-    disabled, else `problem` (an IngestError). What a known connector was sent is kept
-    as a rejected event, so that its user can see why."""
+    disabled, else `problem` (an IngestError or a BodyError). What a known connector was
+    sent is kept as a rejected event, so that its user can see why."""
     if connector is None:
         return error_response(404, "unknown_connector", "No connector has this URL.")
     if not connector.enabled:

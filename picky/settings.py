@@ -203,6 +203,9 @@ SPECTACULAR_SETTINGS = {
 
 # Picky's own settings.
 PICKY_MAX_PAYLOAD_BYTES = env.int("PICKY_MAX_PAYLOAD_BYTES", default=1024 * 1024)
+# A request must be in, headers and body, within this many seconds of its connection opening
+# (of its first byte on a kept-alive connection): picky/gunicorn_worker.py cuts it then.
+PICKY_REQUEST_READ_SECONDS = env.float("PICKY_REQUEST_READ_SECONDS", default=10.0)
 PICKY_HTTP_RATE_LIMIT_PER_MINUTE = env.int("PICKY_HTTP_RATE_LIMIT_PER_MINUTE", default=10)
 PICKY_OUTBOUND_ALLOWLIST = env.list("PICKY_OUTBOUND_ALLOWLIST", default=[])
 # Caps of every outbound HTTP request (picky/outbound.py).

@@ -2,9 +2,10 @@
 
 import json
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from picky.request_body import BodyError, read_body
 
 from .channels import WebhookError, adapter_for
 from .inbound import accept_webhook
@@ -37,10 +38,10 @@ def channel_webhook(request, token):
         response = error(405, "method_not_allowed", "Use POST (or GET for the handshake).")
         response["Allow"] = "GET, POST"
         return response
-    length = int(request.headers.get("Content-Length") or 0)
-    if length > settings.PICKY_MAX_PAYLOAD_BYTES:
-        return error(413, "too_large", "The body is larger than this server accepts.")
-    body = request.body
+    try:
+        body = read_body(request)
+    except BodyError as exc:
+        return error(exc.status, exc.code, exc.message)
     if not adapter.check_signature(body, request.headers):
         return error(403, "bad_signature", "X-Hub-Signature-256 does not match the body.")
     try:
