@@ -11,7 +11,7 @@ import json
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 from django.http import HttpResponseRedirect
@@ -220,6 +220,8 @@ class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return action_type.label + (effects if action_type.has_outside_effects else "")
 
     def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         action_type = get_type(request.GET.get("type", ""))
         if action_type is None:
             return self.choose_type_view(request)

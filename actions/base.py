@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 
 from crm.services import contact_as_context
+from picky.secret_values import MaskedKeysMixin
 from picky.templating import render, render_deep, template_errors
 
 
@@ -174,6 +175,15 @@ class ActionType:
     def loggable(self, inputs):
         """`inputs` as run logs and admin pages may show them: secrets masked."""
         return inputs
+
+    def exported_config(self, config):
+        """`config` as an export shows it: the saved values of its secret settings masked
+        (importing it asks for them again)."""
+        fields = self.form_class.base_fields
+        return {
+            key: fields[key].mask(value) if isinstance(fields.get(key), MaskedKeysMixin) else value
+            for key, value in config.items()
+        }
 
     def admin_links(self, action):
         """Extra (label, url) buttons the admin shows on a saved action of this type."""

@@ -18,8 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from picky import alerts
 from picky.models import AlertState
-from picky.services import projects_of
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import EDIT, ProjectScopedAdminMixin
 
 from . import http_services
 from .models import Action, HttpRequestLog
@@ -30,13 +29,9 @@ MAX_TEST_PAYLOAD_CHARS = 200_000
 
 
 def outbound_action(request, action_id):
-    """The HTTP-flavoured action `action_id` of one of the user's projects, or 404."""
-    action = get_object_or_404(
-        Action.objects.select_related("step__connector__project").filter(
-            step__connector__project__in=projects_of(request.user)
-        ),
-        pk=action_id,
-    )
+    """The HTTP-flavoured action `action_id` of a project where the user may edit actions:
+    403 when they may nowhere, 404 when it is not theirs."""
+    action = admin.site.get_model_admin(Action).scoped_object(request, action_id, EDIT)
     if not isinstance(get_type(action.type), OutboundActionType):
         raise Http404("This action does not send HTTP requests.")
     return action

@@ -71,7 +71,13 @@ def export_connector(connector):
 
 
 def export_action(action):
-    exported = {"type": action.type, "config": action.config or {}}
+    action_type = get_type(action.type)
+    config = action.config or {}
+    exported = {
+        "type": action.type,
+        # Secrets are write-only: an export never carries them.
+        "config": action_type.exported_config(config) if action_type else config,
+    }
     if action.name:
         exported["name"] = action.name
     if not action.enabled:

@@ -10,8 +10,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from picky.models import Membership
-from picky.services import projects_of
-from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
+from picky.tenancy import (
+    EDIT,
+    VIEW,
+    ProjectScopedAdminMixin,
+    ProjectScopedInlineMixin,
+    has_access,
+)
 
 from . import services
 from .models import Category, Contact, Note, OptOut, OptOutList, Reminder, Tag
@@ -26,14 +31,15 @@ def members_of(projects):
 
 
 class MemberChoicesMixin:
-    """User choices (owner, assignee, author) are members of the user's projects."""
+    """User choices (owner, assignee, author) are members of the projects where the user
+    may edit the page's rows."""
 
     user_fields = ()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name in self.user_fields and field is not None:
-            field.queryset = members_of(projects_of(request.user))
+            field.queryset = members_of(self.user_projects(request, EDIT))
         return field
 
 
@@ -169,6 +175,12 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
+
+    def get_fieldsets(self, request, obj=None):
+        # The runs panel is for those whose role shows them runs (agents read contacts).
+        if has_access(request, "connectors.run", VIEW, obj.project_id if obj else None):
+            return self.fieldsets
+        return [entry for entry in self.fieldsets if "recent_runs" not in entry[1]["fields"]]
 
     @admin.display(description="tags")
     def tag_list(self, obj):

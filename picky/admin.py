@@ -2,13 +2,14 @@ from django import forms
 from django.contrib import admin
 
 from .models import ApiToken, Membership, Project
-from .services import projects_of
+from .secret_values import SecretField, SecretInput
 from .tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
 
 class MembershipInline(ProjectScopedInlineMixin, admin.TabularInline):
-    """Members see who is in their project; only superusers add or remove people,
-    since choosing a user would list every account of every tenant."""
+    """The project's owners and admins change members' roles and remove members; only
+    superusers add people, since choosing a user would list every account of every
+    tenant."""
 
     model = Membership
     extra = 0
@@ -17,60 +18,34 @@ class MembershipInline(ProjectScopedInlineMixin, admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return request.user.is_superuser
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["user"]
 
 
 admin.site.site_header = "Picky"
 admin.site.site_title = "Picky admin"
 admin.site.index_title = "Connectors, contacts and chats"
 
-SECRET_FIELDS = ["chatgpt_api_key"]
-
 
 class ProjectForm(forms.ModelForm):
-    """Secrets are never sent back to the browser: an empty box keeps the saved
-    value, and a checkbox removes it."""
-
-    clear_chatgpt_api_key = forms.BooleanField(required=False, label="Remove the ChatGPT API key")
+    """The ChatGPT key is write-only (picky/secret_values.py)."""
 
     class Meta:
         # No model or field list here: the admin builds the form with every field of
         # Project, including those later features add.
-        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in SECRET_FIELDS:
-            if name in self.fields:
-                saved = bool(getattr(self.instance, name, ""))
-                self.fields[name].help_text += (
-                    " A key is saved: leave empty to keep it." if saved else ""
-                )
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in SECRET_FIELDS:
-            if name not in self.fields:
-                continue
-            if cleaned.get(f"clear_{name}"):
-                cleaned[name] = ""
-            elif not cleaned.get(name):
-                cleaned[name] = getattr(self.instance, name, "")
-        return cleaned
+        field_classes = {"chatgpt_api_key": SecretField}
+        widgets = {"chatgpt_api_key": SecretInput}
 
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    project_path = "pk"
     form = ProjectForm
     list_display = ["name", "slug", "time_zone", "alert_email", "retention_days", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
     main_fields = ["name", "slug", "time_zone", "alert_email", "created_at"]
-    chatgpt_fields = ["chatgpt_api_key", "clear_chatgpt_api_key", "chatgpt_base_url"]
+    chatgpt_fields = ["chatgpt_api_key", "chatgpt_base_url"]
 
     def get_fieldsets(self, request, obj=None):
         fields = self.get_fields(request, obj)
@@ -80,9 +55,6 @@ class ProjectAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             ("Settings and limits", {"fields": [f for f in fields if f not in grouped]}),
             ("ChatGPT", {"fields": [f for f in self.chatgpt_fields if f in fields]}),
         ]
-
-    def get_queryset(self, request):
-        return projects_of(request.user)
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj else {"slug": ["name"]}
@@ -98,11 +70,6 @@ class ProjectAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
-
-    def save_model(self, request, obj, form, change):
-        # The queryset already limits members to their projects, and a project has no
-        # project of its own to check.
-        admin.ModelAdmin.save_model(self, request, obj, form, change)
 
 
 @admin.register(ApiToken)
@@ -124,3 +91,9 @@ class ApiTokenAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request, *args):
         # Tokens are issued by `manage.py create_api_token`, which shows the raw token once.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # Revoking is final: a revoked token never works again (issue a new one).
+        if obj is not None and obj.revoked:
+            return [*self.readonly_fields, "revoked"]
+        return self.readonly_fields

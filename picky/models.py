@@ -107,6 +107,16 @@ class ApiToken(models.Model):
     def __str__(self):
         return f"{self.name} ({self.token_prefix}…)"
 
+    def save(self, *args, **kwargs):
+        # Revoking is final, whatever saves the row: a revoked token never works again.
+        revoked = ApiToken.objects.filter(pk=self.pk, revoked=True)
+        if not self._state.adding and not self.revoked and revoked.exists():
+            raise ValidationError(
+                f"API token {self} is revoked, and revoking is final: issue a new token "
+                "with `manage.py create_api_token`."
+            )
+        super().save(*args, **kwargs)
+
     @classmethod
     def issue(cls, project, name, allowed_ip=None):
         """Create a token and return (row, raw token); the raw token is never stored."""

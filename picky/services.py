@@ -13,10 +13,3 @@ def create_project(slug, name, owner_username, time_zone="UTC"):
     project = Project.objects.create(slug=slug, name=name, time_zone=time_zone)
     Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
     return project
-
-
-def projects_of(user):
-    """The projects a user may see: all for superusers, else their memberships."""
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)

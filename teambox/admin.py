@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from picky.secret_values import MASK, MaskedJSONField
 from picky.tenancy import ProjectScopedAdminMixin
 
 from . import broadcasts, inbound, services
@@ -17,11 +18,25 @@ class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ["project", "name", "kind", "credentials", "daily_cap", "enabled"]
+        field_classes = {"credentials": MaskedJSONField}
+        widgets = {
+            "credentials": forms.Textarea(
+                attrs={"class": "picky-json", "rows": 8, "spellcheck": "false"}
+            )
+        }
         help_texts = {
             "credentials": "Per kind: whatsapp_cloud {phone_number_id, access_token, "
             "verify_token, app_secret, base_url}; push_api {url, token, application}; "
-            "email {from_email, subject}; sandbox: {}."
+            "email {from_email, subject}; sandbox: {}. Saved secrets show as "
+            f"“{MASK}”: leave that to keep one, type a new value to replace it."
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What is saved is of the saved kind: its secrets are the ones to mask.
+        adapter = ADAPTERS.get(self.instance.kind)
+        secrets = frozenset(adapter.secret_credentials if adapter else ())
+        self.fields["credentials"].is_secret = secrets.__contains__
 
     def clean(self):
         cleaned = super().clean()
@@ -66,6 +81,7 @@ class ChannelAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return f"{used} of {obj.daily_cap}" if obj.daily_cap is not None else str(used)
 
     class Media:
+        css = {"all": ["picky/admin.css"]}
         js = ["picky/copy.js"]
 
 

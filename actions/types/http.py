@@ -16,6 +16,7 @@ from django.core.validators import URLValidator
 from django.urls import reverse
 
 from picky import outbound
+from picky.secret_values import MaskedKeysMixin
 from picky.templating import HOLE, to_text
 
 from .. import http_services
@@ -89,6 +90,10 @@ class KeyValueField(JSONValueField):
         return pairs
 
 
+class HeadersField(MaskedKeysMixin, KeyValueField):
+    """Request headers; the values of secret ones are write-only (picky/secret_values.py)."""
+
+
 class HttpConfigForm(ActionConfigForm):
     """Settings every HTTP-flavoured action shares: saving, timeout, retries, failures."""
 
@@ -137,8 +142,11 @@ class HttpRequestForm(HttpConfigForm):
         widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="The address to call; templates allowed.",
     )
-    headers = KeyValueField(
-        required=False, help_text='Headers as "Name: value" lines or a JSON object.'
+    headers = HeadersField(
+        required=False,
+        help_text='Headers as "Name: value" lines or a JSON object. Saved values of secret '
+        "headers (Authorization, X-Api-Key, *token*, ...) show as a mask: leave it to keep "
+        "one, type a new value to replace it.",
     )
     forward_headers_on_redirect = forms.BooleanField(
         required=False,

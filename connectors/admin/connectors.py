@@ -8,14 +8,15 @@ import zipfile
 
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from actions.registry import get_type
-from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
+from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
 from .. import engine, transfer
 from ..models import Connector, Event, Step
@@ -106,7 +107,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        projects = list(self.user_projects(request)[:2])
+        projects = list(self.user_projects(request, EDIT)[:2])
         if len(projects) == 1:
             initial.setdefault("project", projects[0].pk)
         return initial
@@ -143,13 +144,6 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
             ),
             *super().get_urls(),
         ]
-
-    def scoped_connector(self, request, object_id):
-        connector = self.get_queryset(request).select_related("project").filter(pk=object_id)
-        connector = connector.first()
-        if connector is None:
-            raise Http404("No such connector in your projects.")
-        return connector
 
     # The change page --------------------------------------------------------
 
@@ -193,9 +187,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
     # Remap, simulate, export, import ----------------------------------------
 
     def remap_view(self, request, object_id):
-        connector = self.scoped_connector(request, object_id)
-        if not self.has_change_permission(request, connector):
-            raise Http404("No such connector in your projects.")
+        connector = self.scoped_object(request, object_id, EDIT)
         latest = latest_accepted_event(connector)
         if latest is None:
             self.message_user(request, "No accepted event to remap from yet.", messages.WARNING)
@@ -210,7 +202,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
         return HttpResponseRedirect(reverse("admin:connectors_connector_change", args=[object_id]))
 
     def simulate_view(self, request, object_id):
-        connector = self.scoped_connector(request, object_id)
+        connector = self.scoped_object(request, object_id)
         simulation = None
         if request.method == "POST":
             form = SimulateForm(request.POST)
@@ -234,7 +226,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
         return TemplateResponse(request, "admin/connectors/connector/simulate.html", context)
 
     def export_view(self, request, object_id):
-        connector = self.scoped_connector(request, object_id)
+        connector = self.scoped_object(request, object_id)
         return json_download(transfer.export_connector(connector), export_filename(connector))
 
     @admin.action(description="Export selected connectors as JSON")
@@ -253,8 +245,8 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
 
     def import_view(self, request):
         if not self.has_add_permission(request):
-            raise Http404("You may not add connectors.")
-        projects = self.user_projects(request)
+            raise PermissionDenied
+        projects = self.user_projects(request, EDIT)
         errors = []
         if request.method == "POST":
             form = ImportForm(request.POST, request.FILES, projects=projects)

@@ -1,12 +1,12 @@
 """Events: what each connector received, its payload, remap and replay."""
 
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import EDIT, ProjectScopedAdminMixin
 
 from .. import engine
 from ..models import Event
@@ -115,12 +115,6 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def scoped_event(self, request, object_id):
-        event = self.get_queryset(request).select_related("connector").filter(pk=object_id).first()
-        if event is None:
-            raise Http404("No such event in your projects.")
-        return event
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         event = self.get_queryset(request).filter(pk=object_id).first()
         if event is not None:
@@ -132,7 +126,7 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def replay_view(self, request, object_id):
-        event = self.scoped_event(request, object_id)
+        event = self.scoped_object(request, object_id, EDIT)
         run = replay(self, request, event)
         target = (
             reverse("admin:connectors_run_change", args=[run.pk])
@@ -142,7 +136,7 @@ class EventAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(target)
 
     def remap_view(self, request, object_id):
-        event = self.scoped_event(request, object_id)
+        event = self.scoped_object(request, object_id, EDIT)
         remap(self, request, event)
         return HttpResponseRedirect(
             reverse("admin:connectors_connector_change", args=[event.connector_id])

@@ -1,12 +1,12 @@
 """Runs: a run's steps and actions as a timeline, and replay."""
 
 from django.contrib import admin
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import EDIT, ProjectScopedAdminMixin
 
 from ..engine import log_as_dict
 from ..models import Run
@@ -84,9 +84,7 @@ class RunAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def replay_view(self, request, object_id):
-        run = self.get_queryset(request).select_related("event").filter(pk=object_id).first()
-        if run is None:
-            raise Http404("No such run in your projects.")
+        run = self.scoped_object(request, object_id, EDIT)
         new_run = replay(self, request, run.event)
         target = new_run.pk if new_run else run.pk
         return HttpResponseRedirect(reverse("admin:connectors_run_change", args=[target]))

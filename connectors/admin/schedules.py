@@ -1,11 +1,11 @@
 """Schedules: the runs parked on a delay, per connector and across the project."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
-from picky.services import projects_of
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import EDIT, ProjectScopedAdminMixin
 
 from .. import delays
 from ..models import Connector, ScheduledStep
@@ -20,7 +20,7 @@ class ConnectorFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         connectors = Connector.objects.select_related("project").order_by("project__name", "name")
         if not request.user.is_superuser:
-            connectors = connectors.filter(project__in=projects_of(request.user))
+            connectors = connectors.filter(project__in=model_admin.user_projects(request))
         return [(str(c.pk), f"{c.project.name} / {c.name}") for c in connectors]
 
     def queryset(self, request, queryset):
@@ -129,7 +129,10 @@ class ScheduledStepAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         # The per-row "Cancel" button posts the changelist form with its row id.
         pk = request.POST.get("cancel_schedule", "") if request.method == "POST" else ""
         if pk:
-            schedules = self.get_queryset(request).filter(pk=int(pk) if pk.isdigit() else 0)
+            if not self.has_section_access(request, EDIT):
+                raise PermissionDenied
+            schedules = self.scoped(self.get_queryset(request), request, EDIT)
+            schedules = schedules.filter(pk=int(pk) if pk.isdigit() else 0)
             count = delays.cancel_schedules(schedules, self.reason(request))
             if count:
                 self.message_user(request, f"Cancelled delay {pk}.", messages.SUCCESS)

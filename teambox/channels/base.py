@@ -7,7 +7,7 @@ right one. Inbound: `parse_inbound` and `parse_status` turn a webhook body
 into `Incoming` messages and `StatusChange`s; `verify_subscription` answers a
 provider's webhook handshake; `check_signature` authenticates a webhook.
 Each kind declares its settings as a Django form (`credentials_form`) that
-validates `Channel.credentials`.
+validates `Channel.credentials`, and which of them are secrets (`secret_credentials`).
 """
 
 from dataclasses import dataclass, field
@@ -74,6 +74,8 @@ class ChannelAdapter:
     supports_media = True
     supports_templates = False
     credentials_form = NoCredentialsForm
+    # Settings that are secrets: masked in every page, never shown back (picky/secret_values).
+    secret_credentials = ()
 
     def __init__(self, channel):
         self.channel = channel

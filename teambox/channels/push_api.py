@@ -42,6 +42,7 @@ class PushApiAdapter(ChannelAdapter):
     kind = "push_api"
     label = "Push API"
     credentials_form = PushApiCredentialsForm
+    secret_credentials = ("token",)
 
     def send_text(self, message):
         return self.push({"number": message.address, "message": message.body})

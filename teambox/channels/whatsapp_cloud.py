@@ -80,6 +80,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
     label = "WhatsApp Cloud API"
     supports_templates = True
     credentials_form = WhatsAppCloudCredentialsForm
+    secret_credentials = ("access_token", "verify_token", "app_secret")
 
     @property
     def messages_url(self):

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from picky.models import ApiToken, Membership, Project
+from picky.secret_values import MASK
 
 
 @pytest.fixture
@@ -53,10 +54,13 @@ class TestProjectPage:
         assert response.status_code == 200
         assert "Unknown time zone &#x27;Mars&#x27;" in response.content.decode()
 
-    def test_members_are_listed_but_not_editable(self, member_client, project, member):
+    def test_members_roles_are_editable_but_members_are_not_added(
+        self, member_client, project, member
+    ):
         content = member_client.get(change_url(project)).content.decode()
-        assert ">member</a></p>" in content and "<p>Admin</p>" in content
-        assert 'name="memberships-0-role"' not in content
+        assert ">member</a></p>" in content
+        assert 'name="memberships-0-role"' in content
+        assert 'name="memberships-0-user"' not in content
         other = get_user_model().objects.create_user("intruder", password="pw-intr-123")
         member_client.post(
             change_url(project),
@@ -78,7 +82,7 @@ class TestProjectPage:
         Project.objects.filter(pk=project.pk).update(chatgpt_api_key="sk-secret-123")
         content = member_client.get(change_url(project)).content.decode()
         assert "sk-secret-123" not in content
-        assert "A key is saved: leave empty to keep it." in content
+        assert f'placeholder="{MASK}"' in content
         member_client.post(change_url(project), project_form(project, name="Renamed"))
         project.refresh_from_db()
         assert (project.name, project.chatgpt_api_key) == ("Renamed", "sk-secret-123")
@@ -87,7 +91,9 @@ class TestProjectPage:
         member_client.post(change_url(project), project_form(project, chatgpt_api_key="sk-new"))
         project.refresh_from_db()
         assert project.chatgpt_api_key == "sk-new"
-        member_client.post(change_url(project), project_form(project, clear_chatgpt_api_key="on"))
+        member_client.post(
+            change_url(project), project_form(project, **{"chatgpt_api_key-remove": "on"})
+        )
         project.refresh_from_db()
         assert project.chatgpt_api_key == ""
 
