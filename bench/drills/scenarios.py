@@ -7,10 +7,13 @@ counter per event and item (`items:<event id>`) and one when the run ends
 and in the run's log lines.
 """
 
+import collections
 import http.client
 import json
+import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from bench import support
 
@@ -393,6 +396,174 @@ def big_batch(cluster, batches=3, killed_batch=1):
     }
 
 
+# Chunked bodies and slow clients --------------------------------------------------
+
+CHUNK_SIZES = (1, 7, 1000, 16 * 1024)
+SLOW_CLIENTS = 50
+SLOW_BYTE_SECONDS = 2
+SLOW_PHASE_SECONDS = 20
+
+
+def post_chunked(cluster, path, body, chunk_size):
+    """POST `body` with Transfer-Encoding: chunked (no Content-Length), `chunk_size`
+    bytes a chunk; returns (status, parsed JSON)."""
+    conn = http.client.HTTPConnection("127.0.0.1", cluster.web_port, timeout=30)
+    try:
+        pieces = (body[at : at + chunk_size] for at in range(0, len(body), chunk_size))
+        conn.request(
+            "POST", path, pieces, {"Content-Type": "application/json"}, encode_chunked=True
+        )
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def chunked_bodies(cluster, webhooks=60, too_large=10):
+    """Chunked webhooks to a connector and to a channel, in chunks of 1 byte to 16 KB:
+    each under the limit answered 200 and stored intact (the events then run exactly
+    once), each over it (1.5 times the limit) answered 413."""
+    from django.conf import settings
+
+    from connectors.models import Event
+    from teambox.models import Channel, Message
+
+    limit = settings.PICKY_MAX_PAYLOAD_BYTES
+    connector = drill_connector("Chunked bodies")
+    refusing = drill_connector("Chunked bodies over the limit")
+    channel = Channel.objects.create(
+        project=drill_project(), name="Chunked bodies", kind=Channel.Kind.SANDBOX
+    )
+    sent = {}
+    for n in range(webhooks):
+        payload = {**order(n), "notes": "naïve café, 10 €; " * (n * 37 % 1500)}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        status, answer = post_chunked(cluster, connector.path, body, CHUNK_SIZES[n % 4])
+        assert status == 200, (n, status, answer)
+        sent[int(answer["event"])] = payload
+    stored = dict(Event.objects.filter(pk__in=sent).values_list("pk", "payload"))
+    damaged = [pk for pk, payload in sent.items() if stored.get(pk) != payload]
+    assert not damaged, f"{len(damaged)} chunked events not stored as sent: {damaged[:5]}"
+    texts = []
+    for n in range(webhooks // 2):
+        text = f"Message {n}: où est ma commande ? " * (1 + n * 53 % 800)
+        data = {"number": f"9198471{n:05d}", "name": f"Chunked {n}", "message": text}
+        body = json.dumps(data, ensure_ascii=False).encode()
+        status, answer = post_chunked(cluster, channel.webhook_path, body, CHUNK_SIZES[n % 4])
+        assert status == 200, (n, status, answer)
+        texts.append(text)
+    stored_texts = Message.objects.filter(channel=channel, direction="in").values_list(
+        "body", flat=True
+    )
+    assert sorted(stored_texts) == sorted(texts), "chunked channel messages not stored as sent"
+    over = json.dumps({"notes": "x" * (limit + limit // 2)}).encode()
+    refused = 0
+    for n in range(too_large):
+        for path in (refusing.path, channel.webhook_path):
+            status, answer = post_chunked(cluster, path, over, CHUNK_SIZES[2 + n % 2])
+            assert (status, answer.get("error")) == (413, "payload_too_large"), (status, answer)
+            refused += 1
+    wait_settled(connector, len(sent))
+    figures = verify(connector, sent)
+    return {
+        **figures,
+        "chunked_stored_intact": f"{len(sent)}/{len(sent)}",
+        "channel_messages_intact": f"{len(texts)}/{len(texts)}",
+        "over_limit_413": f"{refused}/{2 * too_large}",
+    }
+
+
+def slow_client(port, at_once, dripped, stop, cuts):
+    """A client that sends `at_once`, then `dripped` one byte every SLOW_BYTE_SECONDS,
+    on a new connection each time the server ends one, until `stop` is set. `cuts`
+    gets (the server's status, or "closed", and how long the connection lasted) for
+    each connection the server ended."""
+    while not stop.is_set():
+        opened = time.monotonic()
+        ended = None
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(at_once)
+            sock.settimeout(SLOW_BYTE_SECONDS)
+            for byte in dripped:
+                if stop.is_set():
+                    break
+                try:
+                    sock.sendall(bytes([byte]))
+                    answer = sock.recv(64)  # waits SLOW_BYTE_SECONDS before the next byte
+                except TimeoutError:
+                    continue
+                except OSError:
+                    answer = b""
+                ended = answer[9:12].decode() if answer.startswith(b"HTTP/") else "closed"
+                break
+        if ended:
+            cuts.append((ended, time.monotonic() - opened))
+
+
+def slow_clients(cluster, rate=10):
+    """50 clients send webhooks one byte every 2 s (half their headers, half their body
+    after the headers) while normal webhooks arrive at a steady rate for 20 s, each on
+    time whatever the others wait for: the normal ones are answered in under 1 s at p99
+    and run exactly once; every slow connection is cut after PICKY_REQUEST_READ_SECONDS."""
+    from django.conf import settings
+
+    read_seconds = settings.PICKY_REQUEST_READ_SECONDS
+    connector = drill_connector("Normal webhooks")
+    slow_path = drill_connector("Slow senders").path
+    body = json.dumps(order(0)).encode()
+    request = (
+        f"POST {slow_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    stop, cuts = threading.Event(), []
+    clients = [
+        threading.Thread(target=slow_client, args=(cluster.web_port, *how, stop, cuts))
+        for how in [(b"", request + body), (request, body)] * (SLOW_CLIENTS // 2)
+    ]
+    for client in clients:
+        client.start()
+    time.sleep(SLOW_BYTE_SECONDS)  # every slow client holds a connection
+    seconds, statuses, accepted = [], [], []
+
+    def deliver(n, due):
+        payload = json.dumps(order(n)).encode()
+        status, answer = cluster.post(connector.path, payload, {"X-Idempotency-Key": f"s-{n}"})
+        seconds.append(time.monotonic() - due)
+        statuses.append(status)
+        if status == 200:
+            accepted.append(int(answer["event"]))
+
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=32) as senders:
+            for n in range(SLOW_PHASE_SECONDS * rate):
+                due = started + n / rate
+                time.sleep(max(0.0, due - time.monotonic()))
+                senders.submit(deliver, n, due)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(SLOW_BYTE_SECONDS + 30)
+    p50, p99 = (round(support.percentile(seconds, q) * 1000) for q in (0.5, 0.99))
+    held = max((lasted for _, lasted in cuts), default=0)
+    figures = dict(
+        normal_webhooks=len(statuses),
+        normal_p50_ms=p50,
+        normal_p99_ms=p99,
+        slow_clients=SLOW_CLIENTS,
+        slow_connections_cut=len(cuts),
+        cut_with=dict(collections.Counter(ended for ended, _ in cuts)),
+        slow_connection_held_max_s=round(held, 1),
+        events_per_2xx=f"{len(accepted)}/{statuses.count(200)}",
+    )
+    assert statuses.count(200) == len(statuses), f"normal webhooks not accepted: {figures}"
+    assert p99 < 1000, f"normal webhooks slowed down by slow clients: {figures}"
+    assert len(cuts) >= SLOW_CLIENTS, f"slow connections not cut: {figures}"
+    assert held < read_seconds + SLOW_BYTE_SECONDS + 2, f"slow connections held too long: {figures}"
+    wait_settled(connector, len(accepted))
+    return {**verify(connector, accepted), **figures}
+
+
 # One tenant's pathological runs against another's latency -----------------------------
 
 # The drill's worker stops runs after this: short, so that the drill sees many stopped.
@@ -611,6 +782,8 @@ DRILLS = {
     "postgres_restarted": postgres_restarted,
     "duplicate_deliveries": duplicate_deliveries,
     "hostile_payloads": hostile_payloads,
+    "chunked_bodies": chunked_bodies,
+    "slow_clients": slow_clients,
     "big_batch": big_batch,
     "pathological_regex": pathological_regex,
 }
