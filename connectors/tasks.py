@@ -5,7 +5,8 @@ from django.conf import settings
 
 from . import delays, engine, retention
 
-# The tasks that execute runs stop at these (picky/time_limits.py).
+# The tasks that execute runs stop at these (picky/time_limits.py). Celery sends them with
+# each message: the publishing process's settings count (a deployment's processes share them).
 RUN_TASK_TIME_LIMITS = {
     "soft_time_limit": settings.PICKY_RUN_TASK_SOFT_TIME_LIMIT,
     "time_limit": settings.PICKY_RUN_TASK_TIME_LIMIT,

@@ -8,6 +8,7 @@ and in the run's log lines.
 """
 
 import collections
+import collections
 import http.client
 import json
 import socket
@@ -776,6 +777,107 @@ def pathological_regex(cluster):
     return figures
 
 
+# slow_header: a timeout of 5 s against a server dripping a byte every 2 s, under a lease
+# that outlasts the outbound deadline (picky/time_limits.py).
+SLOW_HEADER_TIMEOUT = 5
+SLOW_HEADER_ENV = {
+    "PICKY_RUN_LEASE_SECONDS": "12",
+    "PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS": "6",
+    "PICKY_OUTBOUND_ALLOWLIST": "127.0.0.1",
+}
+
+
+def slow_header_connector(server):
+    from connectors import transfer
+
+    url = server.url("/orders/") + "{{ meta.event_id }}"
+    config = {"method": "POST", "url": url, "timeout": SLOW_HEADER_TIMEOUT, "fallback": "continue"}
+    return transfer.import_connector(
+        drill_project(),
+        {
+            "format": "picky.connector/v1",
+            "name": "Slow header",
+            "enabled": True,
+            "steps": [
+                {
+                    "name": "Call a slow API",
+                    "actions": [{"type": "http_request", "config": config}],
+                }
+            ],
+        },
+    )
+
+
+def restart_web(cluster):
+    """gunicorn again, with the cluster's environment as it is now."""
+    cluster.web.stop()
+    cluster.start_web()
+
+
+def slow_header(cluster, events=8):
+    """A server drips its answer's headers a byte every 2 s to HTTP Requests with a timeout of
+    5 s, and the worker is killed -9 while requests are in flight: every request ends within
+    its deadline, and each event's request is sent exactly once (a run taken over records its
+    answer as lost and goes on instead of sending it again)."""
+    from connectors.models import Run, RunLog
+    from tests.raw_servers import RawServer
+
+    previous_env = {key: cluster.env.get(key) for key in SLOW_HEADER_ENV}
+    with RawServer(drip_seconds=2) as server:
+        connector = slow_header_connector(server)
+        running = Run.objects.filter(connector=connector, status=Run.Status.RUNNING)
+        restart_worker(cluster, "drill-worker-slow-header", **SLOW_HEADER_ENV)
+        # The web processes too: they publish the run tasks, with their time limits.
+        restart_web(cluster)
+        try:
+            sender = RetryingSender(cluster, connector.path)
+            thread, errors = in_background(sender.send, events, 2, "slow", lambda n: {"n": n})
+            # Both worker processes wait on an answer: their requests are at the server.
+            support.wait_until(
+                lambda: len(server.requests) >= 2 and running.count() >= 2,
+                timeout=60,
+                interval=0.05,
+                message="requests to be in flight",
+            )
+            sent_before_kill = len(server.requests)
+            cluster.worker.kill()
+            cluster.start_worker("drill-worker-slow-header-2")
+            finish(thread, errors)
+            wait_settled(connector, len(sender.accepted))
+        finally:
+            restart_worker(cluster, "drill-worker", **previous_env)
+            restart_web(cluster)
+        received = [head.split(" ")[1].rsplit("/", 1)[1] for head in server.requests]
+    accepted = sorted(sender.accepted.values())
+    requests_per_event = collections.Counter(received.count(str(event_id)) for event_id in accepted)
+    runs = Run.objects.filter(connector=connector, replay_of=None)
+    ended = runs.filter(status__in=Run.FINISHED)
+    runs_ended_per_event = collections.Counter(
+        ended.filter(event_id=event_id).count() for event_id in accepted
+    )
+    lines = RunLog.objects.filter(run__in=runs, action_type="http_request")
+    timed_out = lines.filter(error__startswith=f"No answer within {SLOW_HEADER_TIMEOUT} seconds")
+    longest_ms = max(timed_out.values_list("duration_ms", flat=True), default=0)
+    lost = lines.filter(outputs__outcome="unknown").count()
+    figures = {
+        "events": len(accepted),
+        "requests_per_event": dict(requests_per_event),
+        "runs_ended_per_event": dict(runs_ended_per_event),
+        "action_seconds_max": round(longest_ms / 1000, 2),
+        "timed_out": timed_out.count(),
+        "taken_over_outcome_unknown": lost,
+        "requests_sent_before_kill": sent_before_kill,
+    }
+    assert dict(requests_per_event) == {1: len(accepted)}, f"requests per event: {figures}"
+    assert dict(runs_ended_per_event) == {1: len(accepted)}, f"runs per event: {figures}"
+    assert timed_out.count() + lost == len(accepted), f"outcomes: {figures}"
+    assert lost >= 1, f"no run was taken over with a request in flight: {figures}"
+    # Only the requests in flight at the kill are lost: the others end at their deadline.
+    assert lost <= sent_before_kill, f"requests cut short besides the killed ones: {figures}"
+    assert longest_ms / 1000 <= SLOW_HEADER_TIMEOUT + 1, f"a request outlasted 5 s: {figures}"
+    return figures
+
+
 DRILLS = {
     "worker_killed": worker_killed,
     "redis_stopped": redis_stopped,
@@ -786,4 +888,5 @@ DRILLS = {
     "slow_clients": slow_clients,
     "big_batch": big_batch,
     "pathological_regex": pathological_regex,
+    "slow_header": slow_header,
 }
