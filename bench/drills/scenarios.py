@@ -8,7 +8,6 @@ and in the run's log lines.
 """
 
 import collections
-import collections
 import http.client
 import json
 import socket
