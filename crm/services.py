@@ -17,10 +17,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from picky.models import Membership
+from picky.names import name_in, name_is
 from picky.rows import insert_document_sql, rows_document, select_models, selected_columns
 
 from .models import (
@@ -133,12 +133,13 @@ NAMED_FIELDS = {model: tuple(model._meta.concrete_fields) for model in (Tag, Cat
 
 @cache
 def named_query(model, count):
-    """The project's rows of `model` with any of `count` lower-cased names."""
+    """The project's rows of `model` with any of `count` names, whatever the case (LOWER on
+    both sides, as picky.names.name_in)."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     return (
         f"SELECT {selected_columns(table, NAMED_FIELDS[model])} FROM {table} "
-        f"WHERE project_id = %s AND LOWER(name) IN ({', '.join(['%s'] * count)})"
+        f"WHERE project_id = %s AND LOWER(name) IN ({', '.join(['LOWER(%s)'] * count)})"
     )
 
 
@@ -354,22 +355,14 @@ def clean_names(names):
 
 def _named(model, project_id, name, create=True):
     """The project's row of `model` with this name (case-insensitive), created if asked."""
-    row = _with_name(model, project_id, name).first()
+    row = model.objects.filter(name_is(name), project_id=project_id).first()
     if row is not None or not create:
         return row
     try:
         with transaction.atomic():
             return model.objects.create(project_id=project_id, name=name)
     except IntegrityError:
-        return _with_name(model, project_id, name).get()
-
-
-def _with_name(model, project_id, name):
-    """The project's rows of `model` with this name, whatever the case. LOWER(name), not
-    name__iexact's UPPER(name): the (project, LOWER(name)) index serves it."""
-    return model.objects.annotate(lowered=Lower("name")).filter(
-        project_id=project_id, lowered=name.lower()
-    )
+        return model.objects.filter(name_is(name), project_id=project_id).get()
 
 
 def _named_all(model, project_id, names):
@@ -379,7 +372,9 @@ def _named_all(model, project_id, names):
     if not wanted:
         return []
     rows = select_models(
-        named_query(model, len(wanted)), [project_id, *wanted], ((model, NAMED_FIELDS[model]),)
+        named_query(model, len(wanted)),
+        [project_id, *wanted.values()],
+        ((model, NAMED_FIELDS[model]),),
     )
     found = {row.name.lower(): row for (row,) in rows}
     return [
@@ -401,7 +396,7 @@ def add_tags(contact, names):
     if connection.vendor == "postgresql":
         rows = select_models(
             find_and_link_tags_query(len(wanted)),
-            [contact.project_id, *wanted, contact.pk],
+            [contact.project_id, *wanted.values(), contact.pk],
             ((Tag, NAMED_FIELDS[Tag]),),
         )
         found = {tag.name.lower(): tag for (tag,) in rows}
@@ -448,7 +443,7 @@ def link_tags(contact, tags):
 
 @cache
 def find_and_link_tags_query(count):
-    """PostgreSQL: the project's tags with any of `count` lower-cased names, each linked
+    """PostgreSQL: the project's tags with any of `count` names (whatever the case), each linked
     to a contact (its id the last parameter) as the statement reads them."""
     link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
     return (
@@ -542,7 +537,7 @@ def project_agent(project, reference):
         raise ContactError("Name the agent by username or e-mail address.")
     user = (
         get_user_model()
-        .objects.filter(Q(username__iexact=reference) | Q(email__iexact=reference))
+        .objects.filter(name_is(reference, "username") | name_is(reference, "email"))
         .filter(pk__in=Membership.objects.filter(project=project).values("user"))
         .order_by("pk")
         .first()
@@ -699,14 +694,15 @@ def segment_contacts(
     if tags:
         contacts = contacts.filter(
             pk__in=Contact.tags.through.objects.filter(
-                tag__project=project, tag__in=_any_name(Tag, project, tags)
+                tag__project=project, tag__in=Tag.objects.filter(name_in(tags), project=project)
             ).values("contact")
         )
     categories = clean_names(categories)
     if categories:
         contacts = contacts.filter(
             pk__in=Contact.categories.through.objects.filter(
-                category__project=project, category__in=_any_name(Category, project, categories)
+                category__project=project,
+                category__in=Category.objects.filter(name_in(categories), project=project),
             ).values("contact")
         )
     for position, (key, value) in enumerate((attributes or {}).items()):
@@ -721,11 +717,9 @@ def segment_contacts(
     return contacts
 
 
-def _any_name(model, project, names):
-    condition = Q()
-    for name in names:
-        condition |= Q(name__iexact=name)
-    return model.objects.filter(condition, project=project)
+def opted_out(contacts, optout_list):
+    """Those of `contacts` on the opt-out list called `optout_list`, whatever the case."""
+    return contacts.filter(optouts__in=OptOutList.objects.filter(name_is(optout_list)))
 
 
 def messageable(contacts, optout_list=""):
@@ -733,5 +727,5 @@ def messageable(contacts, optout_list=""):
     contacts = contacts.filter(blacklisted=False)
     name = str(optout_list or "").strip()
     if name:
-        contacts = contacts.exclude(optouts__name__iexact=name)
+        contacts = contacts.exclude(optouts__in=OptOutList.objects.filter(name_is(name)))
     return contacts

@@ -169,7 +169,7 @@ def skip_reasons(broadcast, contacts):
     for contact_id in contacts.filter(blacklisted=True).values_list("pk", flat=True):
         reasons[contact_id] = "The contact is blacklisted."
     if broadcast.optout_list:
-        opted_out = contacts.filter(optouts__name__iexact=broadcast.optout_list)
+        opted_out = crm.opted_out(contacts, broadcast.optout_list)
         for contact_id in opted_out.values_list("pk", flat=True):
             reasons.setdefault(contact_id, f"The contact opted out of {broadcast.optout_list!r}.")
     if adapter_for(broadcast.channel).address_kind == "email":

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crm import services as crm
 from picky.dispatch import enqueue
+from picky.names import name_is
 
 from .channels import ChannelError, adapter_for
 from .models import Broadcast, Channel, Message
@@ -51,7 +52,7 @@ def lease():
 
 def channel_named(project, name):
     """The project's enabled channel called `name`."""
-    channel = Channel.objects.filter(project=project, name__iexact=str(name or "").strip()).first()
+    channel = Channel.objects.filter(name_is(str(name or "").strip()), project=project).first()
     if channel is None:
         names = ", ".join(Channel.objects.filter(project=project).values_list("name", flat=True))
         raise MessagingError(

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm import services
 from crm.models import Category, Contact, OptOutList, Tag
+from picky.names import name_in, name_is
 
 
 @pytest.mark.parametrize(
@@ -252,6 +253,22 @@ def test_a_single_name_is_found_through_the_same_index(project):
         assert services.remove_tags(contact, ["vip"]) == ["VIP"]
     plan = plan_of(queries.captured_queries[0]["sql"])
     assert looks_up_lower_name_through("tag_lower_name", plan), plan
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+@pytest.mark.parametrize(
+    "model, index",
+    [(Tag, "tag_lower_name"), (Category, "category_lower_name"),
+     (OptOutList, "optout_list_lower_name")],
+)  # fmt: skip
+def test_the_name_lookups_of_picky_names_are_served_by_the_same_indexes(project, model, index):
+    """Segments, opt-out lists and single names filter with picky.names (iexact's
+    UPPER(name) could not use these indexes)."""
+    many_names(model, project)
+    for condition in (name_is("VIP"), name_in(["VIP", "Lead"])):
+        plan = plan_of(*model.objects.filter(condition, project=project).query.sql_with_params())
+        assert looks_up_lower_name_through(index, plan), plan
 
 
 @pytest.mark.django_db
