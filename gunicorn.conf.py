@@ -12,3 +12,6 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 # Connections a worker holds at once, slow, kept alive or being served; each being read
 # holds its bytes so far (PICKY_MAX_PAYLOAD_BYTES at most).
 worker_connections = int(os.environ.get("WEB_CONNECTIONS", "200"))
+# gunicorn's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl), which
+# every gunicorn on the machine would share; Picky does not use gunicornc.
+control_socket_disable = True
