@@ -209,9 +209,9 @@ def picky_finish_times(event_ids):
 def picky_ingest_one(connector, n):
     """Accept one event as a web process does (its id published with the others accepted
     within PICKY_EVENT_BATCH_SECONDS)."""
-    from connectors import services
+    from connectors import queue, services
 
-    services.publish_events_in_batches()
+    queue.publish_events_in_batches()
     event = services.record_event(connector, lead(n), method="POST", headers={}, source_ip=None)
     return event.pk
 

@@ -4,11 +4,9 @@ import logging
 from contextlib import contextmanager, nullcontext
 from functools import cache
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from picky.dispatch import Batcher, enqueue
 from picky.paths import attribute_paths, paths_signature, structure_signature
 from picky.rows import (
     insert_rows,
@@ -19,6 +17,7 @@ from picky.rows import (
 )
 
 from .models import Connector, Counter, Event
+from .queue import enqueue_event
 
 logger = logging.getLogger(__name__)
 
@@ -198,33 +197,6 @@ def record_rejected_event(connector, *, method, headers, source_ip, raw_body, re
         status=Event.Status.REJECTED,
         error=reason,
     )
-
-
-def enqueue_event(event_id):
-    """Hand the event to Celery; during a broker outage the sweep does it later.
-
-    In a process that publishes events in batches (`publish_events_in_batches`), the
-    event travels with the others accepted within PICKY_EVENT_BATCH_SECONDS.
-    """
-    if _event_batcher is not None:
-        _event_batcher.add(event_id)
-        return
-    from .tasks import process_event
-
-    enqueue(process_event, event_id)
-
-
-_event_batcher = None
-
-
-def publish_events_in_batches():
-    """From now on this process publishes accepted events in batches (web processes)."""
-    global _event_batcher
-    from .tasks import process_events
-
-    if _event_batcher is None and settings.PICKY_EVENT_BATCH_SECONDS > 0:
-        _event_batcher = Batcher(process_events, linger=settings.PICKY_EVENT_BATCH_SECONDS)
-    return _event_batcher
 
 
 def has_sample(connector):

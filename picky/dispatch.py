@@ -13,6 +13,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +22,21 @@ _broker_down_until = 0.0
 ARGSREPR_MAX = 1024
 
 
+def celery_task(task):
+    """`task` itself, or the Celery task of that dotted name ("connectors.tasks.continue_run").
+
+    The code a tasks module calls publishes its tasks by name: the tasks module imports
+    that code, so it could not import the tasks module back without a circle. Resolved at
+    publish time (a dictionary look-up once the tasks module is loaded), the task keeps
+    what it declares (time limits, eager execution in tests)."""
+    return import_string(task) if isinstance(task, str) else task
+
+
 def enqueue(task, *args):
-    """Publish `task(*args)`; True when handed to the broker, False when left to a sweep."""
+    """Publish `task(*args)` (a task or its name, see celery_task); True when handed to the
+    broker, False when left to a sweep."""
     global _broker_down_until
+    task = celery_task(task)
     if time.monotonic() < _broker_down_until:
         return False
     try:
@@ -64,7 +77,7 @@ class Batcher:
     """
 
     def __init__(self, task, linger, max_items=100):
-        self.task = task
+        self.task = celery_task(task)
         self.linger = linger
         self.max_items = max_items
         self.pending = []

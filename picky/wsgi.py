@@ -36,6 +36,6 @@ def application(environ, start_response):
 
 
 # Imported once Django is set up above.
-from connectors.services import publish_events_in_batches  # noqa: E402
+from connectors.queue import publish_events_in_batches  # noqa: E402
 
 publish_events_in_batches()

@@ -5,7 +5,7 @@ import importlib
 import pytest
 from django.db import transaction
 
-from connectors import services
+from connectors import queue, services
 from connectors.models import Connector, Event
 from picky import dispatch
 from picky.celery import app
@@ -39,8 +39,8 @@ def drain_messages():
 def batched(settings, monkeypatch):
     """This process publishes accepted events as a web process does."""
     settings.PICKY_EVENT_BATCH_SECONDS = 0.5
-    monkeypatch.setattr(services, "_event_batcher", None)
-    batcher = services.publish_events_in_batches()
+    monkeypatch.setattr(queue, "_event_batcher", None)
+    batcher = queue.publish_events_in_batches()
     yield batcher
     batcher.flush()
 
@@ -96,10 +96,10 @@ def test_batches_are_capped_and_a_broker_outage_leaves_the_events_to_the_sweep(
 def test_the_web_application_publishes_events_in_batches(monkeypatch):
     import picky.wsgi
 
-    monkeypatch.setattr(services, "_event_batcher", None)
+    monkeypatch.setattr(queue, "_event_batcher", None)
     importlib.reload(picky.wsgi)  # as gunicorn loads it
-    assert services._event_batcher is not None
-    assert services._event_batcher.task.name == "connectors.tasks.process_events"
+    assert queue._event_batcher is not None
+    assert queue._event_batcher.task.name == "connectors.tasks.process_events"
 
 
 def test_a_published_message_shows_its_arguments_plainly(in_memory_broker):

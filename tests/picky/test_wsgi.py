@@ -7,14 +7,14 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from connectors import services
+from connectors import queue
 from connectors.models import Event
 
 
 @pytest.fixture
 def application(monkeypatch):
     """picky.wsgi's application; the events batcher it sets up is this test's only."""
-    monkeypatch.setattr(services, "_event_batcher", services._event_batcher)
+    monkeypatch.setattr(queue, "_event_batcher", queue._event_batcher)
     return importlib.import_module("picky.wsgi").application
 
 
