@@ -53,6 +53,7 @@ from django.utils import timezone
 from picky.dates import DateError, read_datetime, wall_time
 from picky.templating import render_value, template_errors, to_text
 
+from . import runs
 from .models import Run, RunLog, ScheduledStep, Step
 
 UNITS = ("minutes", "hours", "days", "weeks")
@@ -294,8 +295,7 @@ def park_run(run, step, step_index, plan):
         ScheduledStep.objects.filter(run=run, status=ScheduledStep.Status.PENDING).update(
             status=ScheduledStep.Status.CANCELLED
         )
-        run.next_step = step_index
-        Run.objects.filter(pk=run.pk).update(next_step=step_index)
+        runs.park_run(run, step_index)
         return ScheduledStep.objects.create(
             project_id=run.project_id,
             connector_id=run.connector_id,
@@ -342,8 +342,6 @@ def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
     cannot resume anything and is marked failed. Returns the rows settled
     (fired or failed).
     """
-    from . import engine
-
     with transaction.atomic():
         now = timezone.now()
         rows = claim_due(now, batch_size)
@@ -361,7 +359,7 @@ def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
             status=ScheduledStep.Status.FAILED, fired_at=now
         )
         indexes = step_indexes({row[3] for row in ready})
-        engine.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
+        runs.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
     return len(ready) + len(ended)
 
 
@@ -422,14 +420,7 @@ def cancel_schedules(schedules, reason):
 
 
 def _stop_cancelled_runs(rows, reason):
-    now = timezone.now()
-    run_ids = [row[1] for row in rows]
-    waiting = set(
-        Run.objects.filter(pk__in=run_ids, status=Run.Status.WAITING).values_list("pk", flat=True)
-    )
-    Run.objects.filter(pk__in=waiting).update(
-        status=Run.Status.STOPPED, finished_at=now, error=reason
-    )
+    waiting = runs.stop_waiting_runs([row[1] for row in rows], reason)
     indexes = step_indexes({row[3] for row in rows})
     RunLog.objects.bulk_create(
         RunLog(
