@@ -2,20 +2,14 @@
 
 import logging
 from contextlib import contextmanager, nullcontext
-from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from picky.paths import attribute_paths, paths_signature, structure_signature
-from picky.rows import (
-    insert_rows,
-    inserted_fields,
-    row_document,
-    select_models,
-    selected_columns,
-)
+from picky.rows import insert_rows
 
+from . import queries
 from .models import Connector, Counter, Event
 from .queue import enqueue_event
 
@@ -94,33 +88,10 @@ def duplicates_refused(idempotency_key, **connector_lookup):
         raise DuplicateDelivery(original) from None
 
 
-# What the ingest needs of a connector, and whether it has a sample without reading the
-# sample (up to a megabyte of JSON). Raw SQL: the ORM spends several times longer
-# compiling this lookup than the database spends answering it.
-INGEST_CONNECTOR_FIELDS = tuple(
-    field for field in Connector._meta.concrete_fields if field.name in ("id", "project", "enabled")
-)
-INGEST_CONNECTOR_SHAPE = ((Connector, INGEST_CONNECTOR_FIELDS),)
-
-
-@cache
-def ingest_connector_query():
-    table = connection.ops.quote_name(Connector._meta.db_table)
-    return (
-        f"SELECT {selected_columns('c', INGEST_CONNECTOR_FIELDS)}, "
-        f"c.sample_payload IS NOT NULL AS has_sample FROM {table} c WHERE c.token = %s"
-    )
-
-
 def connector_for_ingest(token):
     """The connector with this URL token, or None: only what the ingest needs of it, and
     `has_sample`, whether it has its sample."""
-    found = select_models(ingest_connector_query(), [token], INGEST_CONNECTOR_SHAPE)
-    if not found:
-        return None
-    connector, has_sample_ = found[0]
-    connector.has_sample = bool(has_sample_)
-    return connector
+    return queries.connector_for_ingest(token)
 
 
 def accept_event(token, payload, *, method, headers, source_ip, idempotency_key=""):
@@ -131,55 +102,18 @@ def accept_event(token, payload, *, method, headers, source_ip, idempotency_key=
     token, (connector, None) when it is disabled. On PostgreSQL the connector is looked up
     and the event INSERTed in one statement: one round trip per webhook.
     """
-    meta = {"method": method, "headers": headers, "source_ip": source_ip}
-    if connection.vendor != "postgresql":
-        connector = connector_for_ingest(token)
-        if connector is None or not connector.enabled:
-            return connector, None
-        event = record_event(connector, payload, idempotency_key=idempotency_key, **meta)
-        return connector, event.pk
     now = timezone.now()
     row = {"payload": payload, "received_at": now, "enqueued_at": now,
-           "idempotency_key": idempotency_key, **meta}  # fmt: skip
+           "idempotency_key": idempotency_key, "method": method, "headers": headers,
+           "source_ip": source_ip}  # fmt: skip
     with duplicates_refused(idempotency_key, connector__token=token):
-        found = select_models(
-            accept_event_query(), [token, row_document(Event, row)], INGEST_CONNECTOR_SHAPE
-        )
-    if not found:
+        found = queries.insert_event_for_token(token, row)
+    if found is None:
         return None, None
-    connector, has_sample_, event_id = found[0]
-    connector.has_sample = bool(has_sample_)
+    connector, event_id = found
     if event_id is not None:
         event_recorded(connector, event_id, payload)
     return connector, event_id
-
-
-# An accepted event's columns that its connector's row gives (accept_event_query).
-ACCEPTED_FROM_CONNECTOR = {"project_id": "found.project_id", "connector_id": "found.id"}
-
-
-@cache
-def accept_event_query():
-    """PostgreSQL: the connector with a token (its INGEST_CONNECTOR_FIELDS, has_sample) and
-    the id of the event INSERTed for it when it is enabled (else null), in one statement.
-    The event's values come as one JSON document (`row_document`): one `json.dumps`
-    rather than a dozen values prepared and sent one by one."""
-    quote = connection.ops.quote_name
-    table = quote(Event._meta.db_table)
-    fields = inserted_fields(Event)
-    values = ", ".join(
-        ACCEPTED_FROM_CONNECTOR.get(field.attname, f"given.{quote(field.column)}")
-        for field in fields
-    )
-    returned = ", ".join(f"found.{quote(field.column)}" for field in INGEST_CONNECTOR_FIELDS)
-    return (
-        f"WITH found AS ({ingest_connector_query()}), "
-        f"accepted AS (INSERT INTO {table} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"SELECT {values} FROM found, jsonb_populate_record(NULL::{table}, %s::jsonb) given "
-        "WHERE found.enabled RETURNING id) "
-        f"SELECT {returned}, found.has_sample, (SELECT id FROM accepted) FROM found"
-    )
 
 
 def record_rejected_event(connector, *, method, headers, source_ip, raw_body, reason):
@@ -265,19 +199,7 @@ def connector_by_name(project, name):
 
 def increment_counter(project, name, amount=1):
     """Add `amount` to a named counter atomically; returns the value this call produced."""
-    from django.db import connection
-
-    table = Counter._meta.db_table
-    with connection.cursor() as cursor:
-        # One statement: concurrent increments serialise on the row, and each
-        # caller reads back exactly the value its own increment produced.
-        cursor.execute(
-            f"INSERT INTO {table} (project_id, name, value, updated_at) VALUES (%s, %s, %s, %s) "
-            f"ON CONFLICT (project_id, name) DO UPDATE SET value = {table}.value + excluded.value, "
-            "updated_at = excluded.updated_at RETURNING value",
-            [project.pk, name, amount, timezone.now()],
-        )
-        return cursor.fetchone()[0]
+    return queries.increment_counter(project.pk, name, amount)
 
 
 def reset_counter(project, name, value=0):

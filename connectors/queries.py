@@ -1,0 +1,108 @@
+"""The connectors' SQL that the ORM cannot express, or compiles slower than the database
+answers it, on the hot path (DESIGN.md "The hot path"); the one place that asks which
+database it runs on (`connection.vendor`).
+"""
+
+from functools import cache
+
+from django.db import connection
+from django.utils import timezone
+
+from picky.rows import insert_rows, inserted_fields, row_document, select_models, selected_columns
+
+from .models import Connector, Counter, Event
+
+# What the ingest needs of a connector, and whether it has a sample without reading the
+# sample (up to a megabyte of JSON).
+INGEST_CONNECTOR_FIELDS = tuple(
+    field for field in Connector._meta.concrete_fields if field.name in ("id", "project", "enabled")
+)
+INGEST_CONNECTOR_SHAPE = ((Connector, INGEST_CONNECTOR_FIELDS),)
+
+
+def connector_for_ingest(token):
+    """The connector with this URL token, or None: only what the ingest needs of it, and
+    `has_sample`, whether it has its sample."""
+    found = select_models(ingest_connector_query(), [token], INGEST_CONNECTOR_SHAPE)
+    if not found:
+        return None
+    connector, has_sample = found[0]
+    connector.has_sample = bool(has_sample)
+    return connector
+
+
+def insert_event_for_token(token, row):
+    """INSERT an event of the connector with this URL token when that connector is enabled:
+    `row` holds the event's values but its project and connector. Returns None when no
+    connector has the token, else (connector as connector_for_ingest, the event's id or
+    None when the connector is disabled).
+
+    On PostgreSQL the connector is looked up and the event INSERTed in one statement: one
+    round trip per webhook."""
+    if connection.vendor != "postgresql":
+        connector = connector_for_ingest(token)
+        if connector is None or not connector.enabled:
+            return None if connector is None else (connector, None)
+        event = Event(project_id=connector.project_id, connector=connector, **row)
+        insert_rows([event])
+        return connector, event.pk
+    found = select_models(
+        accept_event_query(), [token, row_document(Event, row)], INGEST_CONNECTOR_SHAPE
+    )
+    if not found:
+        return None
+    connector, has_sample, event_id = found[0]
+    connector.has_sample = bool(has_sample)
+    return connector, event_id
+
+
+@cache
+def ingest_connector_query():
+    table = connection.ops.quote_name(Connector._meta.db_table)
+    return (
+        f"SELECT {selected_columns('c', INGEST_CONNECTOR_FIELDS)}, "
+        f"c.sample_payload IS NOT NULL AS has_sample FROM {table} c WHERE c.token = %s"
+    )
+
+
+# An accepted event's columns that its connector's row gives (accept_event_query).
+ACCEPTED_FROM_CONNECTOR = {"project_id": "found.project_id", "connector_id": "found.id"}
+
+
+@cache
+def accept_event_query():
+    """PostgreSQL: the connector with a token (its INGEST_CONNECTOR_FIELDS, has_sample) and
+    the id of the event INSERTed for it when it is enabled (else null), in one statement.
+    The event's values come as one JSON document (`row_document`): one `json.dumps`
+    rather than a dozen values prepared and sent one by one."""
+    quote = connection.ops.quote_name
+    table = quote(Event._meta.db_table)
+    fields = inserted_fields(Event)
+    values = ", ".join(
+        ACCEPTED_FROM_CONNECTOR.get(field.attname, f"given.{quote(field.column)}")
+        for field in fields
+    )
+    returned = ", ".join(f"found.{quote(field.column)}" for field in INGEST_CONNECTOR_FIELDS)
+    return (
+        f"WITH found AS ({ingest_connector_query()}), "
+        f"accepted AS (INSERT INTO {table} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"SELECT {values} FROM found, jsonb_populate_record(NULL::{table}, %s::jsonb) given "
+        "WHERE found.enabled RETURNING id) "
+        f"SELECT {returned}, found.has_sample, (SELECT id FROM accepted) FROM found"
+    )
+
+
+def increment_counter(project_id, name, amount):
+    """Add `amount` to a named counter, creating it, in one statement: concurrent increments
+    serialise on the row, and each caller reads back exactly the value its own increment
+    produced."""
+    table = Counter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, name, value, updated_at) VALUES (%s, %s, %s, %s) "
+            f"ON CONFLICT (project_id, name) DO UPDATE SET value = {table}.value + excluded.value, "
+            "updated_at = excluded.updated_at RETURNING value",
+            [project_id, name, amount, timezone.now()],
+        )
+        return cursor.fetchone()[0]
