@@ -18,6 +18,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from picky.json_input import JSONInputError, parse_json
 from picky.tenancy import ProjectScopedAdminMixin
 
 from . import http_admin  # noqa: F401 (admin pages of the HTTP actions)
@@ -134,8 +135,9 @@ class ConfigTextarea(forms.Textarea):
         if not (self.any_json or text[:1] in ("[", "{")):
             return value
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            parsed = parse_json(text)
+        except JSONInputError:
+            # Kept as typed: the field reads it as text, or refuses it with its error.
             return value
         return value if isinstance(parsed, str) else parsed
 

@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 
 from crm.services import contact_as_context
+from picky.json_input import JSONInputError, check_storable
 from picky.secret_values import MaskedKeysMixin
 from picky.templating import render, render_deep, template_errors
 
@@ -74,8 +75,8 @@ VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ActionConfigForm(forms.Form):
-    """Base of every type's config form: the options every action has, and a
-    check that refuses templates that do not parse."""
+    """Base of every type's config form: the options every action has, and checks
+    that refuse values the database cannot store and templates that do not parse."""
 
     save_as = forms.RegexField(
         regex=VARIABLE_NAME,
@@ -93,6 +94,12 @@ class ActionConfigForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
+            # Fields that take any JSON value pass what they are given: checked here.
+            try:
+                check_storable(value)
+            except JSONInputError as exc:
+                self.add_error(name, exc.message)
+                continue
             for text in _strings_in(value):
                 for error in template_errors(text):
                     self.add_error(name, error)

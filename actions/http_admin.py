@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from picky import alerts
+from picky.json_input import JSONInputError, parse_json
 from picky.models import AlertState
 from picky.tenancy import EDIT, ProjectScopedAdminMixin
 
@@ -89,9 +90,9 @@ def parse_payload(text):
     if len(text) > MAX_TEST_PAYLOAD_CHARS:
         return None, f"The payload is longer than {MAX_TEST_PAYLOAD_CHARS} characters."
     try:
-        payload = json.loads(text or "{}")
-    except ValueError as exc:
-        return None, f"The payload is not valid JSON: {exc}."
+        payload = parse_json(text or "{}")
+    except JSONInputError as exc:
+        return None, exc.message
     if not isinstance(payload, dict):
         return None, "The payload must be a JSON object, like the body of a webhook."
     return payload, ""

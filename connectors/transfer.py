@@ -15,6 +15,7 @@ from django.db.models import Prefetch
 
 from actions.models import Action
 from actions.registry import get_type
+from picky.json_input import unstorable_character
 from picky.templating import TemplateSyntaxError, compile_path, template_errors
 
 from .delays import delay_errors
@@ -142,8 +143,10 @@ def clean_document(project, data, name=None):
     errors.extend(unknown_key_errors(data, CONNECTOR_KEYS, ""))
 
     connector_name = data.get("name") if name is None else name
-    errors.extend(name_errors(connector_name, "name", required=True))
-    if isinstance(connector_name, str):
+    name_problems = name_errors(connector_name, "name", required=True)
+    errors.extend(name_problems)
+    # Looked up only when it is text the database can compare.
+    if not name_problems:
         connector_name = connector_name.strip()
         if (
             connector_name
@@ -326,6 +329,9 @@ def name_errors(name, path, required):
         return [(path, f"must be text, not {json_type(name)}")]
     if required and not name.strip():
         return [(path, "is required")]
+    unstorable = unstorable_character(name)
+    if unstorable:
+        return [(path, f"holds {unstorable}, which cannot be stored")]
     if len(name) > NAME_MAX_LENGTH:
         return [(path, f"must be at most {NAME_MAX_LENGTH} characters")]
     return []

@@ -5,6 +5,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from picky.json_input import JSONInputError
 from picky.net import client_ip
 from picky.request_body import BodyError
 
@@ -52,7 +53,7 @@ def receive(request, token):
         try:
             key = idempotency_key(request)
             payload = parse_request(request)
-        except (IngestError, BodyError) as problem:
+        except (IngestError, JSONInputError, BodyError) as problem:
             return refuse(request, services.connector_for_ingest(token), meta, problem)
         try:
             connector, event_id = services.accept_event(token, payload, idempotency_key=key, **meta)
@@ -73,8 +74,8 @@ def receive(request, token):
 
 def refuse(request, connector, meta, problem=None):
     """The answer to a webhook that is not accepted: the connector is unknown, else
-    disabled, else `problem` (an IngestError or a BodyError). What a known connector was
-    sent is kept as a rejected event, so that its user can see why."""
+    disabled, else `problem` (an IngestError, a JSONInputError or a BodyError). What a
+    known connector was sent is kept as a rejected event, so that its user can see why."""
     if connector is None:
         return error_response(404, "unknown_connector", "No connector has this URL.")
     if not connector.enabled:

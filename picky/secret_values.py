@@ -15,6 +15,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from .json_input import JSONInputField
+
 MASK = "•••••• (saved; type to replace)"
 # Names of secret headers, query parameters and settings: Authorization, X-Api-Key, ...
 SECRET_NAME = re.compile(
@@ -157,7 +159,7 @@ class MaskedKeysMixin(KeepsSavedValue):
         return unmasked(super().to_python(value), self.saved)
 
 
-class MaskedJSONField(MaskedKeysMixin, forms.JSONField):
+class MaskedJSONField(MaskedKeysMixin, JSONInputField):
     """A JSON object edited as text, its secret keys masked."""
 
     def prepare_value(self, value):

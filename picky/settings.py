@@ -181,6 +181,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["picky.api_auth.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, through the JSON sanitiser (picky/json_input.py), as every entry point.
+    "DEFAULT_PARSER_CLASSES": ["picky.api_parser.JSONInputParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -13,6 +13,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import ForeignKey, ManyToManyField, OneToOneField
 from django.http import Http404
 
+from .json_input import JSONInputAdminMixin
 from .models import Membership, Project
 
 VIEW, EDIT = "view", "edit"
@@ -92,7 +93,7 @@ def section_of(model):
     return model._meta.label_lower
 
 
-class ProjectScopedAdminMixin:
+class ProjectScopedAdminMixin(JSONInputAdminMixin):
     """Scope a ModelAdmin to the projects the user is a member of, and to what their role
     may do in this section there.
 
@@ -182,7 +183,7 @@ class ProjectScopedAdminMixin:
         return self.has_section_access(request, EDIT, obj)
 
 
-class ProjectScopedInlineMixin:
+class ProjectScopedInlineMixin(JSONInputAdminMixin):
     """The same rules for an inline, which follows the section of its page: the parent
     row is already scoped, the inline's own foreign-key choices are scoped here."""
 

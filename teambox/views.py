@@ -1,10 +1,9 @@
 """The channel webhook: provider handshakes, inbound messages and status callbacks."""
 
-import json
-
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from picky.json_input import JSONInputError, check_storable, parse_json
 from picky.request_body import BodyError, read_body
 
 from .channels import WebhookError, adapter_for
@@ -57,12 +56,16 @@ def channel_webhook(request, token):
 
 
 def parse_body(request, body):
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {key: request.POST.get(key) for key in request.POST}
+    """The body as a JSON object, read and checked by the JSON sanitiser (what the
+    database cannot store is refused here, with where it is)."""
     try:
-        data = json.loads(body or b"null")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WebhookError(f"The body is not JSON: {exc}") from exc
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            data = {key: request.POST.get(key) for key in request.POST}
+            check_storable(data)
+            return data
+        data = parse_json(body or b"null")
+    except JSONInputError as exc:
+        raise WebhookError(exc.message) from exc
     if not isinstance(data, dict):
         raise WebhookError("The body must be a JSON object.")
     return data

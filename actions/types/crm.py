@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from crm import services as crm
 from picky.dates import DateError, read_datetime
+from picky.json_input import JSONInputField
 
 from ..base import ActionConfigForm, ActionError, ActionType, Result
 from ..registry import register
@@ -86,7 +87,7 @@ class MapContactForm(ActionConfigForm):
     )
     email = forms.CharField(required=False, help_text="E-mail address, e.g. {{ event.email }}.")
     name = forms.CharField(required=False)
-    attributes = forms.JSONField(
+    attributes = JSONInputField(
         required=False, help_text='Attributes to set, e.g. {"city": "{{ event.city }}"}.'
     )
     # "Only existing" rather than "create": a missing box means False, and creating

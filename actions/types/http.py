@@ -16,6 +16,7 @@ from django.core.validators import URLValidator
 from django.urls import reverse
 
 from picky import outbound
+from picky.json_input import JSONInputError, decode_json
 from picky.secret_values import MaskedKeysMixin
 from picky.templating import HOLE, to_text
 
@@ -57,8 +58,8 @@ class KeyValueField(JSONValueField):
             return {}
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = decode_json(value)
+            except JSONInputError:
                 return self.from_lines(value)
         if isinstance(value, dict):
             return {str(key).strip(): to_text(item) for key, item in value.items()}
@@ -213,9 +214,9 @@ class HttpRequestForm(HttpConfigForm):
                 self.add_error("body", "Choose a body type, or leave the body empty.")
         elif body_type == "json" and isinstance(body, str) and not HOLE.search(body):
             try:
-                json.loads(body)
-            except ValueError as exc:
-                self.add_error("body", f"Not a valid JSON document: {exc}.")
+                decode_json(body)
+            except JSONInputError as exc:
+                self.add_error("body", exc.message)
         elif body_type == "query" and not isinstance(body, (dict, str, type(None))):
             self.add_error("body", "Give an object of key/values or a text like a=1&b=2.")
         return cleaned

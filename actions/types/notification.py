@@ -7,6 +7,7 @@ from django.core.mail import EmailMessage
 
 from connectors import services as connector_services
 from crm import services as crm
+from picky.json_input import JSONInputField
 from teambox import broadcasts
 from teambox import channels as adapters
 from teambox import services as messaging
@@ -307,7 +308,7 @@ class BroadcastForm(MessageContentForm):
     name = forms.CharField(required=False, max_length=200, help_text="Shown in the admin.")
     tags = NameListField(required=False, help_text="Contacts with any of these tags.")
     categories = NameListField(required=False, help_text="Contacts in any of these categories.")
-    attributes = forms.JSONField(
+    attributes = JSONInputField(
         required=False, help_text='Contacts whose attributes equal these: {"state": "Kerala"}.'
     )
     interacted_within_hours = forms.FloatField(

@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from picky.json_input import JSONInputError, JSONInputField, parse_json
 from picky.models import Project
 
 from .. import transfer
@@ -26,24 +27,15 @@ class JSONEditor(forms.Textarea):
         js = ["picky/json-editor.js"]
 
 
-class JSONText(forms.JSONField):
-    """JSON typed as text; a syntax error says where (line and column)."""
+class JSONText(JSONInputField):
+    """JSON typed as text, read by the JSON sanitiser: a syntax error says where (line
+    and column), and so does what the database cannot store."""
 
     widget = JSONEditor
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         super().__init__(**kwargs)
-
-    def to_python(self, value):
-        if isinstance(value, str) and value.strip():
-            try:
-                json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(
-                    f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-                ) from exc
-        return super().to_python(value)
 
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):
@@ -160,16 +152,11 @@ class ImportForm(forms.Form):
         if upload and text.strip():
             raise ValidationError("Give either a file or pasted JSON, not both.")
         if upload:
-            try:
-                text = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise ValidationError("The file is not UTF-8 text.") from exc
+            text = upload.read()
         if not text.strip():
             raise ValidationError("Choose a file or paste the connector JSON.")
         try:
-            cleaned["data"] = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-            ) from exc
+            cleaned["data"] = parse_json(text)
+        except JSONInputError as exc:
+            raise ValidationError(exc.message, code=exc.code) from exc
         return cleaned

@@ -96,7 +96,7 @@ def test_test_button_refuses_a_payload_that_is_not_json(client, member, project,
     action = make_action(project, {"url": url(httpserver, "/x")})
     client.force_login(member)
     body = client.post(page("http_action_test", action), {"payload": "{nope"}).content.decode()
-    assert "The payload is not valid JSON" in body
+    assert "Not valid JSON: Expecting property name" in body
     assert httpserver.log == []
 
 

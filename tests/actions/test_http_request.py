@@ -633,7 +633,7 @@ def test_simulation_sends_nothing_and_answers_with_the_mapped_response(project, 
         ({"url": "https://a.io", "headers": {"Bad Name": "x"}}, "headers", "not a valid header"),
         ({"url": "https://a.io", "headers": "no colon here"}, "headers", "is not 'name: value'"),
         ({"url": "https://a.io", "body": {"a": 1}}, "body", "Choose a body type"),
-        ({"url": "https://a.io", "body_type": "json", "body": "{bad"}, "body", "Not a valid JSON"),
+        ({"url": "https://a.io", "body_type": "json", "body": "{bad"}, "body", "Not valid JSON"),
         ({"url": "https://a.io", "save_as": "2fast"}, "save_as", "letters, digits"),
         ({"url": "https://a.io", "alert_emails": "ops@x.io, nope"}, "alert_emails", "'nope'"),
         (

@@ -294,7 +294,7 @@ class TestImportExport:
             "/api/v1/connectors/import", "{not json", content_type="application/json"
         )
         assert response.status_code == 400
-        assert response.json()["detail"].startswith("JSON parse error")
+        assert response.json()["detail"].startswith("Not valid JSON: Expecting property name")
 
     def test_a_body_that_is_a_list_is_400(self, api):
         response = api.post("/api/v1/connectors/import", [DOCUMENT], format="json")

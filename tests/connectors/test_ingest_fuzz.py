@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.ingest import check_storable, json_surely_storable
 from connectors.models import Event
+from picky.json_input import check_storable, json_surely_storable
 
 LIMIT = 1024 * 1024
 

@@ -425,7 +425,9 @@ class TestCommands:
         source = tmp_path / "broken.json"
         source.write_text('{"format": "picky.connector/v1",\n "name": }')
 
-        with pytest.raises(CommandError, match="malformed JSON at line 2, column 10"):
+        with pytest.raises(
+            CommandError, match="Not valid JSON: Expecting value at line 2, column 10"
+        ):
             call_command("import_connector", str(source), project="acme")
 
     @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.transfer import ConnectorImportError, import_connector
+from picky.json_input import JSONInputError, parse_json
 from picky.models import Project
 
 
@@ -40,15 +40,13 @@ class Command(BaseCommand):
             if file == "-":
                 text = stdin.read()
             else:
-                with open(file, encoding="utf-8-sig") as handle:
+                with open(file, "rb") as handle:
                     text = handle.read()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
         except UnicodeDecodeError as exc:
             raise CommandError(f"{file} is not UTF-8 text (byte {exc.start}).") from exc
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CommandError(
-                f"{file}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
-            ) from exc
+            return parse_json(text)
+        except JSONInputError as exc:
+            raise CommandError(f"{file}: {exc.message}") from exc
