@@ -6,5 +6,6 @@ class ActionsConfig(AppConfig):
     verbose_name = "Actions"
 
     def ready(self):
-        # Importing the type modules registers every action type.
+        # Importing the type modules registers every action type; they import models,
+        # so not before the apps are loaded.
         from . import types  # noqa: F401

@@ -24,7 +24,7 @@ from picky.tenancy import EDIT, ProjectScopedAdminMixin
 from . import http_services
 from .models import Action, HttpRequestLog
 from .registry import get_type
-from .types.http import OutboundActionType
+from .types.http import OutboundActionType, alert_recipients
 
 MAX_TEST_PAYLOAD_CHARS = 200_000
 
@@ -173,7 +173,7 @@ def reset_mail_view(request, action_id):
         f"Alert mail of {action}",
         state=state,
         next_mail_at=alerts.next_mail_at(state),
-        recipients=http_services.alert_recipients(action),
+        recipients=alert_recipients(action),
     )
 
 

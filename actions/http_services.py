@@ -27,7 +27,6 @@ from picky.templating import empty_holes
 from .base import ActionContext, ActionError
 from .models import HttpRequestLog, HttpResponseMapping
 from .registry import get_type
-from .types.fields import TemplatedEmailListField
 
 KEPT_LOGS = 20
 LOGGED_BODY_CHARS = 64 * 1024
@@ -356,15 +355,6 @@ def mapping_notice(mapping):
 
 def alert_source(action):
     return f"action:{action.pk}"
-
-
-def alert_recipients(action):
-    """Where the action's alert mail goes: its alert emails, else the project's address."""
-    configured = TemplatedEmailListField().to_python((action.config or {}).get("alert_emails"))
-    if configured:
-        return configured
-    project = action.step.connector.project
-    return [project.alert_email] if project.alert_email else []
 
 
 def action_log_url(action):

@@ -4,6 +4,7 @@ import os
 from celery import Celery, bootsteps
 from celery.signals import task_postrun, task_prerun
 from celery.worker import state as worker_state
+from django.db import close_old_connections
 
 from .broker import use_for_redis_urls
 
@@ -81,6 +82,4 @@ def close_old_database_connections(task=None, **kwargs):
     if task is not None and task.request.is_eager:
         # Run in the caller's process, inside its connection (and maybe its transaction).
         return
-    from django.db import close_old_connections
-
     close_old_connections()

@@ -1,8 +1,12 @@
 """The embedded demo: a project, an admin user, a connector that thanks each lead on a
-sandbox channel (idempotent)."""
+sandbox channel (idempotent). Demo wiring, so it may import the apps (DESIGN.md "Layout")."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+
+from actions.models import Action
+from connectors.models import Connector, Step
+from teambox.models import Channel
 
 from .models import Membership, Project
 
@@ -16,8 +20,6 @@ DEMO_STEP_NAME = "Thank the lead"
 
 @transaction.atomic
 def setup_demo():
-    from connectors.models import Connector
-
     user, created = get_user_model().objects.get_or_create(
         username=DEMO_USERNAME,
         defaults={"is_staff": True, "is_superuser": True, "email": "demo@picky.local"},
@@ -49,10 +51,6 @@ def setup_demo():
 
 def add_demo_messaging(project, connector):
     """A sandbox channel and a step that thanks each lead on it (messages show in the admin)."""
-    from actions.models import Action
-    from connectors.models import Step
-    from teambox.models import Channel
-
     Channel.objects.get_or_create(
         project=project, name=DEMO_CHANNEL_NAME, defaults={"kind": Channel.Kind.SANDBOX}
     )

@@ -9,6 +9,7 @@ User-level timers are rows (ScheduledStep), never periodic tasks.
 
 from django.conf import settings
 from django.db import transaction
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 SYSTEM_SCHEDULES = [
     ("picky: send due messages and broadcasts", "teambox.tasks.sweep_messaging",
@@ -35,8 +36,6 @@ def interval_of(entry):
 
 @transaction.atomic
 def ensure_system_schedules():
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
     for entry in SYSTEM_SCHEDULES:
         name, task, _, _ = entry
         seconds = max(1, round(interval_of(entry)))

@@ -24,12 +24,12 @@ from picky.templating import render, template_errors
 
 from .channels import adapter_for
 from .models import Broadcast, BroadcastRecipient, Channel, Message
+from .queue import enqueue_broadcast_batch
 from .services import (
     SESSION_WINDOW,
     MessagingError,
     check_content,
     contacts_in_session,
-    enqueue,
     lease,
 )
 from .services import deliver_message as deliver
@@ -124,8 +124,6 @@ def segment_of(broadcast):
 
 def start_broadcast(broadcast):
     """Snapshot the segment into recipients and start sending; returns the broadcast."""
-    from .tasks import send_broadcast_batch
-
     with transaction.atomic():
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
         if broadcast.status != Broadcast.Status.DRAFT:
@@ -159,7 +157,7 @@ def start_broadcast(broadcast):
             broadcast.finished_at = now
         broadcast.save()
     if broadcast.status == Broadcast.Status.RUNNING:
-        transaction.on_commit(lambda: enqueue(send_broadcast_batch, broadcast.pk))
+        transaction.on_commit(lambda: enqueue_broadcast_batch(broadcast.pk))
     return broadcast
 
 

@@ -24,12 +24,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm import services as crm
-from picky.dispatch import enqueue
 from picky.models import Project
 from picky.rows import insert_values, mark_inserted
 
 from .channels import WebhookError, adapter_for
 from .models import InboundDelivery, Message
+from .queue import enqueue_inbound_delivery
 from .signals import message_received
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def accept_webhook(channel, data):
         statuses=len(changes),
         lease_until=timezone.now() + lease(),
     )
-    transaction.on_commit(partial(enqueue_delivery, delivery.pk))
+    transaction.on_commit(partial(enqueue_inbound_delivery, delivery.pk))
     return Accepted(len(incoming), len(changes), delivery.pk)
 
 
@@ -95,12 +95,6 @@ def check_provider_ids(incoming):
             raise WebhookError(
                 f"The message id {item.provider_id[:40]!r}… is longer than {limit} characters."
             )
-
-
-def enqueue_delivery(delivery_id):
-    from .tasks import process_inbound_delivery
-
-    enqueue(process_inbound_delivery, delivery_id)
 
 
 # Storing ------------------------------------------------------------------------------
@@ -417,7 +411,7 @@ def sweep_deliveries(now=None):
         )
         InboundDelivery.objects.filter(pk__in=ids).update(lease_until=now + lease())
     for delivery_id in ids:
-        enqueue_delivery(delivery_id)
+        enqueue_inbound_delivery(delivery_id)
     return len(ids)
 
 
@@ -432,7 +426,7 @@ def retry_deliveries(deliveries):
         lease_until=timezone.now() + lease(),
     )
     for delivery_id in ids:
-        transaction.on_commit(partial(enqueue_delivery, delivery_id))
+        transaction.on_commit(partial(enqueue_inbound_delivery, delivery_id))
     return len(ids)
 
 

@@ -17,11 +17,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from crm import services as crm
-from picky.dispatch import enqueue
 from picky.names import name_is
 
 from .channels import ChannelError, adapter_for
 from .models import Broadcast, Channel, Message
+from .queue import enqueue_broadcast_batch, enqueue_message
 
 logger = logging.getLogger(__name__)
 
@@ -179,14 +179,8 @@ def queue_message(
     except IntegrityError:
         # The same key queued concurrently: that message is this one.
         return Message.objects.get(project_id=channel.project_id, idempotency_key=idempotency_key)
-    transaction.on_commit(lambda: enqueue_delivery(message.pk))
+    transaction.on_commit(lambda: enqueue_message(message.pk))
     return message
-
-
-def enqueue_delivery(message_id):
-    from .tasks import deliver_message
-
-    enqueue(deliver_message, message_id)
 
 
 def deliver_message(message_id):
@@ -259,7 +253,7 @@ def retry_messages(messages):
         next_attempt_at=now + lease(),
     )
     for message_id in ids:
-        transaction.on_commit(lambda message_id=message_id: enqueue_delivery(message_id))
+        transaction.on_commit(lambda message_id=message_id: enqueue_message(message_id))
     return len(ids)
 
 
@@ -271,8 +265,6 @@ def sweep(now=None):
 
     Returns (interrupted, enqueued messages, broadcasts resumed).
     """
-    from .tasks import send_broadcast_batch
-
     now = now or timezone.now()
     interrupted = Message.objects.filter(
         status=Message.Status.QUEUED, sending_since__lt=now - lease()
@@ -294,7 +286,7 @@ def sweep(now=None):
     )
     Message.objects.filter(pk__in=due).update(next_attempt_at=now + lease())
     for message_id in due:
-        enqueue_delivery(message_id)
+        enqueue_message(message_id)
     broadcasts = list(
         Broadcast.objects.filter(
             Q(status=Broadcast.Status.WAITING, resume_at__lte=now)
@@ -305,5 +297,5 @@ def sweep(now=None):
         status=Broadcast.Status.RUNNING, resume_at=None, updated_at=now
     )
     for broadcast_id in broadcasts:
-        enqueue(send_broadcast_batch, broadcast_id)
+        enqueue_broadcast_batch(broadcast_id)
     return interrupted, len(due), len(broadcasts)

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import broadcasts, inbound, services
+from .queue import enqueue_broadcast_batch
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -13,7 +14,7 @@ def deliver_message(message_id):
 @shared_task(acks_late=True, ignore_result=True)
 def send_broadcast_batch(broadcast_id):
     if broadcasts.send_batch(broadcast_id):
-        services.enqueue(send_broadcast_batch, broadcast_id)
+        enqueue_broadcast_batch(broadcast_id)
 
 
 @shared_task(ignore_result=True)

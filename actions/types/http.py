@@ -384,6 +384,15 @@ class HttpRequest(OutboundActionType):
         return http_admin_links(action, mapping=True)
 
 
+def alert_recipients(action):
+    """Where the action's alert mail goes: its alert emails, else the project's address."""
+    configured = TemplatedEmailListField().to_python((action.config or {}).get("alert_emails"))
+    if configured:
+        return configured
+    project = action.step.connector.project
+    return [project.alert_email] if project.alert_email else []
+
+
 def http_admin_links(action, mapping):
     """The admin buttons of an HTTP-flavoured action (see actions/http_admin.py)."""
     links = [("Test", reverse("http_action_test", args=[action.pk]))]
