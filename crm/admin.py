@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from picky.json_input import unstorable_character
 from picky.models import Membership
 from picky.tenancy import (
     EDIT,
@@ -70,6 +71,9 @@ class AttributeFilter(admin.ListFilter):
     def queryset(self, request, queryset):
         if not self.value:
             return queryset
+        if unstorable_character(self.value):
+            # No attribute holds it, and PostgreSQL refuses it even in a query.
+            return queryset.none()
         key, equals, value = self.value.partition("=")
         if not equals:
             return queryset.filter(attributes__has_key=key.strip())

@@ -674,3 +674,12 @@ def test_the_import_command_says_what_cannot_be_stored(world):
     with pytest.raises(CommandError, match="^-: NaN is not valid JSON; send a number or null.$"):
         call_command("import_connector", "-", project="acme", stdin=io.StringIO(text))
     assert not Connector.objects.filter(name="X").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("attribute", ["a\x00b", "city=a\x00b"])
+def test_an_attribute_filter_with_a_nul_matches_no_contact(world, attribute):
+    Contact.objects.create(project=world.project, number="919847012345", attributes={"a": 1})
+    response = world.client.get("/admin/crm/contact/", {"attribute": attribute})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
