@@ -22,7 +22,7 @@ from picky.json_input import JSONInputError, parse_json
 from picky.tenancy import ProjectScopedAdminMixin
 
 from . import http_admin  # noqa: F401 (admin pages of the HTTP actions)
-from .base import ActionConfigForm
+from .base import ActionConfigForm, Effect
 from .models import Action
 from .registry import all_types, get_type
 from .types.fields import JSONValueField
@@ -218,8 +218,8 @@ class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         action_type = get_type(obj.type)
         if action_type is None:
             return f"Unknown type {obj.type!r}" if obj.type else "—"
-        effects = " (has outside effects: skipped in simulations)"
-        return action_type.label + (effects if action_type.has_outside_effects else "")
+        outside = " (outside effect: not performed in simulations)"
+        return action_type.label + (outside if action_type.effect == Effect.OUTSIDE else "")
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):

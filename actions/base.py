@@ -1,13 +1,13 @@
 """The action-type protocol: a small class per type, registered by key.
 
-An action type declares a key, a label, a category, whether it has outside
-effects (it is skipped in a dry run and never repeated for the same
-(run, step, action, iteration)), and a Django form that validates its JSON
-config. The engine renders the config's templates, then calls
-`run(ctx, inputs)`, which returns a `Result` or raises `ActionError`.
+An action type declares a key, a label, a category, what its effect touches
+(`effect`, an `Effect`) and a Django form that validates its JSON config. The
+engine renders the config's templates, then calls `run(ctx, inputs)`, which
+returns a `Result` or raises `ActionError`.
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django import forms
@@ -118,30 +118,43 @@ def _strings_in(value):
             yield from _strings_in(item)
 
 
+class Effect(StrEnum):
+    """What an action type's effect touches. The engine derives from it how it runs the
+    type (connectors/engine.py, RunExecutor.run_action): a savepoint around effects in
+    the database, a commit before an effect outside it, and in a simulation a database
+    effect happens for real and is rolled back, while an outside one is only described
+    (`ActionType.dry_run`)."""
+
+    # Nothing beyond the run itself: it computes, reads or decides (set_variable).
+    NONE = "none"
+    # Rows of Picky's own database that belong to one contact or run (tags, notes): they
+    # commit with the action's log line, so a re-run never repeats them.
+    DATABASE = "database"
+    # A row of Picky's own database that many runs update (a counter): the run commits
+    # right after it, so that the row stays locked briefly.
+    SHARED_ROW = "shared_row"
+    # The world beyond Picky's database (a message, an e-mail, an HTTP call): the run
+    # commits before it, and it is never performed twice for the same
+    # (run, step, action, iteration).
+    OUTSIDE = "outside"
+
+
 class ActionType:
     key = ""
     label = ""
     category = ""
     description = ""
-    has_outside_effects = False
-    # True for types whose only effects are rows in Picky's own database (counters,
-    # tags, records): the engine commits them together with their log line, so a
-    # re-run can never repeat them. Such types also set has_outside_effects.
-    effects_in_database = False
-    # True when the effect updates a row that many runs share (a counter): the run
-    # commits right after it (or defers it to its commit, `run_later`), so that the
-    # row stays locked for one statement rather than for the rest of the run while
-    # other runs queue behind it.
-    updates_shared_row = False
-    # True when the effect is one statement, all or nothing by itself: the engine runs
-    # it without a savepoint (two round trips fewer). A database error in it cannot be
-    # contained then: the run fails and its uncommitted work is undone.
-    atomic_effect = False
-    # True for outside types that key their effect to (run, step, action, iteration)
-    # themselves (a message's idempotency key): run again, they return the first run's
-    # effect. The engine claims the effect of other outside types before running them
-    # (connectors/engine.py, RunExecutor.claim_effect), so that it never runs twice.
-    keys_its_effect = False
+    effect = Effect.NONE
+    # Optional, for a DATABASE or SHARED_ROW type whose effect is one SQL statement, all or
+    # nothing by itself: the engine runs it without a savepoint (two round trips fewer). A
+    # database error in it cannot be contained then: the run fails and its uncommitted
+    # work is undone.
+    effect_is_one_statement = False
+    # Optional, for an OUTSIDE type whose effect carries an idempotency key made of
+    # (run, step, action, iteration) (a message's `effect_key`): run again, it returns the
+    # first run's effect. The engine claims the effect of other outside types before
+    # running them (RunExecutor.claim_effect), so that it never runs twice.
+    effect_is_idempotent = False
     form_class = ActionConfigForm
     # Config keys that are not templates (rendered as given).
     literal_fields = ()
@@ -164,7 +177,7 @@ class ActionType:
         raise NotImplementedError
 
     def run_later(self, ctx, inputs):
-        """For an `updates_shared_row` type: check `inputs` now (raise ActionError) and
+        """Optional, for a SHARED_ROW type: check `inputs` now (raise ActionError) and
         return a function that performs the effect and returns its Result, which the
         engine calls just before the run's transaction commits; None (the default):
         the effect happens now.
@@ -197,7 +210,8 @@ class ActionType:
         return []
 
     def dry_run(self, ctx, inputs):
-        """What a simulation returns for a type with outside effects."""
+        """What a simulation returns for an OUTSIDE type: its effect described, not performed
+        (other types run for real in a simulation, which is rolled back)."""
         return Result(outputs={"simulated": True})
 
     def effect_seconds(self, inputs):

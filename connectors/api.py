@@ -18,6 +18,7 @@ from rest_framework import exceptions, generics, mixins, serializers, status, vi
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from actions.base import Effect
 from actions.registry import all_types
 from picky.api import ProjectScopedMixin
 
@@ -407,8 +408,12 @@ class ActionTypeSerializer(serializers.Serializer):
     label = serializers.CharField()
     category = serializers.CharField()
     description = serializers.CharField()
-    has_outside_effects = serializers.BooleanField(
-        help_text="Skipped in simulations and never repeated for the same run and action."
+    effect = serializers.ChoiceField(
+        choices=[effect.value for effect in Effect],
+        help_text="What the type's effect touches: none; database (rows of one contact or "
+        "run); shared_row (a row many runs update, a counter); outside (a message, an "
+        "e-mail, an HTTP call: described, not performed, in simulations, and never "
+        "performed twice for the same run and action).",
     )
     fields = ConfigFieldSerializer(many=True, help_text="The config keys the type accepts.")
 
@@ -471,7 +476,7 @@ def describe_action_type(action_type):
         "label": action_type.label,
         "category": action_type.category,
         "description": action_type.description,
-        "has_outside_effects": action_type.has_outside_effects,
+        "effect": action_type.effect.value,
         "fields": [describe_config_field(name, field) for name, field in form.fields.items()],
     }
 

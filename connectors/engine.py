@@ -23,6 +23,12 @@ ends. A run taken over while an effect is under way (its worker died, or was
 presumed dead) never starts it again: it waits until the outcome is due, then
 records it as lost ("outcome unknown") and follows the action's fallback. Types
 that key their effect themselves (a message's idempotency key) need no claim.
+
+How an action runs follows from what its type touches (`ActionType.effect`, see
+actions/base.py `Effect`). A simulation (`simulate`) runs the connector in one
+transaction that is always rolled back: database effects happen for real there, so
+it shows their true outputs and changes nothing; outside effects are only described
+(`ActionType.dry_run`).
 """
 
 import json
@@ -48,7 +54,7 @@ from django.db import (
 from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
-from actions.base import ActionContext, ActionError
+from actions.base import ActionContext, ActionError, Effect
 from actions.models import Action
 from actions.registry import get_type
 from crm import services as crm_services
@@ -426,8 +432,23 @@ def replay_event(event):
     return run
 
 
+class SimulationRolledBack(Exception):
+    """Internal: ends a simulation's transaction, undoing every row it wrote."""
+
+
 def simulate(connector, payload):
-    """Run `connector` on `payload` as a dry run: nothing is written or sent."""
+    """Run `connector` on `payload` as a dry run: its database effects happen for real in a
+    transaction that is rolled back, its outside effects are described; nothing is kept
+    or sent."""
+    try:
+        with transaction.atomic():
+            simulation = simulate_in_transaction(connector, payload)
+            raise SimulationRolledBack
+    except SimulationRolledBack:
+        return simulation
+
+
+def simulate_in_transaction(connector, payload):
     event = Event(
         pk=None,
         project=connector.project,
@@ -777,14 +798,6 @@ class RunExecutor:
             for key, value in render_deep(mapping.get("attributes") or {}, ctx.data).items()
             if value not in (None, "")
         }
-        if self.dry_run:
-            ctx.data["contact"] = {
-                "number": crm_services.normalise_number(number),
-                "name": name,
-                "email": email,
-                "attributes": attributes,
-            }
-            return
         try:
             contact, labels = crm_services.upsert_contact_with_labels(
                 self.project, number, name=name, email=email, attributes=attributes
@@ -933,26 +946,30 @@ class RunExecutor:
             # Already performed by an earlier attempt of this run: reuse its outputs.
             self.store_outputs(action, done, {})
             return None
-        outside = (
-            action_type.has_outside_effects
-            and not action_type.effects_in_database
-            and not self.dry_run
-        )
-        claims_effect = outside and not action_type.keys_its_effect
+        effect = action_type.effect
+        described = self.dry_run and effect == Effect.OUTSIDE
+        outside = effect == Effect.OUTSIDE and not self.dry_run
+        claims_effect = outside and not action_type.effect_is_idempotent
         if claims_effect and (claim := self.effect_claims.get(log.key)) is not None:
             return self.settle_earlier_claim(claim, log, action, action_type, started)
         claimed = False
-        in_savepoint = action_type.effects_in_database and not action_type.atomic_effect
+        # In a simulation every action performed takes a savepoint: an error in one must
+        # not break the simulation's transaction.
+        in_savepoint = (self.dry_run and not described) or (
+            effect in (Effect.DATABASE, Effect.SHARED_ROW)
+            and not action_type.effect_is_one_statement
+        )
         # Whether a database error in the action leaves the run's transaction usable.
-        contained = self.dry_run or outside or in_savepoint
+        contained = described or outside or in_savepoint
         try:
             inputs = action_type.render(ctx, action.config)
             log.inputs = action_type.loggable(inputs)
-            if self.dry_run and action_type.has_outside_effects:
+            if described:
                 result = action_type.dry_run(ctx, inputs)
-            elif in_savepoint and not self.dry_run:
+            elif in_savepoint:
                 # A savepoint: an effect half-done when the action fails is undone and
-                # the run goes on. Done, it commits with its log line and the run's end.
+                # the run goes on. Done, it commits with its log line and the run's end
+                # (a simulation's is rolled back with the simulation).
                 with transaction.atomic():
                     result = action_type.run(ctx, inputs)
             elif claims_effect:
@@ -983,7 +1000,7 @@ class RunExecutor:
         # An outside effect's log line is written at once: it keeps a re-run from
         # repeating the effect.
         self.action_succeeded(log, action, result, started, write_now=outside, claimed=claimed)
-        if action_type.updates_shared_row and not self.dry_run:
+        if effect == Effect.SHARED_ROW and not self.dry_run:
             self.commit()
         return self.stop_if_asked(action_type, result)
 
@@ -991,7 +1008,7 @@ class RunExecutor:
         """The effect of a shared-row update that nothing later in the run reads, to be
         applied before the run commits; None when it must happen now."""
         if (
-            not action_type.updates_shared_row
+            action_type.effect != Effect.SHARED_ROW
             or not self.defers_shared_rows
             or (action.config or {}).get("save_as")
         ):

@@ -4,9 +4,9 @@ from django import forms
 
 from crm import services as crm
 
-from ..base import ActionConfigForm, ActionError, Result
+from ..base import ActionConfigForm, ActionError
 from ..registry import register
-from .crm import ContactActionType, changed, simulated_contact, the_contact
+from .crm import ContactActionType, changed, the_contact
 from .fields import JSONValueField
 
 
@@ -41,12 +41,6 @@ class SetAttribute(ContactActionType):
         crm.set_attribute(contact, name, inputs.get("value"))
         return changed(ctx, contact, name=name, value=inputs.get("value"))
 
-    def dry_run(self, ctx, inputs):
-        contact = simulated_contact(ctx)
-        name = attribute_name(inputs)
-        contact["attributes"] = {**contact.get("attributes", {}), name: inputs.get("value")}
-        return Result(outputs={"simulated": True, "name": name, "value": inputs.get("value")})
-
 
 class ClearAttributeForm(ActionConfigForm):
     name = forms.CharField(max_length=100, help_text="Attribute name to remove.")
@@ -64,11 +58,3 @@ class ClearAttribute(ContactActionType):
         name = attribute_name(inputs)
         cleared = crm.clear_attribute(contact, name)
         return changed(ctx, contact, name=name, cleared=cleared)
-
-    def dry_run(self, ctx, inputs):
-        contact = simulated_contact(ctx)
-        name = attribute_name(inputs)
-        attributes = dict(contact.get("attributes", {}))
-        cleared = attributes.pop(name, None) is not None
-        contact["attributes"] = attributes
-        return Result(outputs={"simulated": True, "name": name, "cleared": cleared})

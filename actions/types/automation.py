@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django import forms
-from django.utils import timezone
 
 from crm import services as crm
 
@@ -14,7 +13,6 @@ from .crm import (
     UNITS,
     ContactActionType,
     changed,
-    simulated_contact,
     the_contact,
 )
 
@@ -47,10 +45,6 @@ class BlacklistAdd(ContactFlagType):
         contact = crm.set_blacklisted(the_contact(ctx), True)
         return changed(ctx, contact, blacklisted=True)
 
-    def dry_run(self, ctx, inputs):
-        simulated_contact(ctx)["blacklisted"] = True
-        return Result(outputs={"simulated": True, "blacklisted": True})
-
 
 @register("blacklist_remove")
 class BlacklistRemove(ContactFlagType):
@@ -61,10 +55,6 @@ class BlacklistRemove(ContactFlagType):
     def run(self, ctx, inputs):
         contact = crm.set_blacklisted(the_contact(ctx), False)
         return changed(ctx, contact, blacklisted=False)
-
-    def dry_run(self, ctx, inputs):
-        simulated_contact(ctx)["blacklisted"] = False
-        return Result(outputs={"simulated": True, "blacklisted": False})
 
 
 class OptOutForm(ActionConfigForm):
@@ -89,12 +79,6 @@ class OptOutAdd(ContactFlagType):
         optout_list = crm.opt_out(contact, list_name(inputs))
         return changed(ctx, contact, list=optout_list.name)
 
-    def dry_run(self, ctx, inputs):
-        contact, name = simulated_contact(ctx), list_name(inputs)
-        lists = [n for n in contact.get("optouts", []) if n.lower() != name.lower()]
-        contact["optouts"] = sorted([*lists, name])
-        return Result(outputs={"simulated": True, "list": name})
-
 
 @register("optout_remove")
 class OptOutRemove(ContactFlagType):
@@ -106,14 +90,6 @@ class OptOutRemove(ContactFlagType):
         contact, name = the_contact(ctx), list_name(inputs)
         removed = crm.opt_in(contact, name)
         return changed(ctx, contact, list=name, removed=removed)
-
-    def dry_run(self, ctx, inputs):
-        contact, name = simulated_contact(ctx), list_name(inputs)
-        lists = contact.get("optouts", [])
-        contact["optouts"] = [n for n in lists if n.lower() != name.lower()]
-        return Result(
-            outputs={"simulated": True, "list": name, "removed": lists != contact["optouts"]}
-        )
 
 
 class PauseSmartRepliesForm(ActionConfigForm):
@@ -145,8 +121,3 @@ class PauseSmartReplies(ContactFlagType):
         contact = crm.pause_smart_replies(the_contact(ctx), pause_duration(inputs))
         until = contact.smart_replies_paused_until.isoformat()
         return changed(ctx, contact, paused_until=until)
-
-    def dry_run(self, ctx, inputs):
-        until = (timezone.now() + pause_duration(inputs)).isoformat()
-        simulated_contact(ctx)["smart_replies_paused_until"] = until
-        return Result(outputs={"simulated": True, "paused_until": until})

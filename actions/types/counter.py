@@ -4,7 +4,7 @@ from django import forms
 
 from connectors import services as connector_services
 
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 
 
@@ -27,11 +27,8 @@ class TriggerCounter(ActionType):
     label = "Trigger Counter"
     category = "Counter"
     description = "Add to a named counter; the new value is `counters.<name>`."
-    # Writes shared state: not performed in a simulation, never repeated on a re-run.
-    has_outside_effects = True
-    effects_in_database = True
-    updates_shared_row = True
-    atomic_effect = True  # one INSERT ... ON CONFLICT DO UPDATE
+    effect = Effect.SHARED_ROW
+    effect_is_one_statement = True  # one INSERT ... ON CONFLICT DO UPDATE
     form_class = TriggerCounterForm
     literal_fields = ("amount",)
 
@@ -52,13 +49,6 @@ class TriggerCounter(ActionType):
         increment.lock_key = ("counter", ctx.project.pk, name)
         return increment
 
-    def dry_run(self, ctx, inputs):
-        name = counter_name(inputs)
-        amount = inputs.get("amount")
-        value = ctx.data.get("counters", {}).get(name, 0) + (1 if amount is None else amount)
-        ctx.data.setdefault("counters", {})[name] = value
-        return Result(outputs={"simulated": True, "name": name, "value": value})
-
 
 class ResetCounterForm(ActionConfigForm):
     name = forms.CharField(max_length=200)
@@ -70,9 +60,7 @@ class ResetCounter(ActionType):
     label = "Reset Counter"
     category = "Counter"
     description = "Set a named counter back to 0 (or a given value)."
-    has_outside_effects = True
-    effects_in_database = True
-    updates_shared_row = True
+    effect = Effect.SHARED_ROW
     form_class = ResetCounterForm
     literal_fields = ("value",)
 

@@ -1,9 +1,9 @@
 """CRM actions: map the run's contact and change it (owner, tags, categories, notes,
 reminders, deletion). Each updates `contact.*` for the actions after it.
 
-These types only write Picky's own tables: they are skipped in simulations
-(their dry_run shows the would-be contact instead) and committed with their
-log line so a re-run never repeats them.
+These types only write Picky's own tables (Effect.DATABASE): they commit with
+their log line, so a re-run never repeats them, and a simulation runs them for
+real and rolls them back.
 """
 
 from datetime import timedelta
@@ -16,7 +16,7 @@ from crm import services as crm
 from picky.dates import DateError, read_datetime
 from picky.json_input import JSONInputField
 
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 from .fields import TextListField
 
@@ -50,13 +50,6 @@ def the_contact(ctx):
     return ctx.contact
 
 
-def simulated_contact(ctx):
-    """The `contact` namespace a simulation changes in place (nothing is written)."""
-    if not ctx.data.get("contact"):
-        raise ActionError("This simulation has no contact: map one first.")
-    return ctx.data["contact"]
-
-
 def changed(ctx, contact, **outputs):
     """Refresh `contact.*` and return the result every contact action gives."""
     ctx.set_contact(contact)
@@ -73,8 +66,7 @@ def names_in(inputs, key):
 class ContactActionType(ActionType):
     """A type that writes the contact (Picky's own database only)."""
 
-    has_outside_effects = True
-    effects_in_database = True
+    effect = Effect.DATABASE
     category = "CRM"
 
 
@@ -145,23 +137,6 @@ class MapContact(ContactActionType):
             raise ActionError(str(exc)) from exc
         return changed(ctx, contact, created=found is None)
 
-    def dry_run(self, ctx, inputs):
-        number, email, name, attributes = self.lookup(inputs)
-        found = crm.find_contact(ctx.project, number=number, email=email)
-        contact = crm.contact_as_context(found) or {
-            "number": crm.normalise_number(number),
-            "email": email.lower(),
-            "name": "",
-            "attributes": {},
-            "tags": [],
-            "categories": [],
-        }
-        if name:
-            contact["name"] = name
-        contact["attributes"] = {**contact.get("attributes", {}), **attributes}
-        ctx.data["contact"] = contact
-        return Result(outputs={"simulated": True, "created": found is None, "contact": contact})
-
 
 # owner -------------------------------------------------------------------------------
 
@@ -194,13 +169,6 @@ class ChangeOwner(ContactActionType):
         crm.change_owner(contact, owner)
         return changed(ctx, contact, owner=owner.get_username() if owner else "")
 
-    def dry_run(self, ctx, inputs):
-        contact = simulated_contact(ctx)
-        owner = self.agent(ctx, inputs)
-        contact["owner"] = owner.get_username() if owner else ""
-        contact["owner_email"] = owner.email if owner else ""
-        return Result(outputs={"simulated": True, "owner": contact["owner"]})
-
 
 # tags and categories -----------------------------------------------------------------
 
@@ -230,12 +198,6 @@ class NamesActionType(ContactActionType):
         namespace[self.key_name] = self.merged(namespace.get(self.key_name), names)
         return Result(outputs={self.key_name: names, "contact": namespace})
 
-    def dry_run(self, ctx, inputs):
-        contact = simulated_contact(ctx)
-        names = names_in(inputs, self.key_name)
-        contact[self.key_name] = self.merged(contact.get(self.key_name), names)
-        return Result(outputs={"simulated": True, self.key_name: names})
-
     def merged(self, current, names):
         """The contact's names after adding (or removing) `names`, case-insensitively."""
         current = list(current or [])
@@ -256,7 +218,7 @@ class AddTag(NamesActionType):
     key_name = "tags"
     # One INSERT of the links (a new tag is created in a transaction of its own first;
     # left unlinked, it harms nothing).
-    atomic_effect = True
+    effect_is_one_statement = True
 
     def apply(self, contact, names):
         return crm.add_tags(contact, names)
@@ -313,11 +275,6 @@ class DeleteContact(ContactActionType):
         ctx.set_contact(None)
         return Result(outputs={"deleted": deleted})
 
-    def dry_run(self, ctx, inputs):
-        contact = simulated_contact(ctx)
-        ctx.data["contact"] = {}
-        return Result(outputs={"simulated": True, "deleted": {"number": contact.get("number")}})
-
 
 # notes and reminders -----------------------------------------------------------------
 
@@ -339,10 +296,6 @@ class AddNote(ContactActionType):
         except crm.ContactError as exc:
             raise ActionError(str(exc)) from exc
         return changed(ctx, contact, note={"id": note.pk, "text": note.text})
-
-    def dry_run(self, ctx, inputs):
-        simulated_contact(ctx)
-        return Result(outputs={"simulated": True, "note": {"text": inputs.get("text", "")}})
 
 
 class AddReminderForm(ActionConfigForm):
@@ -416,17 +369,4 @@ class AddReminder(ContactActionType):
                 "due_at": due.isoformat(),
                 "assignee": reminder.assignee.get_username() if reminder.assignee else "",
             },
-        )
-
-    def dry_run(self, ctx, inputs):
-        simulated_contact(ctx)
-        due, assignee = self.plan(ctx, inputs)
-        return Result(
-            outputs={
-                "simulated": True,
-                "reminder": {
-                    "due_at": due.isoformat(),
-                    "assignee": assignee.get_username() if assignee else "",
-                },
-            }
         )

@@ -7,7 +7,7 @@ from django.urls import reverse
 from connectors import delays
 from connectors import services as connector_services
 
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 
 MAX_TARGETS = 20
@@ -69,6 +69,7 @@ class CancelDelay(ActionType):
         "Cancel the pending delays of one or more connectors parked with an identifier "
         "(a meeting id, an order id), then continue or stop."
     )
+    effect = Effect.DATABASE
     form_class = CancelDelayForm
     literal_fields = ("then",)
 
@@ -79,14 +80,9 @@ class CancelDelay(ActionType):
             reason += f" (run {ctx.run.pk})"
         report = []
         for connector, identifier in resolved:
-            if ctx.dry_run:
-                count = delays.pending_delays(connector, identifier).count()
-            else:
-                count = delays.cancel_delays(connector, identifier, reason + ".")
+            count = delays.cancel_delays(connector, identifier, reason + ".")
             report.append({"connector": connector.name, "identifier": identifier, "count": count})
         outputs = {"cancelled": sum(item["count"] for item in report), "targets": report}
-        if ctx.dry_run:
-            outputs["simulated"] = True
         return Result(outputs=outputs, stop=inputs.get("then") == "stop")
 
     def resolve(self, ctx, target):

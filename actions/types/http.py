@@ -21,7 +21,7 @@ from picky.secret_values import MaskedKeysMixin
 from picky.templating import HOLE, to_text
 
 from .. import http_services
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 from .fields import JSONValueField, TemplatedEmailListField
 
@@ -229,7 +229,7 @@ class OutboundActionType(ActionType):
     raises ActionError for a failed one). Every failure is counted for the alert mail.
     """
 
-    has_outside_effects = True
+    effect = Effect.OUTSIDE
     # Whether a successful JSON answer maps `vars.<save_as>.response` paths.
     maps_response = False
     # Seconds a request waits for its answer when the action does not say.

@@ -12,7 +12,7 @@ from teambox import broadcasts
 from teambox import channels as adapters
 from teambox import services as messaging
 
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 from .crm import NameListField
 from .fields import TemplatedEmailListField, TextListField
@@ -33,7 +33,7 @@ class SendEmail(ActionType):
     label = "Send Email"
     category = "Notification"
     description = "Send an email with a templated subject and body."
-    has_outside_effects = True
+    effect = Effect.OUTSIDE
     form_class = SendEmailForm
 
     def run(self, ctx, inputs):
@@ -76,7 +76,7 @@ class RouteConnector(ActionType):
     label = "Route to Connector"
     category = "Notification"
     description = "Send the current payload to another connector of this project."
-    has_outside_effects = True
+    effect = Effect.OUTSIDE
     form_class = RouteConnectorForm
 
     def run(self, ctx, inputs):
@@ -203,8 +203,8 @@ class SendMessage(ActionType):
     label = "Send Message"
     category = "Notification"
     description = "Send a WhatsApp (or channel) message to one or more numbers: one per number."
-    has_outside_effects = True
-    keys_its_effect = True  # its idempotency key (effect_key)
+    effect = Effect.OUTSIDE
+    effect_is_idempotent = True  # its idempotency key (effect_key)
     form_class = SendMessageForm
 
     def plan(self, ctx, inputs, channel, create):
@@ -333,8 +333,8 @@ class BroadcastAction(ActionType):
         "Send one message to a segment of the project's contacts, in batches, respecting "
         "the blacklist, opt-outs and the channel's daily cap. {{ contact.* }} is each recipient."
     )
-    has_outside_effects = True
-    keys_its_effect = True  # its idempotency key (effect_key)
+    effect = Effect.OUTSIDE
+    effect_is_idempotent = True  # its idempotency key (effect_key)
     form_class = BroadcastForm
     # Rendered per recipient when the batch sends them, so {{ contact.name }} is theirs.
     literal_fields = ("text", "media_url", "template_params")

@@ -6,7 +6,7 @@ from crm import services as crm
 from teambox import services as messaging
 
 from .. import http_services
-from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 from .http import HttpConfigForm, OutboundActionType, failed_response, http_admin_links
 from .notification import effect_key
@@ -141,8 +141,8 @@ class SendWhatsmail(ActionType):
         "E-mail the contact from a unique reply+<token>@ address, so replies come back to "
         "the contact's conversation."
     )
-    has_outside_effects = True
-    keys_its_effect = True  # its idempotency key (effect_key)
+    effect = Effect.OUTSIDE
+    effect_is_idempotent = True  # its idempotency key (effect_key)
     form_class = SendWhatsmailForm
 
     def recipient(self, ctx, inputs):

@@ -15,10 +15,8 @@ from picky.models import Membership
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def context(project, contact=None, dry_run=False, **event):
-    ctx = ActionContext(
-        project=project, data={"event": event, "vars": {}, "contact": {}}, dry_run=dry_run
-    )
+def context(project, contact=None, **event):
+    ctx = ActionContext(project=project, data={"event": event, "vars": {}, "contact": {}})
     if contact is not None:
         ctx.set_contact(contact)
     return ctx
@@ -28,12 +26,6 @@ def run(key, ctx, config):
     action_type = get_type(key)
     action_type.validate(config)
     return action_type.run(ctx, action_type.render(ctx, config))
-
-
-def simulate(key, ctx, config):
-    action_type = get_type(key)
-    assert action_type.has_outside_effects  # so the engine calls dry_run in simulations
-    return action_type.dry_run(ctx, action_type.render(ctx, config))
 
 
 @pytest.fixture
@@ -79,13 +71,6 @@ class TestMapContact:
     def test_config_needs_a_number_or_email(self):
         with pytest.raises(Exception, match="number or an e-mail"):
             get_type("map_contact").validate({"name": "x"})
-
-    def test_dry_run_writes_nothing(self, project):
-        ctx = context(project, dry_run=True)
-        result = simulate("map_contact", ctx, {"number": "919847012345", "name": "Asha"})
-        assert not Contact.objects.exists()
-        assert ctx.data["contact"]["name"] == "Asha"
-        assert result.outputs["created"] is True
 
 
 def test_tags_and_categories(project, asha):
@@ -189,28 +174,6 @@ def test_pause_smart_replies(project, asha):
     assert ctx.data["contact"]["smart_replies_paused_until"] == expected
     with pytest.raises(Exception, match="greater than or equal to 1"):
         get_type("pause_smart_replies").validate({"amount": 0, "unit": "hours"})
-
-
-@pytest.mark.parametrize(
-    "key, config, field, expected",
-    [
-        ("add_tag", {"tags": ["VIP"]}, "tags", ["VIP"]),
-        ("set_attribute", {"name": "city", "value": "Kochi"}, "attributes", {"city": "Kochi"}),
-        ("blacklist_add", {}, "blacklisted", True),
-        ("optout_add", {"list": "Promotions"}, "optouts", ["Promotions"]),
-        ("delete_contact", {}, None, None),
-    ],
-)
-def test_dry_runs_change_only_the_context(project, asha, key, config, field, expected):
-    ctx = context(project, dry_run=True)
-    ctx.data["contact"] = crm.contact_as_context(asha)
-    simulate(key, ctx, config)
-    if field is None:
-        assert ctx.data["contact"] == {}
-    else:
-        assert ctx.data["contact"][field] == expected
-    fresh = Contact.objects.get(pk=asha.pk)
-    assert crm.contact_as_context(fresh) == crm.contact_as_context(asha)
 
 
 def test_change_owner_is_membership_scoped(project, other_project, asha):

@@ -463,7 +463,7 @@ class TestActionTypes:
         email = types["send_email"]
         assert email["label"] == "Send Email"
         assert email["category"] == "Notification"
-        assert email["has_outside_effects"] is True
+        assert email["effect"] == "outside"
         fields = {field["name"]: field for field in email["fields"]}
         assert fields["subject"] == {
             "name": "subject", "label": "Subject", "type": "string", "required": True, "help": "",
@@ -476,10 +476,12 @@ class TestActionTypes:
             {"value": "stop", "label": "Stop executing further steps"},
             {"value": "continue", "label": "Continue further steps"},
         ]
-        assert types["trigger_counter"]["has_outside_effects"] is True
+        assert types["trigger_counter"]["effect"] == "shared_row"
         counter_fields = {f["name"]: f["type"] for f in types["trigger_counter"]["fields"]}
         assert counter_fields["amount"] == "integer"
-        assert types["set_variable"]["has_outside_effects"] is False
+        assert types["set_variable"]["effect"] == "none"
+        assert types["add_tag"]["effect"] == "database"
+        assert "has_outside_effects" not in email
 
     def test_needs_a_token(self, project):
         assert APIClient().get("/api/v1/action-types").status_code == 401

@@ -45,12 +45,9 @@ def park(connector, key, **extra):
     return Run.objects.get(event=event)
 
 
-def context(project, connector=None, dry_run=False, **event):
+def context(project, connector=None, **event):
     return ActionContext(
-        project=project,
-        data={"event": event, "vars": {}, "contact": {}},
-        connector=connector,
-        dry_run=dry_run,
+        project=project, data={"event": event, "vars": {}, "contact": {}}, connector=connector
     )
 
 
@@ -114,13 +111,6 @@ class TestCancelDelayAction:
         result = self.run(project, {"targets": [{"identifier": "M-2"}]}, connector=webinars, id="x")
         assert result.outputs["cancelled"] == 1
         assert statuses()[runs["w2"].pk] == "cancelled"
-
-    def test_a_dry_run_counts_and_cancels_nothing(self, project, meetings):
-        config = {"targets": [{"connector": "Webinars", "identifier": "M-1"}]}
-        result = self.run(project, config, dry_run=True)
-        assert result.outputs["cancelled"] == 2
-        assert result.outputs["simulated"] is True
-        assert set(statuses().values()) == {"pending"}
 
     def test_unknown_connector_and_empty_identifier_fail_clearly(self, project, meetings):
         with pytest.raises(ActionError, match="No connector named 'Nope' in this project."):
