@@ -6,6 +6,15 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 
 from .json_input import JSONInputError, parse_json, unstorable_character
+from .request_body import BodyError, read_body
+
+
+class BodyRefused(exceptions.APIException):
+    """A body the one body reader refused (too large, short, stalled), with its status."""
+
+    def __init__(self, error):
+        super().__init__(error.message, error.code)
+        self.status_code = error.status
 
 
 class JSONInputParser(BaseParser):
@@ -17,7 +26,11 @@ class JSONInputParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return parse_json(stream.read())
+            body = read_body(parser_context["request"]._request)
+        except BodyError as exc:
+            raise BodyRefused(exc) from exc
+        try:
+            return parse_json(body)
         except JSONInputError as exc:
             field = exc.location[0] if exc.location else None
             if isinstance(field, str) and unstorable_character(field) is None:

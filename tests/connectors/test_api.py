@@ -516,3 +516,14 @@ class TestSchemaAndDocs:
         for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
             served = client.get(f"/static/drf_spectacular_sidecar/swagger-ui-dist/{asset}")
             assert served.status_code == 200
+
+
+def test_an_api_body_over_the_payload_limit_is_refused_with_413(project, settings):
+    """The API reads its bodies through the one body reader, bounded like the webhooks."""
+    settings.PICKY_MAX_PAYLOAD_BYTES = 1000
+    document = copy.deepcopy(DOCUMENT)
+    document["name"] = "x" * 2000
+    response = api_client(project).post("/api/v1/connectors/import", document, format="json")
+    assert response.status_code == 413
+    assert response.json()["detail"] == "The body is over the limit of 1000 bytes."
+    assert not Connector.objects.filter(project=project).exists()
