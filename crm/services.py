@@ -5,24 +5,21 @@ addresses lower-case) so lookups compare plainly. Bad input raises
 `ContactError` with a message that says what was wrong.
 """
 
-import json
 import re
 from datetime import timedelta
-from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from picky.models import Membership
 from picky.names import name_in, name_is
-from picky.rows import insert_document_sql, rows_document, select_models, selected_columns
 
+from . import queries
 from .models import (
     Category,
     Contact,
@@ -113,9 +110,7 @@ def labels_of(contact):
         rows += [("categories", category.name) for category in contact.categories.all()]
         rows += [("optouts", optout.name) for optout in contact.optouts.all()]
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(labels_query(), [contact.pk] * 3)
-            rows = cursor.fetchall()
+        rows = queries.contact_labels(contact.pk)
     return labels_from_rows(rows)
 
 
@@ -125,64 +120,6 @@ def labels_from_rows(rows):
     for kind, name in rows:
         labels[kind].append(name)
     return {kind: sorted(names) for kind, names in labels.items()}
-
-
-CONTACT_SHAPE = ((Contact, tuple(Contact._meta.concrete_fields)),)
-NAMED_FIELDS = {model: tuple(model._meta.concrete_fields) for model in (Tag, Category, OptOutList)}
-
-
-@cache
-def named_query(model, count):
-    """The project's rows of `model` with any of `count` names, whatever the case (LOWER on
-    both sides, as picky.names.name_in)."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    return (
-        f"SELECT {selected_columns(table, NAMED_FIELDS[model])} FROM {table} "
-        f"WHERE project_id = %s AND LOWER(name) IN ({', '.join(['LOWER(%s)'] * count)})"
-    )
-
-
-@cache
-def contact_by_number_query(with_labels):
-    """The project's contact with a number; `with_labels`: and its labels as a JSON
-    array of [kind, name] (null or [] when it has none) in one more column."""
-    table = connection.ops.quote_name(Contact._meta.db_table)
-    labels = ""
-    if with_labels:
-        if connection.vendor == "postgresql":
-            aggregate = "json_agg(json_build_array(kind, name))"
-        else:
-            aggregate = "json_group_array(json_array(kind, name))"
-        labels = f", (SELECT {aggregate} FROM ({labels_union('c.id')}) labels)"
-    return (
-        f"SELECT {selected_columns('c', CONTACT_SHAPE[0][1])}{labels} "
-        f"FROM {table} c WHERE c.project_id = %s AND c.number = %s"
-    )
-
-
-@cache
-def labels_query():
-    """A contact's tags, categories and opt-out lists as (kind, name), in one query."""
-    return labels_union("%s")
-
-
-def labels_union(contact_id):
-    """The labels of the contact whose id is `contact_id` (SQL) as rows (kind, name)."""
-    quote = connection.ops.quote_name
-    parts = []
-    for kind, relation, column in (
-        ("tags", Contact.tags, "tag_id"),
-        ("categories", Contact.categories, "category_id"),
-        ("optouts", Contact.optouts, "optout_list_id"),
-    ):
-        label_table = quote(relation.field.related_model._meta.db_table)
-        link_table = quote(relation.through._meta.db_table)
-        parts.append(
-            f"SELECT '{kind}' AS kind, l.name AS name FROM {label_table} l JOIN {link_table} k "
-            f"ON k.{column} = l.id WHERE k.contact_id = {contact_id}"
-        )
-    return " UNION ALL ".join(parts)
 
 
 def _iso(value):
@@ -202,16 +139,9 @@ def _find_contact(project, number="", email="", with_labels=False):
     number when asked, in the same query."""
     number = normalise_number(number)
     if number:
-        # Raw: every run that maps a contact asks this; the ORM's compiling cost more.
-        found = select_models(
-            contact_by_number_query(with_labels), [project.pk, number], CONTACT_SHAPE
-        )
-        if found:
-            contact, *labels = found[0]
-            if not with_labels:
-                return contact, None
-            rows = json.loads(labels[0]) if isinstance(labels[0], str) else labels[0]
-            return contact, labels_from_rows(rows or [])
+        contact, rows = queries.contact_by_number(project.pk, number, with_labels)
+        if contact is not None:
+            return contact, None if rows is None else labels_from_rows(rows)
     email = str(email or "").strip().lower()
     if email:
         contact = (
@@ -244,40 +174,12 @@ def upsert_contact_with_labels(project, number, name="", email="", attributes=No
     if contact is None:
         values = {"project_id": project.pk, "number": number, "name": name or "",
                   "email": email, "attributes": attributes or {}}  # fmt: skip
-        contact = insert_contact_unless_numbered_taken(values)
+        contact = queries.insert_contact_unless_number_taken(values)
         if contact is not None:
             return contact, labels_from_rows([])
         # Created by a concurrent run between our lookup and insert.
         contact, labels = _find_contact(project, number=number, email=email)
     return update_contact(contact, name=name, email=email, attributes=attributes), labels
-
-
-def insert_contact_unless_numbered_taken(values):
-    """A new contact with `values` {field attname: value}, or None when the project has
-    a contact with its number already (one made by a concurrent run).
-
-    On PostgreSQL one INSERT ... ON CONFLICT DO NOTHING: a savepoint around the INSERT,
-    to keep the run's transaction usable after the conflict, cost two round trips more
-    (a run makes a contact for every new lead)."""
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                return Contact.objects.create(**values)
-        except IntegrityError:
-            return None
-    found = select_models(insert_contact_query(), [rows_document(Contact, [values])], CONTACT_SHAPE)
-    return found[0][0] if found else None
-
-
-@cache
-def insert_contact_query():
-    quote = connection.ops.quote_name
-    # The conflict target names unique_contact_number, a partial index (numbered contacts).
-    return (
-        f"{insert_document_sql(Contact, returning=False)} "
-        "ON CONFLICT (project_id, number) WHERE NOT (number = '') DO NOTHING "
-        f"RETURNING {', '.join(quote(field.column) for field in CONTACT_SHAPE[0][1])}"
-    )
 
 
 def update_contact(contact, number="", name="", email="", attributes=None):
@@ -353,139 +255,33 @@ def clean_names(names):
     return cleaned
 
 
-def _named(model, project_id, name, create=True):
-    """The project's row of `model` with this name (case-insensitive), created if asked."""
-    row = model.objects.filter(name_is(name), project_id=project_id).first()
-    if row is not None or not create:
-        return row
-    try:
-        with transaction.atomic():
-            return model.objects.create(project_id=project_id, name=name)
-    except IntegrityError:
-        return model.objects.filter(name_is(name), project_id=project_id).get()
-
-
-def _named_all(model, project_id, names):
-    """The project's rows of `model` with these names (case-insensitive), created when new;
-    one query when they all exist."""
-    wanted = {name.lower(): name for name in names}
-    if not wanted:
-        return []
-    rows = select_models(
-        named_query(model, len(wanted)),
-        [project_id, *wanted.values()],
-        ((model, NAMED_FIELDS[model]),),
-    )
-    found = {row.name.lower(): row for (row,) in rows}
-    return [
-        found.get(lowered) or _named(model, project_id, name) for lowered, name in wanted.items()
-    ]
-
-
 def add_tags(contact, names):
-    """Tag `contact` (tags created when new); the tags' names as stored.
-
-    Links already there are skipped, as `contact.tags.add()` does (no m2m_changed
-    receivers exist for tags). On PostgreSQL the tags that exist are found and linked
-    in one statement, and new ones are created and linked in one more: a run tags its
-    contact with one round trip, two when it brings a new tag.
-    """
-    wanted = {name.lower(): name for name in clean_names(names)}
-    if not wanted:
-        return []
-    if connection.vendor == "postgresql":
-        rows = select_models(
-            find_and_link_tags_query(len(wanted)),
-            [contact.project_id, *wanted.values(), contact.pk],
-            ((Tag, NAMED_FIELDS[Tag]),),
-        )
-        found = {tag.name.lower(): tag for (tag,) in rows}
-        missing = [name for lowered, name in wanted.items() if lowered not in found]
-        if missing:
-            found.update(create_and_link_tags(contact, missing))
-        tags = [found[lowered] for lowered in wanted]
-    else:
-        tags = _named_all(Tag, contact.project_id, wanted.values())
-        link_tags(contact, tags)
+    """Tag `contact` (tags created when new); the tags' names as stored, in the order given."""
+    tags = queries.link_named_tags(contact, clean_names(names))
     getattr(contact, "_prefetched_objects_cache", {}).pop("tags", None)
     return [tag.name for tag in tags]
 
 
-def create_and_link_tags(contact, names):
-    """PostgreSQL: create the project's tags `names` (none exists, whatever the case) and
-    link them to `contact`, in one statement; {lower-cased name: tag}. A name that a
-    concurrent run created first is left by the INSERT and found afterwards."""
-    rows = select_models(
-        create_and_link_tags_query(len(names)),
-        [*(value for name in names for value in (contact.project_id, name)), contact.pk],
-        ((Tag, NAMED_FIELDS[Tag]),),
-    )
-    created = {tag.name.lower(): tag for (tag,) in rows}
-    raced = [_named(Tag, contact.project_id, name) for name in names if name.lower() not in created]
-    link_tags(contact, raced)
-    created.update((tag.name.lower(), tag) for tag in raced)
-    return created
-
-
-def link_tags(contact, tags):
-    """One INSERT of the links of `contact` to `tags`, skipping those already there."""
-    if not tags:
-        return
-    link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {link_table} (contact_id, tag_id) VALUES "
-            + ", ".join(["(%s, %s)"] * len(tags))
-            + " ON CONFLICT DO NOTHING",
-            [value for tag in tags for value in (contact.pk, tag.pk)],
-        )
-
-
-@cache
-def find_and_link_tags_query(count):
-    """PostgreSQL: the project's tags with any of `count` names (whatever the case), each linked
-    to a contact (its id the last parameter) as the statement reads them."""
-    link_table = connection.ops.quote_name(Contact.tags.through._meta.db_table)
-    return (
-        f"WITH found AS ({named_query(Tag, count)}), "
-        f"linked AS (INSERT INTO {link_table} (contact_id, tag_id) "
-        "SELECT %s, id FROM found ON CONFLICT DO NOTHING) "
-        "SELECT * FROM found"
-    )
-
-
-@cache
-def create_and_link_tags_query(count):
-    """PostgreSQL: INSERT `count` tags (project id and name parameters in turn), skipping
-    names taken meanwhile, each linked to a contact (its id the last parameter)."""
-    quote = connection.ops.quote_name
-    table = quote(Tag._meta.db_table)
-    link_table = quote(Contact.tags.through._meta.db_table)
-    return (
-        f"WITH created AS (INSERT INTO {table} (project_id, name) VALUES "
-        + ", ".join(["(%s, %s)"] * count)
-        + f" ON CONFLICT DO NOTHING RETURNING {selected_columns(table, NAMED_FIELDS[Tag])}), "
-        f"linked AS (INSERT INTO {link_table} (contact_id, tag_id) "
-        "SELECT %s, id FROM created ON CONFLICT DO NOTHING) "
-        "SELECT * FROM created"
-    )
-
-
 def remove_tags(contact, names):
-    tags = [_named(Tag, contact.project_id, name, create=False) for name in clean_names(names)]
+    tags = [
+        queries.named_row(Tag, contact.project_id, name, create=False)
+        for name in clean_names(names)
+    ]
     tags = [tag for tag in tags if tag is not None]
     contact.tags.remove(*tags)
     return [tag.name for tag in tags]
 
 
 def add_categories(contact, names):
-    categories = _named_all(Category, contact.project_id, clean_names(names))
+    categories = queries.named_rows(Category, contact.project_id, clean_names(names))
     contact.categories.add(*categories)
     return [category.name for category in categories]
 
 
 def remove_categories(contact, names):
-    found = [_named(Category, contact.project_id, n, create=False) for n in clean_names(names)]
+    found = [
+        queries.named_row(Category, contact.project_id, n, create=False) for n in clean_names(names)
+    ]
     found = [category for category in found if category is not None]
     contact.categories.remove(*found)
     return [category.name for category in found]
@@ -496,14 +292,16 @@ def opt_out(contact, list_name):
     name = str(list_name or "").strip()
     if not name:
         raise ContactError("Name the opt-out list.")
-    optout_list = _named(OptOutList, contact.project_id, name)
+    optout_list = queries.named_row(OptOutList, contact.project_id, name)
     OptOut.objects.get_or_create(contact=contact, optout_list=optout_list)
     return optout_list
 
 
 def opt_in(contact, list_name):
     """Take the contact off the opt-out list; returns whether they were on it."""
-    optout_list = _named(OptOutList, contact.project_id, str(list_name or "").strip(), create=False)
+    optout_list = queries.named_row(
+        OptOutList, contact.project_id, str(list_name or "").strip(), create=False
+    )
     if optout_list is None:
         return False
     deleted, _ = OptOut.objects.filter(contact=contact, optout_list=optout_list).delete()

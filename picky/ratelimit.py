@@ -1,16 +1,15 @@
 """Rate limits kept in the database, so they hold across every web and worker process.
 
-A fixed one-minute window per scope. Each request is one atomic upsert,
-`INSERT ... ON CONFLICT (scope, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits`,
-which SQLite (3.35+) and PostgreSQL both run as a single statement: two workers can never
-both take the last slot of a window. Call it outside long transactions, as the upsert locks
-the window's row until the caller commits.
+A fixed one-minute window per scope. Each request is one atomic upsert
+(picky/queries.py `count_rate_limit_hit`): two workers can never both take the last slot of
+a window. Call it outside long transactions, as the upsert locks the window's row until the
+caller commits.
 """
 
-from django.db import connection
 from django.utils import timezone
 
 from .models import RateLimitWindow
+from .queries import count_rate_limit_hit
 
 WINDOW_SECONDS = 60
 
@@ -22,18 +21,7 @@ def window_start_of(moment):
 def hit(scope, limit, now=None):
     """Count one request of `scope` in the current window; True when it is within `limit`."""
     window_start = window_start_of(now or timezone.now())
-    quote = connection.ops.quote_name
-    table = quote(RateLimitWindow._meta.db_table)
-    scope_col, start_col, hits_col = (quote(name) for name in ("scope", "window_start", "hits"))
-    sql = (
-        f"INSERT INTO {table} ({scope_col}, {start_col}, {hits_col}) VALUES (%s, %s, 1) "
-        f"ON CONFLICT ({scope_col}, {start_col}) "
-        f"DO UPDATE SET {hits_col} = {table}.{hits_col} + 1 "
-        f"RETURNING {hits_col}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [scope, window_start])
-        hits = cursor.fetchone()[0]
+    hits = count_rate_limit_hit(scope, window_start)
     if hits == 1:
         # First request of a new window: the scope's older windows are of no use any more.
         RateLimitWindow.objects.filter(scope=scope, window_start__lt=window_start).delete()

@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from crm import services as crm
 from picky.models import Project
-from picky.rows import insert_values, mark_inserted
 
 from .channels import WebhookError, adapter_for
 from .models import InboundDelivery, Message
+from .queries import insert_message_rows
 from .queue import enqueue_inbound_delivery
 from .signals import message_received
 
@@ -211,8 +211,7 @@ def email_sender(project, item, received_at):
 
 
 def insert_messages(channel, incoming, senders):
-    """INSERT the messages (through picky.rows: on PostgreSQL thousands of rows go as one
-    JSON document, where Django's bulk_create prepared every value of every row)."""
+    """INSERT the messages (in bulk, teambox/queries.py), with their channel and contacts."""
     max_address = Message._meta.get_field("address").max_length
     now = timezone.now()
     rows = []
@@ -234,13 +233,10 @@ def insert_messages(channel, incoming, senders):
                 "updated_at": now,
             }
         )
-    messages = []
-    for key, row, item in zip(insert_values(Message, rows), rows, incoming, strict=True):
-        message = Message(**row)
-        mark_inserted(message, key)
+    messages = insert_message_rows(rows)
+    for message, item in zip(messages, incoming, strict=True):
         message.channel = channel
         message.contact = senders[id(item)][1]
-        messages.append(message)
     return messages
 
 

@@ -6,7 +6,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm import services
+from crm import queries, services
 from crm.models import Category, Contact, OptOutList, Tag
 from picky.names import name_in, name_is
 
@@ -199,7 +199,7 @@ def test_a_tag_created_meanwhile_by_another_run_is_found_and_linked(project):
     contact = services.upsert_contact(project, "919847012345")
     # As if a concurrent run created "lead" between add_tags' lookup and its INSERT.
     taken = Tag.objects.create(project=project, name="lead")
-    created = services.create_and_link_tags(contact, ["lead", "new"])
+    created = queries.create_and_link_tags(contact, ["lead", "new"])
     assert created["lead"] == taken
     assert sorted(created) == ["lead", "new"]
     assert sorted(contact.tags.values_list("name", flat=True)) == ["lead", "new"]
@@ -239,7 +239,7 @@ def test_names_are_found_case_insensitively_through_an_index(project, model, ind
     """A run looks its tags, categories and opt-out lists up by LOWER(name); a project may
     have thousands, which a scan of the project's names would read on every run."""
     many_names(model, project)
-    plan = plan_of(services.named_query(model, 2), [project.pk, "vip", "lead"])
+    plan = plan_of(queries.named_query(model, 2), [project.pk, "vip", "lead"])
     assert looks_up_lower_name_through(index, plan), plan
 
 
@@ -296,7 +296,7 @@ def test_a_run_finds_its_contact_and_the_contacts_labels_in_one_query(
 def test_a_contact_is_inserted_unless_its_number_is_taken_and_the_transaction_goes_on(project):
     values = {"project_id": project.pk, "number": "919847000001", "name": "Asha",
               "email": "", "attributes": {"state": "Kerala"}}  # fmt: skip
-    made = services.insert_contact_unless_numbered_taken(values)
+    made = queries.insert_contact_unless_number_taken(values)
     stored = Contact.objects.get(pk=made.pk)
     assert (stored.number, stored.name, stored.attributes) == (
         "919847000001",
@@ -306,10 +306,10 @@ def test_a_contact_is_inserted_unless_its_number_is_taken_and_the_transaction_go
     assert stored.created_at and stored.blacklisted is False and stored.owner is None  # defaults
     assert (made.created_at, made.updated_at) == (stored.created_at, stored.updated_at)
     # Taken (as by a concurrent run): nothing inserted, no error, the transaction usable.
-    assert services.insert_contact_unless_numbered_taken({**values, "name": "Other"}) is None
+    assert queries.insert_contact_unless_number_taken({**values, "name": "Other"}) is None
     assert Contact.objects.filter(project=project).count() == 1
     # Contacts without a number are never taken.
     email_only = {**values, "number": "", "email": "a@example.com"}
-    assert services.insert_contact_unless_numbered_taken(email_only) is not None
-    assert services.insert_contact_unless_numbered_taken(email_only) is not None
+    assert queries.insert_contact_unless_number_taken(email_only) is not None
+    assert queries.insert_contact_unless_number_taken(email_only) is not None
     assert Contact.objects.filter(project=project, number="").count() == 2
