@@ -274,6 +274,7 @@ def panel(headers, rows, empty):
 
 
 class NamedAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    fields = ["project", "name"]
     list_display = ["name", "project", "contact_count"]
     list_filter = ["project"]
     search_fields = ["name"]

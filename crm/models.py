@@ -22,58 +22,49 @@ def new_reply_token():
     return secrets.token_hex(10)
 
 
-def lower_name_index(name):
-    """An index on (project, LOWER(name)): names are looked up case-insensitively (a run's
-    tags, categories and opt-out lists), which the unique (project, name) index cannot
-    serve, so without it each lookup reads every name of the project."""
-    return models.Index(models.F("project"), Lower("name"), name=name)
+class Label(models.Model):
+    """A name a project puts on its contacts: a tag, a category, an opt-out list. Unique
+    in its project as typed, and looked up whatever its case (picky/names.py), which an
+    index on (project, LOWER(name)) serves: without it each lookup reads every name of
+    the project. Each kind has its own table and its `project` (its own related name)."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_%(class)s")]
+        indexes = [models.Index(models.F("project"), Lower("name"), name="%(class)s_lower_name")]
+
+    def __str__(self):
+        return self.name
 
 
-class Tag(models.Model):
+class Tag(Label):
     """A label; one tag model serves contacts, chats and records."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tags")
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_tag")]
-        indexes = [lower_name_index("tag_lower_name")]
-
-    def __str__(self):
-        return self.name
 
 
-class Category(models.Model):
+class Category(Label):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="categories")
-    name = models.CharField(max_length=100)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(Label.Meta):
         verbose_name_plural = "categories"
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_category")]
-        indexes = [lower_name_index("category_lower_name")]
-
-    def __str__(self):
-        return self.name
 
 
-class OptOutList(models.Model):
+class OptOutList(Label):
     """A named list contacts opt out of (e.g. "Promotions"); senders may respect one."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="optout_lists")
-    name = models.CharField(max_length=100)
 
-    class Meta:
-        ordering = ["name"]
+    class Meta(Label.Meta):
         verbose_name = "opt-out list"
+        # Its names predate the base, which names them after the class (optoutlist).
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="unique_optout_list")
         ]
-        indexes = [lower_name_index("optout_list_lower_name")]
-
-    def __str__(self):
-        return self.name
+        indexes = [models.Index(models.F("project"), Lower("name"), name="optout_list_lower_name")]
 
 
 class Contact(models.Model):
