@@ -50,9 +50,16 @@ def the_contact(ctx):
     return ctx.contact
 
 
+def set_contact(ctx, contact, labels=None):
+    """Make `contact` the run's contact (or None) and refresh `contact.*` (`labels`: the
+    contact's, when read with it)."""
+    ctx.contact = contact
+    ctx.data["contact"] = crm.contact_as_context(contact, labels)
+
+
 def changed(ctx, contact, **outputs):
     """Refresh `contact.*` and return the result every contact action gives."""
-    ctx.set_contact(contact)
+    set_contact(ctx, contact)
     return Result(outputs={**outputs, "contact": ctx.data["contact"]})
 
 
@@ -272,7 +279,7 @@ class DeleteContact(ContactActionType):
         contact = the_contact(ctx)
         deleted = {"id": contact.pk, "number": contact.number, "email": contact.email}
         crm.delete_contact(contact)
-        ctx.set_contact(None)
+        set_contact(ctx, None)
         return Result(outputs={"deleted": deleted})
 
 

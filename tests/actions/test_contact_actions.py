@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from actions.base import ActionContext, ActionError
 from actions.registry import get_type
+from actions.types.crm import set_contact
 from crm import services as crm
 from crm.models import Contact, Note, Reminder
 from picky.models import Membership
@@ -18,7 +19,7 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 def context(project, contact=None, **event):
     ctx = ActionContext(project=project, data={"event": event, "vars": {}, "contact": {}})
     if contact is not None:
-        ctx.set_contact(contact)
+        set_contact(ctx, contact)
     return ctx
 
 

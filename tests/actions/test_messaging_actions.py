@@ -4,6 +4,7 @@ import pytest
 
 from actions.base import ActionContext, ActionError
 from actions.registry import get_type
+from actions.types.crm import set_contact
 from connectors import engine
 from connectors.models import Event, RunLog
 from connectors.services import record_event
@@ -16,7 +17,7 @@ from tests.builders import build_connector
 def context(project, contact=None, **event):
     ctx = ActionContext(project=project, data={"event": event, "vars": {}, "contact": {}})
     if contact is not None:
-        ctx.set_contact(contact)
+        set_contact(ctx, contact)
     return ctx
 
 
