@@ -91,6 +91,28 @@ class ActionConfigForm(forms.Form):
         help_text="What happens when this action fails (default: stop).",
     )
 
+    def __init__(self, *args, action_type=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Named in the refusal of a setting the form does not know.
+        self.action_type = action_type
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound:
+            self.refuse_unknown_settings()
+
+    def refuse_unknown_settings(self):
+        """Refuse, at its own key, a setting the form has no field for: dropped silently, a
+        typo (`by` for `amount`) would go unnoticed and the action run on its default."""
+        unknown = [key for key in self.data if key not in self.fields]
+        if not unknown:
+            return
+        who = self.action_type.key if self.action_type else "this action"
+        message = f"unknown setting; {who} takes {', '.join(sorted(self.fields))}"
+        for key in unknown:
+            # add_error() takes only the form's own fields.
+            self._errors[key] = self.error_class([message], renderer=self.renderer)
+
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
@@ -161,10 +183,14 @@ class ActionType:
 
     def validate(self, config):
         """Return the cleaned config, or raise forms.ValidationError with per-field errors."""
-        form = self.form_class(data=config or {})
+        form = self.config_form(config)
         if not form.is_valid():
             raise forms.ValidationError(form.errors.as_data())
         return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+
+    def config_form(self, config):
+        """The type's config form bound to `config`: what `validate` checks."""
+        return self.form_class(data=config or {}, action_type=self)
 
     def render(self, ctx, config):
         """The inputs after templating: what the log shows and `run` receives."""
@@ -193,12 +219,18 @@ class ActionType:
         return None
 
     def loggable(self, inputs):
-        """`inputs` as run logs and admin pages may show them: secrets masked."""
-        return inputs
+        """`inputs` as run logs and admin pages may show them: the values of the secret
+        settings the form declares masked."""
+        return self.secrets_masked(inputs)
 
     def exported_config(self, config):
         """`config` as an export shows it: the saved values of its secret settings masked
         (importing it asks for them again)."""
+        return self.secrets_masked(config)
+
+    def secrets_masked(self, config):
+        """`config` with the secrets of its MaskedKeysMixin settings (the form's declaration
+        of secret keys) masked."""
         fields = self.form_class.base_fields
         return {
             key: fields[key].mask(value) if isinstance(fields.get(key), MaskedKeysMixin) else value

@@ -248,7 +248,7 @@ def config_errors(action_type, config, exc, path):
     The messages are read from the type's form (its errors keep one clean
     message each); a refusal from beyond the form comes from `exc`.
     """
-    form = action_type.form_class(data=config)
+    form = action_type.config_form(config)
     if form.is_valid():
         return [(path, message) for message in exc.messages]
     return [
