@@ -7,8 +7,11 @@ from django.core.management import CommandError, call_command
 from django.db.models.signals import pre_save
 
 from actions.models import Action
+from connectors import engine
 from connectors.models import Connector, Step
 from connectors.transfer import FORMAT, ConnectorImportError, export_connector, import_connector
+from picky.secret_values import MASK
+from teambox.models import Channel
 
 pytestmark = pytest.mark.django_db
 
@@ -446,3 +449,57 @@ class TestCommands:
     def test_import_of_a_missing_file(self, project, tmp_path):
         with pytest.raises(CommandError, match="Cannot read .*missing.json: No such file"):
             call_command("import_connector", str(tmp_path / "missing.json"), project="acme")
+
+
+# DESIGN.md, "Connector JSON", as written there.
+DESIGN_EXAMPLE = """
+{
+  "format": "picky.connector/v1",
+  "name": "Website leads",
+  "enabled": true,
+  "field_mapping": {"number": "{{ event.phone }}", "name": "{{ event.name }}",
+                    "email": "{{ event.email }}", "attributes": {"state": "{{ event.state }}"}},
+  "steps": [
+    {
+      "name": "Remind 2 hours before the webinar",
+      "delay": {"mode": "relative", "field": "{{ event.webinar.start }}",
+                "offset": -2, "unit": "hours", "identifier": "{{ event.meeting_id }}",
+                "if_past": "skip"},
+      "filters": [[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]],
+      "iterator": null,
+      "actions": [
+        {"type": "send_message", "config": {"channel": "WhatsApp", "to": ["{{ contact.number }}"], "text": "See you soon, {{ contact.name }}"}},
+        {"type": "http_request", "config": {"method": "POST", "url": "https://api.example.com/x",
+          "headers": {"X-Key": "k"}, "body_type": "json", "body": {"id": "{{ event.id }}"},
+          "save_as": "crm", "fallback": "continue", "alert_emails": ["ops@example.com"], "timeout": 30}}
+      ]
+    }
+  ]
+}
+"""  # noqa: E501
+
+
+class TestDesignExample:
+    def test_imports_as_written_and_sends_through_its_channel(self, project):
+        Channel.objects.create(project=project, name="WhatsApp", kind=Channel.Kind.SANDBOX)
+        written = json.loads(DESIGN_EXAMPLE)
+
+        connector = import_connector(project, copy.deepcopy(written))
+
+        exported = export_connector(connector)
+        assert {key: exported[key] for key in written if key != "steps"} == {
+            key: value for key, value in written.items() if key != "steps"
+        }
+        step = exported["steps"][0]
+        assert {key: step[key] for key in ("name", "delay", "filters", "iterator")} == {
+            key: written["steps"][0][key] for key in ("name", "delay", "filters", "iterator")
+        }
+        assert [action["type"] for action in step["actions"]] == ["send_message", "http_request"]
+        assert step["actions"][1]["config"]["headers"] == {"X-Key": MASK}
+        payload = {"phone": "919847012345", "name": "Asha", "state": "Kerala"}
+        payload |= {"webinar": {"start": "2030-01-01T10:00:00Z"}, "meeting_id": "m-1"}
+        simulation = engine.simulate(connector, payload)
+        sent = next(log for log in simulation.logs if log["action_type"] == "send_message")
+        assert sent["status"] == "ran", sent["error"]
+        assert sent["outputs"]["channel"] == "WhatsApp"
+        assert sent["outputs"]["would_send"] == ["919847012345"]
