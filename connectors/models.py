@@ -205,7 +205,7 @@ class RunLog(models.Model):
         STOPPED = "stopped", "Stopped"
         WAITING = "waiting", "Waiting on a delay"
         # An outside effect claimed before it starts: becomes RAN or FAILED once its outcome
-        # is known (connectors/engine.py, RunExecutor.claim_effect).
+        # is known (connectors/engine/claims.py).
         SENDING = "sending", "Sending, outcome not known yet"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="logs")

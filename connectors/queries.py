@@ -8,9 +8,18 @@ from functools import cache
 from django.db import connection
 from django.utils import timezone
 
-from picky.rows import insert_rows, inserted_fields, row_document, select_models, selected_columns
+from picky.models import Project
+from picky.rows import (
+    insert_rows,
+    inserted_fields,
+    next_key_sql,
+    row_document,
+    select_models,
+    selected_columns,
+    update_row,
+)
 
-from .models import Connector, Counter, Event
+from .models import Connector, Counter, Event, Run
 
 # What the ingest needs of a connector, and whether it has a sample without reading the
 # sample (up to a megabyte of JSON).
@@ -106,3 +115,77 @@ def increment_counter(project_id, name, amount):
             [project_id, name, amount, timezone.now()],
         )
         return cursor.fetchone()[0]
+
+
+# A run never needs its connector's sample (up to a megabyte of JSON): not loaded.
+SAMPLE_FIELDS = ("connector__sample_payload", "connector__mapped_paths")
+# The event, its connector (but its sample), its project and whether it has a run.
+EVENT_FOR_RUN_SHAPES = (
+    (Event, tuple(Event._meta.concrete_fields)),
+    (
+        Connector,
+        tuple(
+            field
+            for field in Connector._meta.concrete_fields
+            if f"connector__{field.name}" not in SAMPLE_FIELDS
+        ),
+    ),
+    (Project, tuple(Project._meta.concrete_fields)),
+)
+
+
+def events_for_runs(event_ids):
+    """{event id: (event, its connector but its sample, its project, the id of its run or
+    None)} for the events of `event_ids` that exist, in one query."""
+    rows = select_models(event_for_run_query(len(event_ids)), list(event_ids), EVENT_FOR_RUN_SHAPES)
+    return {row[0].pk: row for row in rows}
+
+
+@cache
+def event_for_run_query(events):
+    """The SELECT behind EVENT_FOR_RUN_SHAPES for this many events, written once: the
+    ORM took longer to compile it (joins, deferred fields, a subquery) than the run
+    took to execute."""
+    (_, event_fields), (_, connector_fields), (_, project_fields) = EVENT_FOR_RUN_SHAPES
+    quote = connection.ops.quote_name
+    runs = quote(Run._meta.db_table)
+    return (
+        f"SELECT {selected_columns('e', event_fields)}, "
+        f"{selected_columns('c', connector_fields)}, {selected_columns('p', project_fields)}, "
+        f"(SELECT r.id FROM {runs} r WHERE r.event_id = e.id AND r.replay_of_id IS NULL "
+        "LIMIT 1) "
+        f"FROM {quote(Event._meta.db_table)} e "
+        f"JOIN {quote(Connector._meta.db_table)} c ON c.id = e.connector_id "
+        f"JOIN {quote(Project._meta.db_table)} p ON p.id = c.project_id "
+        f"WHERE e.id IN ({', '.join(['%s'] * events)})"
+    )
+
+
+def hand_event_to_run(event, run):
+    """Mark the queued `event` processed and give `run` its key; False when the event is
+    no longer queued. On PostgreSQL one UPDATE ... RETURNING the key from the sequence,
+    the run's row to be written later; elsewhere the UPDATE and the run's INSERT."""
+    if connection.vendor != "postgresql":
+        if not update_row(
+            Event, event.pk, {"status": Event.Status.PROCESSED},
+            where={"status": Event.Status.QUEUED},
+        ):  # fmt: skip
+            return False
+        insert_rows([run])
+        return True
+    params = [Event.Status.PROCESSED.value, event.pk, Event.Status.QUEUED.value]
+    with connection.cursor() as cursor:
+        cursor.execute(hand_event_to_run_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    run.pk = row[0]
+    return True
+
+
+@cache
+def hand_event_to_run_sql():
+    return (
+        f"UPDATE {connection.ops.quote_name(Event._meta.db_table)} SET status = %s "
+        f"WHERE id = %s AND status = %s RETURNING {next_key_sql(Run)}"
+    )

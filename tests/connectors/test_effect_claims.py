@@ -1,6 +1,6 @@
 """An outside effect happens at most once, even when its run is taken over while the effect is
 under way: the effect is claimed in the database before it starts, and a run taken over that
-finds the claim never starts it again (connectors/engine.py, RunExecutor.claim_effect)."""
+finds the claim never starts it again (connectors/engine/claims.py)."""
 
 import threading
 from datetime import timedelta

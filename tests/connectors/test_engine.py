@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from actions.models import Action
 from connectors import engine, services
+from connectors.engine import process
 from connectors.models import Counter, Event, Run, RunLog, Step
 from tests.builders import build_connector
 from tests.queries import statements
@@ -422,14 +423,14 @@ def test_an_event_that_cannot_be_run_does_not_hold_up_the_others_of_its_message(
 ):
     connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
     events = [ingest(connector, {"n": n}) for n in range(3)]
-    real_run_event = engine.run_event
+    real_run_event = process.run_event
 
     def run_event(event, *args, **kwargs):
         if event.pk == events[1].pk:
             raise RuntimeError("a bug")
         return real_run_event(event, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "run_event", run_event)
+    monkeypatch.setattr(process, "run_event", run_event)
     runs = engine.process_events([event.pk for event in events])
     assert runs[1] is None and runs[0] and runs[2]
     assert Counter.objects.get(name="n").value == 2
@@ -442,7 +443,7 @@ def test_a_crash_after_the_run_began_undoes_it_and_the_next_event_runs_cleanly(
 ):
     connector = build_connector(project, steps=[{"actions": [("trigger_counter", {"name": "n"})]}])
     events = [ingest(connector, {"n": n}) for n in range(2)]
-    real_note = engine.note_structure_change
+    real_note = services.note_structure_change
     calls = []
 
     def note_structure_change(connector, payload):
@@ -451,7 +452,7 @@ def test_a_crash_after_the_run_began_undoes_it_and_the_next_event_runs_cleanly(
             raise RuntimeError("a bug after the run's INSERT")
         return real_note(connector, payload)
 
-    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    monkeypatch.setattr(process, "note_structure_change", note_structure_change)
     runs = engine.process_events([event.pk for event in events])
     assert runs[0] is None and runs[1].status == Run.Status.SUCCEEDED
     assert not connection.in_atomic_block

@@ -1,4 +1,4 @@
-"""A run's database work commits as one transaction (connectors/engine.py RunTransaction)."""
+"""A run's database work commits as one transaction (connectors/engine/transaction.py)."""
 
 import threading
 from datetime import timedelta
@@ -12,7 +12,8 @@ from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from actions.registry import get_type
-from connectors import engine, services
+from connectors import engine, runs, services
+from connectors.engine import process
 from connectors.models import Counter, Event, Run, RunLog
 from crm.models import Contact, Tag
 from tests.builders import build_connector
@@ -260,7 +261,7 @@ def test_losing_the_database_as_the_run_begins_leaves_no_transaction_open(projec
     def database_gone(event, run):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(engine, "hand_event_to_run", database_gone)
+    monkeypatch.setattr(runs, "hand_event_to_run", database_gone)
     with pytest.raises(OperationalError):
         engine.process_event(event.pk)
     assert not connection.in_atomic_block
@@ -387,14 +388,14 @@ def test_a_bug_in_one_run_of_a_message_leaves_its_event_queued_and_the_others_ru
     project, monkeypatch
 ):
     connector = counter_tag_and_variable(project)
-    real_note = engine.note_structure_change
+    real_note = services.note_structure_change
 
     def note_structure_change(connector, payload):
         if payload["n"] == 1:
             raise RuntimeError("a bug after the event was handed to its run")
         return real_note(connector, payload)
 
-    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    monkeypatch.setattr(process, "note_structure_change", note_structure_change)
     events = leads(connector, 3)
     runs = engine.process_events([event.pk for event in events])
     assert not connection.in_atomic_block
@@ -444,7 +445,7 @@ def test_a_message_whose_shared_transaction_lost_a_deadlock_runs_each_event_on_i
     if connection.vendor != "postgresql":
         pytest.skip("runs share a transaction on PostgreSQL only")
     connector = counter_tag_and_variable(project)
-    real_note = engine.note_structure_change
+    real_note = services.note_structure_change
     calls = []
 
     def note_structure_change(connector, payload):
@@ -453,7 +454,7 @@ def test_a_message_whose_shared_transaction_lost_a_deadlock_runs_each_event_on_i
             raise OperationalError("deadlock detected") from DeadlockDetected("deadlock detected")
         return real_note(connector, payload)
 
-    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    monkeypatch.setattr(process, "note_structure_change", note_structure_change)
     events = leads(connector, 3)
     runs = engine.process_events([event.pk for event in events])
     assert calls == [0, 1, 0, 1, 2]
@@ -519,7 +520,7 @@ def test_two_messages_locking_the_same_contacts_in_opposite_orders_both_run(
     # Each message's second run starts once both first runs hold their contact's row.
     both_first_runs_done = threading.Barrier(2, timeout=10)
     waited = set()
-    real_note = engine.note_structure_change
+    real_note = services.note_structure_change
 
     def note_structure_change(connector, payload):
         if payload["name"].endswith("then") and threading.get_ident() not in waited:
@@ -527,7 +528,7 @@ def test_two_messages_locking_the_same_contacts_in_opposite_orders_both_run(
             both_first_runs_done.wait()
         return real_note(connector, payload)
 
-    monkeypatch.setattr(engine, "note_structure_change", note_structure_change)
+    monkeypatch.setattr(process, "note_structure_change", note_structure_change)
     results, errors = {}, []
 
     def work(name, events):

@@ -1,0 +1,90 @@
+"""What a run's templates read: the namespaces of the context (event, meta, vars, contact,
+counters, globals, now) and the run's contact, mapped by the connector's field mapping."""
+
+from django.utils import timezone
+
+from actions.base import ActionContext
+from crm import services as crm_services
+from picky.templating import render, render_deep
+
+from ..models import Counter, Run
+from .stops import RunStopped
+
+
+def context_namespaces(event, run_id=None, saved_vars=None):
+    """The namespaces templates read, for `event` (saved or not) of its connector."""
+    connector = event.connector
+    now = timezone.now().astimezone(connector.project.tzinfo)
+    return {
+        "event": event.payload or {},
+        "meta": {
+            "connector": connector.name,
+            "connector_id": connector.pk,
+            "project": connector.project.slug,
+            "event_id": event.pk,
+            "run_id": run_id,
+            "received_at": (event.received_at or now).isoformat(),
+            "hop_count": event.hop_count,
+            "method": event.method,
+        },
+        "vars": dict(saved_vars or {}),
+        "contact": {},
+        "counters": {},
+        "globals": {},
+        "now": {
+            "iso": now.isoformat(),
+            "date": now.date().isoformat(),
+            "time": now.strftime("%H:%M"),
+            "timestamp": int(now.timestamp()),
+        },
+    }
+
+
+def run_context(run, event, definition, deadline, simulating=False):
+    """The context of `run` going on from its saved vars: its contact (the one an earlier
+    attempt mapped, or the field mapping's) and, when a template reads them, the
+    project's counters."""
+    connector = event.connector
+    project = connector.project
+    saved = run.context or {}
+    data = context_namespaces(event, run_id=run.pk, saved_vars=saved.get("vars"))
+    ctx = ActionContext(
+        project=project,
+        data=data,
+        connector=connector,
+        run=None if simulating else run,
+        dry_run=simulating,
+        deadline=deadline,
+    )
+    if run.contact_id and not simulating:
+        ctx.set_contact(run.contact)
+    elif connector.field_mapping:
+        map_fields(ctx, connector.field_mapping)
+    if definition.reads_counters:
+        data["counters"] = dict(
+            Counter.objects.filter(project_id=project.pk).values_list("name", "value")
+        )
+    return ctx
+
+
+def map_fields(ctx, mapping):
+    number = render(mapping.get("number", ""), ctx.data)
+    name = render(mapping.get("name", ""), ctx.data)
+    email = render(mapping.get("email", ""), ctx.data)
+    attributes = {
+        key: value
+        for key, value in render_deep(mapping.get("attributes") or {}, ctx.data).items()
+        if value not in (None, "")
+    }
+    try:
+        contact, labels = crm_services.upsert_contact_with_labels(
+            ctx.project, number, name=name, email=email, attributes=attributes
+        )
+    except crm_services.ContactError as exc:
+        raise RunStopped(Run.Status.FAILED, f"Field mapping: {exc}") from exc
+    ctx.set_contact(contact, labels)
+
+
+def saved_context(ctx):
+    """What a run keeps to resume: its vars (not the payload, which is the event's)."""
+    return {"vars": ctx.data["vars"]} if ctx else {}
