@@ -6,4 +6,5 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self):
+        # The receivers import the models, which Django loads only once the apps are ready.
         from . import signals  # noqa: F401

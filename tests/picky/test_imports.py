@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("picky", "crm", "teambox", "actions")
+APPS = ("picky", "crm", "teambox", "actions", "connectors")
 
 
 def module_name(path):
