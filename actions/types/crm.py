@@ -15,6 +15,7 @@ from django.utils import timezone
 from crm import services as crm
 from picky.dates import DateError, read_datetime
 from picky.json_input import JSONInputField
+from picky.templating import to_text
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
@@ -114,16 +115,36 @@ class MapContact(ContactActionType):
     description = "Find the contact by number or e-mail (or create it) and make it the run's."
     form_class = MapContactForm
 
-    def lookup(self, inputs):
-        number, email = inputs.get("number") or "", inputs.get("email") or ""
-        if not crm.normalise_number(number) and not str(email).strip():
-            raise ActionError("Both the number and the e-mail address are empty after templating.")
+    def contact_fields(self, inputs):
+        """(number, e-mail, name, attributes) as the inputs give them after templating, as
+        text, and the attributes that have a value."""
         attributes = {
             key: value
             for key, value in (inputs.get("attributes") or {}).items()
             if value not in (None, "")
         }
-        return number, str(email).strip(), str(inputs.get("name") or "").strip(), attributes
+        number, email, name = (to_text(inputs.get(key)) for key in ("number", "email", "name"))
+        return number, email.strip(), name.strip(), attributes
+
+    def lookup(self, inputs):
+        number, email, name, attributes = self.contact_fields(inputs)
+        if not crm.normalise_number(number) and not email:
+            raise ActionError("Both the number and the e-mail address are empty after templating.")
+        return number, email, name, attributes
+
+    def map_fields(self, ctx, inputs):
+        """A connector's field mapping, whose config is this type's (the engine runs it
+        before the first step): the contact with the number, or without one the e-mail
+        address, made when there is none, becomes the run's, read with its labels in one
+        query. A mapping whose number and e-mail are both empty maps no contact."""
+        number, email, name, attributes = self.contact_fields(inputs)
+        try:
+            contact, labels = crm.upsert_contact_with_labels(
+                ctx.project, number, name=name, email=email, attributes=attributes
+            )
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        ctx.set_contact(contact, labels)
 
     def run(self, ctx, inputs):
         number, email, name, attributes = self.lookup(inputs)

@@ -3,12 +3,14 @@ counters, globals, now) and the run's contact, mapped by the connector's field m
 
 from django.utils import timezone
 
-from actions.base import ActionContext
-from crm import services as crm_services
-from picky.templating import render, render_deep
+from actions.base import ActionContext, ActionError
+from actions.registry import get_type
 
 from ..models import Counter, Run
 from .stops import RunStopped
+
+# The action type whose code maps a connector's fields to the run's contact.
+FIELD_MAPPING_TYPE = "map_contact"
 
 
 def context_namespaces(event, run_id=None, saved_vars=None):
@@ -68,21 +70,14 @@ def run_context(run, event, definition, deadline, simulating=False):
 
 
 def map_fields(ctx, mapping):
-    number = render(mapping.get("number", ""), ctx.data)
-    name = render(mapping.get("name", ""), ctx.data)
-    email = render(mapping.get("email", ""), ctx.data)
-    attributes = {
-        key: value
-        for key, value in render_deep(mapping.get("attributes") or {}, ctx.data).items()
-        if value not in (None, "")
-    }
+    """Make the contact the connector's field mapping names the run's, through the
+    map_contact action type (the mapping is its config): the engine knows no contact. The
+    run fails when the mapped values are not a contact's."""
+    mapping_type = get_type(FIELD_MAPPING_TYPE)
     try:
-        contact, labels = crm_services.upsert_contact_with_labels(
-            ctx.project, number, name=name, email=email, attributes=attributes
-        )
-    except crm_services.ContactError as exc:
-        raise RunStopped(Run.Status.FAILED, f"Field mapping: {exc}") from exc
-    ctx.set_contact(contact, labels)
+        mapping_type.map_fields(ctx, mapping_type.render(ctx, mapping))
+    except ActionError as exc:
+        raise RunStopped(Run.Status.FAILED, f"Field mapping: {exc.message}") from exc
 
 
 def saved_context(ctx):

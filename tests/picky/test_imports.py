@@ -142,3 +142,14 @@ def test_crm_and_teambox_import_neither_actions_nor_connectors(app):
         "connectors",
     } == set()
 
+
+def test_the_engine_knows_no_domain():
+    """The field mapping runs through the map_contact action type: the engine imports no
+    crm module."""
+    engine = [
+        module for module in app_modules("connectors") if module.startswith("connectors.engine")
+    ]
+    assert engine
+    assert {
+        target for module in engine for target in imports_of(module)[0] if target.startswith("crm")
+    } == set()
