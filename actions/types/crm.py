@@ -144,7 +144,7 @@ class MapContact(ContactActionType):
             )
         except crm.ContactError as exc:
             raise ActionError(str(exc)) from exc
-        ctx.set_contact(contact, labels)
+        set_contact(ctx, contact, labels)
 
     def run(self, ctx, inputs):
         number, email, name, attributes = self.lookup(inputs)
