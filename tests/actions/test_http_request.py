@@ -232,6 +232,7 @@ def test_values_in_headers_and_bodies_read_as_in_templates(project, httpserver):
     saved = HTTP.validate({**config, "headers": {"X-Qty": 3.0, "X-Flag": False}})
     assert saved["headers"] == {"X-Qty": "3", "X-Flag": "false"}
 
+
 # Failures, timeouts, retries ------------------------------------------------------------
 
 
@@ -296,9 +297,7 @@ def test_retries_stop_before_they_could_outlast_the_runs_lease(project, settings
     assert len(httpserver.log) == 2
 
 
-def test_retries_stop_before_they_could_outlast_the_runs_time_limit(
-    project, settings, httpserver
-):
+def test_retries_stop_before_they_could_outlast_the_runs_time_limit(project, settings, httpserver):
     # The run must end within 1.5 s: the first retry fits (0.2 s wait + 1 s timeout), the
     # second (0.4 s more wait + 1 s) would end after it.
     settings.PICKY_HTTP_RETRY_BACKOFF_SECONDS = 0.2
