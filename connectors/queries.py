@@ -161,6 +161,13 @@ def event_for_run_query(events):
     )
 
 
+def runs_can_share_a_commit():
+    """Whether the runs of a message can be written together at one commit (a shared
+    RunTransaction): on PostgreSQL a run's key comes from the sequence at its hand-off
+    and its row is written later; elsewhere the row is INSERTed with the hand-off."""
+    return connection.vendor == "postgresql"
+
+
 def hand_event_to_run(event, run):
     """Mark the queued `event` processed and give `run` its key; False when the event is
     no longer queued. On PostgreSQL one UPDATE ... RETURNING the key from the sequence,

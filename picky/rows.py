@@ -11,6 +11,11 @@ models have no receivers). Rows given as values go to PostgreSQL as one JSON
 document, their values prepared with the fields' `get_prep_value` (what
 `get_db_prep_save` does before adapting a value for the driver).
 
+Still needed without the engine's shared transaction: the ingest INSERTs an event a
+webhook (one statement with its connector's look-up), a run's row goes with its log
+lines in one statement, crm writes a new lead's contact and tags, and teambox stores a
+push of thousands of messages. Their vendor branches stay here, behind these helpers.
+
 Each helper looks the connection up once: every `django.db.connection` attribute
 goes through a thread- and task-local lookup, and a row of a dozen fields would
 pay it a dozen times.

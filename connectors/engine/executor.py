@@ -21,7 +21,7 @@ from .context import run_context, saved_context
 from .definition import connector_definition
 from .hold import RunHold
 from .stops import TASK_STOPPED, LeaseLost, RunStopped, TransactionBroken
-from .timeline import Timeline, write_lines
+from .timeline import Timeline, log_rows, write_lines
 from .transaction import EndedRun, RunTransaction
 
 logger = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class RunExecutor(ActionRunner):
             return
         lines = self.timeline.take_pending()
         if not is_written(self.run):
-            runs.insert_runs([(self.run, [line.row(self.run.pk) for line in lines])])
+            runs.insert_runs([(self.run, log_rows(lines, self.run.pk))])
         elif lines:
             write_lines(lines, self.run.pk)
 

@@ -10,7 +10,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import queries, runs
@@ -57,7 +57,7 @@ def process_events(event_ids):
     left_over = []
     loaded = queries.events_for_runs(event_ids)
     shared = None
-    if len(event_ids) > 1 and connection.vendor == "postgresql":
+    if len(event_ids) > 1 and queries.runs_can_share_a_commit():
         shared = RunTransaction(shared=True)
     done = [NOT_RUN] * len(event_ids)
     try:
