@@ -142,7 +142,7 @@ def _strings_in(value):
 
 class Effect(StrEnum):
     """What an action type's effect touches. The engine derives from it how it runs the
-    type (connectors/engine.py, RunExecutor.run_action): a savepoint around effects in
+    type (connectors/engine/actions.py, ActionRunner.run_action): a savepoint around effects in
     the database, a commit before an effect outside it, and in a simulation a database
     effect happens for real and is rolled back, while an outside one is only described
     (`ActionType.dry_run`)."""
