@@ -11,7 +11,13 @@ from django.utils import timezone
 from picky.models import Project
 from picky.rows import (
     insert_rows,
+    insert_values,
+    insert_values_and_keyed_rows,
+    insert_values_and_update_row,
     inserted_fields,
+    is_written,
+    mark_inserted,
+    mark_unwritten,
     next_key_sql,
     row_document,
     select_models,
@@ -19,7 +25,11 @@ from picky.rows import (
     update_row,
 )
 
-from .models import Connector, Counter, Event, Run
+from .models import Connector, Counter, Event, Run, RunLog
+
+# Whether a row is in the database yet, and forgetting it was (its INSERT rolled back):
+# the state the writers below keep on the models they are given.
+__all__ = ["is_written", "mark_unwritten"]
 
 # What the ingest needs of a connector, and whether it has a sample without reading the
 # sample (up to a megabyte of JSON).
@@ -196,3 +206,39 @@ def hand_event_to_run_sql():
         f"UPDATE {connection.ops.quote_name(Event._meta.db_table)} SET status = %s "
         f"WHERE id = %s AND status = %s RETURNING {next_key_sql(Run)}"
     )
+
+
+def insert_event(event):
+    """INSERT an event (its key set on it)."""
+    insert_rows([event])
+
+
+def insert_runs(new_runs):
+    """INSERT the rows of runs [(run, its log rows)] as they stand, the runs' keys taken
+    beforehand (hand_event_to_run), with their log lines: one statement on PostgreSQL."""
+    insert_values_and_keyed_rows(
+        RunLog,
+        [row for _, rows in new_runs for row in rows],
+        Run,
+        [(run.pk, run_row(run)) for run, _ in new_runs],
+    )
+    for run, _ in new_runs:
+        mark_inserted(run, run.pk)
+
+
+def run_row(run):
+    """The run's row as it stands, {field attname: value}."""
+    row = {field.attname: getattr(run, field.attname) for field in inserted_fields(Run)}
+    row["created_at"] = run.started_at
+    return row
+
+
+def update_run_and_insert_logs(run, values, log_rows, where):
+    """INSERT `log_rows`, then UPDATE the run's row with `values` where `where` holds
+    (one statement on PostgreSQL); the number of runs updated."""
+    return insert_values_and_update_row(RunLog, log_rows, Run, run.pk, values, where=where)
+
+
+def insert_log_lines(log_rows):
+    """INSERT log lines of runs whose rows are written."""
+    insert_values(RunLog, log_rows)

@@ -13,18 +13,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from picky.rows import (
-    insert_values_and_keyed_rows,
-    insert_values_and_update_row,
-    inserted_fields,
-    is_written,
-    mark_inserted,
-    mark_unwritten,
-    update_row,
-)
-
 from . import queries
-from .models import Event, Run, RunLog
+from .models import Event, Run
 from .queue import enqueue_runs
 
 
@@ -103,8 +93,8 @@ def hand_event_again(run):
     """After a rollback undid the hand-off of a run created in it: the event is handed to
     the run again, whose row is written at its end (insert_runs)."""
     run.contact = None
-    mark_unwritten(run)
-    update_row(Event, run.event_id, {"status": Event.Status.PROCESSED})
+    queries.mark_unwritten(run)
+    Event.objects.filter(pk=run.event_id).update(status=Event.Status.PROCESSED)
 
 
 def claim_run(run_id):
@@ -184,17 +174,16 @@ def create_replay(event):
     )
 
 
+def is_written(run):
+    """Whether the run's row is in the database (in this transaction at least): a new
+    run's row is written at its first commit."""
+    return queries.is_written(run)
+
+
 def insert_runs(new_runs):
     """INSERT the rows of runs not written yet, as they stand, with their log lines
-    [(run, log rows)], in one statement on PostgreSQL."""
-    insert_values_and_keyed_rows(
-        RunLog,
-        [row for _, rows in new_runs for row in rows],
-        Run,
-        [(run.pk, run_row(run)) for run, _ in new_runs],
-    )
-    for run, _ in new_runs:
-        mark_inserted(run, run.pk)
+    [(run, log rows)]."""
+    queries.insert_runs(new_runs)
 
 
 def write_ends(ends):
@@ -218,14 +207,6 @@ def update_owned_run(run, values, log_rows=()):
     """Update the run's row while this execution owns it (the attempt number is the
     fence), after INSERTing `log_rows`; the number of rows updated, 0 when another
     execution took the run over."""
-    return insert_values_and_update_row(
-        RunLog, log_rows, Run, run.pk, values,
-        where={"status": Run.Status.RUNNING, "attempts": run.attempts},
-    )  # fmt: skip
-
-
-def run_row(run):
-    """The run's row as it stands, {field attname: value}."""
-    row = {field.attname: getattr(run, field.attname) for field in inserted_fields(Run)}
-    row["created_at"] = run.started_at
-    return row
+    return queries.update_run_and_insert_logs(
+        run, values, log_rows, where={"status": Run.Status.RUNNING, "attempts": run.attempts}
+    )

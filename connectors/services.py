@@ -7,7 +7,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from picky.paths import attribute_paths, paths_signature, structure_signature
-from picky.rows import insert_rows
 
 from . import queries
 from .models import Connector, Counter, Event
@@ -56,7 +55,7 @@ def record_event(
         idempotency_key=idempotency_key,
     )
     with duplicates_refused(idempotency_key, connector_id=connector.pk):
-        insert_rows([event])
+        queries.insert_event(event)
     event_recorded(connector, event.pk, payload)
     return event
 

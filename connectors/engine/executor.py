@@ -11,7 +11,6 @@ import time
 from django.conf import settings
 from django.db import DatabaseError
 
-from picky.rows import is_written
 from picky.templating import render_value
 
 from .. import delays, filters, runs
@@ -90,7 +89,7 @@ class RunExecutor(ActionRunner):
         # The last log lines and the run's end commit with the rest of the run's
         # database work: no crash leaves a half-written end.
         self.tx.begin()
-        if not self.tx.shared or is_written(self.run):
+        if not self.tx.shared or runs.is_written(self.run):
             # Written now: its deferred updates first (a shared commit applies them).
             try:
                 self.apply_deferred()
@@ -224,7 +223,7 @@ class RunExecutor(ActionRunner):
         if self.dry_run:
             return
         lines = self.timeline.take_pending()
-        if not is_written(self.run):
+        if not runs.is_written(self.run):
             runs.insert_runs([(self.run, log_rows(lines, self.run.pk))])
         elif lines:
             write_lines(lines, self.run.pk)

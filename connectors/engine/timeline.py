@@ -7,8 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from picky.rows import insert_values
-
+from .. import queries
 from ..models import RunLog
 
 
@@ -95,7 +94,7 @@ def log_rows(lines, run_id):
 
 def write_lines(lines, run_id):
     """INSERT `lines` of the run `run_id`, whose row is written already."""
-    insert_values(RunLog, log_rows(lines, run_id))
+    queries.insert_log_lines(log_rows(lines, run_id))
 
 
 def log_as_dict(log):

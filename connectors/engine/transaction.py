@@ -17,8 +17,6 @@ from typing import Any
 
 from django.db import transaction
 
-from picky.rows import is_written
-
 from .. import runs
 from .actions import apply_deferred_effects
 from .stops import DATABASE_UNAVAILABLE, TASK_STOPPED
@@ -70,7 +68,7 @@ class RunTransaction:
         """Write `ended` at the commit: now, unless the transaction is shared and the run's
         row is not written yet (then with the other runs' ends)."""
         self.ended.append(ended)
-        if not self.shared or is_written(ended.run):
+        if not self.shared or runs.is_written(ended.run):
             self.commit()
 
     def commit(self):

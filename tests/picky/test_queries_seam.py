@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("picky", "crm", "teambox", "actions")
+APPS = ("picky", "crm", "teambox", "actions", "connectors")
 # picky/rows.py builds the statements the queries modules run.
 SQL_HELPERS = {"picky/rows.py"}
 
