@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from crm.services import contact_as_context
 from picky.json_input import JSONInputError, check_storable
 from picky.secret_values import MaskedKeysMixin
 from picky.templating import render, render_deep, template_errors
@@ -37,8 +36,10 @@ class ActionContext:
     `data` holds the namespaces templates read (event, meta, contact, vars,
     item, index, counters, globals, now). `run`, `step` and `action` are
     None in a simulation or a test button; `iteration` is the index inside
-    an iterator (None outside one). `deadline`: the time.monotonic() value
-    by which the run must end (PICKY_RUN_TIME_LIMIT_SECONDS), if any.
+    an iterator (None outside one). `contact`: the run's contact, which the
+    crm types set (actions/types/crm.py set_contact). `deadline`: the
+    time.monotonic() value by which the run must end
+    (PICKY_RUN_TIME_LIMIT_SECONDS), if any.
     """
 
     project: Any
@@ -54,12 +55,6 @@ class ActionContext:
 
     def render(self, template):
         return render(template, self.data)
-
-    def set_contact(self, contact, labels=None):
-        """Make `contact` the run's contact (or None) and refresh `contact.*` (`labels`:
-        the contact's, when read with it)."""
-        self.contact = contact
-        self.data["contact"] = contact_as_context(contact, labels)
 
 
 class ActionError(Exception):

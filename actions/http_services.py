@@ -18,8 +18,8 @@ from django.utils import timezone
 from requests.exceptions import RequestException
 from requests.models import PreparedRequest
 
-from connectors.engine import context_namespaces
 from connectors.models import Event
+from connectors.services import context_namespaces
 from picky import alerts, outbound
 from picky.paths import attribute_paths, payload_nodes
 from picky.templating import empty_holes

@@ -204,3 +204,32 @@ def increment_counter(project, name, amount=1):
 def reset_counter(project, name, value=0):
     Counter.objects.update_or_create(project=project, name=name, defaults={"value": value})
     return value
+
+
+def context_namespaces(event, run_id=None, saved_vars=None):
+    """The namespaces templates read, for `event` (saved or not) of its connector."""
+    connector = event.connector
+    now = timezone.now().astimezone(connector.project.tzinfo)
+    return {
+        "event": event.payload or {},
+        "meta": {
+            "connector": connector.name,
+            "connector_id": connector.pk,
+            "project": connector.project.slug,
+            "event_id": event.pk,
+            "run_id": run_id,
+            "received_at": (event.received_at or now).isoformat(),
+            "hop_count": event.hop_count,
+            "method": event.method,
+        },
+        "vars": dict(saved_vars or {}),
+        "contact": {},
+        "counters": {},
+        "globals": {},
+        "now": {
+            "iso": now.isoformat(),
+            "date": now.date().isoformat(),
+            "time": now.strftime("%H:%M"),
+            "timestamp": int(now.timestamp()),
+        },
+    }

@@ -146,6 +146,11 @@ class MapContact(ContactActionType):
             raise ActionError(str(exc)) from exc
         set_contact(ctx, contact, labels)
 
+    def restore_contact(self, ctx, contact):
+        """Make the contact an earlier attempt of the run mapped the run's again (a run
+        resumed after a delay or taken over from a stopped worker)."""
+        set_contact(ctx, contact)
+
     def run(self, ctx, inputs):
         number, email, name, attributes = self.lookup(inputs)
         only_existing = inputs.get("only_existing") in (True, "true", "True", 1, "1")

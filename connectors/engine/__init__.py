@@ -25,7 +25,6 @@ lives in connectors/queries.py.
 """
 
 from .claims import OUTCOME_DUE
-from .context import context_namespaces
 from .definition import _steps_cache
 from .executor import RunExecutor
 from .process import (
@@ -49,7 +48,6 @@ __all__ = [
     "RunExecutor",
     "Simulation",
     "_steps_cache",
-    "context_namespaces",
     "continue_run",
     "continue_runs",
     "jsonable",

@@ -1,45 +1,15 @@
 """What a run's templates read: the namespaces of the context (event, meta, vars, contact,
 counters, globals, now) and the run's contact, mapped by the connector's field mapping."""
 
-from django.utils import timezone
-
 from actions.base import ActionContext, ActionError
 from actions.registry import get_type
 
 from ..models import Counter, Run
+from ..services import context_namespaces
 from .stops import RunStopped
 
 # The action type whose code maps a connector's fields to the run's contact.
 FIELD_MAPPING_TYPE = "map_contact"
-
-
-def context_namespaces(event, run_id=None, saved_vars=None):
-    """The namespaces templates read, for `event` (saved or not) of its connector."""
-    connector = event.connector
-    now = timezone.now().astimezone(connector.project.tzinfo)
-    return {
-        "event": event.payload or {},
-        "meta": {
-            "connector": connector.name,
-            "connector_id": connector.pk,
-            "project": connector.project.slug,
-            "event_id": event.pk,
-            "run_id": run_id,
-            "received_at": (event.received_at or now).isoformat(),
-            "hop_count": event.hop_count,
-            "method": event.method,
-        },
-        "vars": dict(saved_vars or {}),
-        "contact": {},
-        "counters": {},
-        "globals": {},
-        "now": {
-            "iso": now.isoformat(),
-            "date": now.date().isoformat(),
-            "time": now.strftime("%H:%M"),
-            "timestamp": int(now.timestamp()),
-        },
-    }
 
 
 def run_context(run, event, definition, deadline, simulating=False):
@@ -59,7 +29,7 @@ def run_context(run, event, definition, deadline, simulating=False):
         deadline=deadline,
     )
     if run.contact_id and not simulating:
-        ctx.set_contact(run.contact)
+        get_type(FIELD_MAPPING_TYPE).restore_contact(ctx, run.contact)
     elif connector.field_mapping:
         map_fields(ctx, connector.field_mapping)
     if definition.reads_counters:

@@ -153,3 +153,12 @@ def test_the_engine_knows_no_domain():
     assert {
         target for module in engine for target in imports_of(module)[0] if target.startswith("crm")
     } == set()
+
+
+def test_the_action_protocol_knows_no_domain():
+    assert {target.split(".")[0] for target in imports_of("actions.base")[0]} <= {"picky"}
+
+
+def test_the_http_actions_services_do_not_import_the_engine():
+    engine = {module for module in MODULES if module.startswith("connectors.engine")}
+    assert imports_of("actions.http_services")[0] & engine == set()
