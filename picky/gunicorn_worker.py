@@ -48,6 +48,17 @@ def timed_out_response(seconds):
     )
 
 
+def receive(sock):
+    """What a non-blocking socket has: its bytes, b"" once the client closed it (or it
+    failed), None when nothing has arrived yet."""
+    try:
+        return sock.recv(RECV_BYTES)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 class IncomingRequest:
     """A request's bytes as they arrive, and whether it is all in (`ready`).
 
@@ -237,12 +248,9 @@ class BufferedThreadWorker(ThreadWorker):
 
     def on_request_bytes(self, conn, sock):
         incoming, deadline = self.reading[conn]
-        try:
-            data = sock.recv(RECV_BYTES)
-        except BlockingIOError:
+        data = receive(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client left before its request was in
             self.stop_reading(conn)
             self.nr_conns -= 1
@@ -308,12 +316,9 @@ class BufferedThreadWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_linger_bytes, conn))
 
     def on_linger_bytes(self, conn, sock):
-        try:
-            data = sock.recv(RECV_BYTES)
-        except BlockingIOError:
+        data = receive(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         self.lingering[conn][1] += len(data)
         if not data or self.lingering[conn][1] >= LINGER_MAX_BYTES:
             self.end_linger(conn)

@@ -9,10 +9,11 @@ import time_machine
 from django.apps import apps
 from django.core import mail
 
-from connectors import engine, services
+from connectors import engine
 from connectors.models import Counter, Run, RunLog, ScheduledStep
 from crm import services as crm
 from tests.builders import build_connector
+from tests.connectors.test_delays_cancel import delayed, park
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 NUMBER = "919847012345"
@@ -23,32 +24,10 @@ def row_counts():
     return {model._meta.db_table: model._base_manager.count() for model in apps.get_models()}
 
 
-def park(connector, key):
-    event = services.record_event(
-        connector, {"key": key}, method="POST", headers={}, source_ip=None
-    )
-    engine.process_event(event.pk)
-    return Run.objects.get(event=event)
-
-
 @pytest.fixture
 def parked(project):
     """A run of another connector waiting on a delay with the identifier M-1."""
-    webinars = build_connector(
-        project,
-        name="Webinars",
-        steps=[
-            {
-                "name": "Later",
-                "delay": {
-                    "mode": "fixed",
-                    "amount": 1,
-                    "unit": "days",
-                    "identifier": "{{ event.key }}",
-                },
-            }
-        ],
-    )
+    webinars = delayed(project, "Webinars")
     with time_machine.travel(datetime(2025, 3, 1, 10, tzinfo=KOLKATA), tick=False):
         return park(webinars, "M-1")
 
