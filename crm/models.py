@@ -178,3 +178,44 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.text[:60]} (due {self.due_at:%Y-%m-%d %H:%M})"
+
+
+class TimelineEntry(models.Model):
+    """One line of a contact's timeline: a message in or out, an internal note, an
+    event-feed card, an assignment, a status change or a kick, with its author and time.
+
+    Apps that act on a contact add entries through crm.services.add_timeline_entry; `data`
+    holds what each kind shows (a message's id and status, a card's buttons, who was
+    assigned), so crm needs to import no app to show the timeline."""
+
+    class Kind(models.TextChoices):
+        MESSAGE_IN = "message_in", "Message received"
+        MESSAGE_OUT = "message_out", "Message sent"
+        NOTE = "note", "Internal note"
+        EVENT_FEED = "event_feed", "Event feed"
+        ASSIGNMENT = "assignment", "Assignment"
+        STATUS = "status", "Status change"
+        KICK = "kick", "Removed from the chat"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="timeline")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="timeline_entries",
+        help_text="Who did it; empty for the contact or an automation.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "timeline entries"
+        indexes = [models.Index(fields=["contact", "created_at"], name="timeline_contact_time")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.text[:60]}"

@@ -1,10 +1,12 @@
-"""Channels, the messages that go through them, and broadcasts."""
+"""Channels, the messages that go through them, broadcasts, and the teambox: departments,
+agents, routing rules, conversations and their assignees, notifications."""
 
 import secrets
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from crm.models import Contact
 from picky.models import Project
@@ -303,3 +305,266 @@ class InboundDelivery(models.Model):
 
     def __str__(self):
         return f"{self.channel} webhook of {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Department(models.Model):
+    """A team of agents in a project (Sales, Support); chats are routed to departments."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="departments")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("project"), Lower("name"), name="unique_department_name"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Agent(models.Model):
+    """A project member who works chats: their departments, hierarchy level, presence and
+    the figures assignment reads. Their role is their project membership's role."""
+
+    class Presence(models.TextChoices):
+        ONLINE = "online", "Online"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profiles"
+    )
+    departments = models.ManyToManyField(Department, blank=True, related_name="agents")
+    hierarchy_level = models.PositiveSmallIntegerField(
+        default=1, help_text="1 is the first line; higher levels are escalated to."
+    )
+    presence = models.CharField(max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    last_seen_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The agent's last heartbeat: online counts only while it is recent.",
+    )
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a chat was last assigned to the agent."
+    )
+    max_open_chats = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The most open chats assigned at once (empty: no limit).",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="Disabled agents are never assigned chats."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_agent")]
+        indexes = [
+            models.Index(fields=["project", "presence", "last_seen_at"], name="agent_presence")
+        ]
+
+    def __str__(self):
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class RoutingRule(models.Model):
+    """How a project's new chats are routed: one default rule (no channel) and optional
+    rules per channel that override it."""
+
+    class Strategy(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round robin"
+        LEAST_RECENTLY_ASSIGNED = "least_recently_assigned", "Least recently assigned"
+        LAST_SEEN = "last_seen", "Most recently seen"
+        RANDOM = "random", "Random"
+        LEAST_BUSY = "least_busy", "Fewest open chats"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="routing_rules")
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
+        help_text="Empty: the project's default rule, for every channel without its own.",
+    )
+    strategy = models.CharField(
+        max_length=30, choices=Strategy.choices, default=Strategy.ROUND_ROBIN
+    )
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Route to this department's agents (empty: any agent of the project).",
+    )
+    fallback_department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Tried when no agent of the department can take the chat.",
+    )
+    only_online = models.BooleanField(
+        default=True, help_text="Assign only to agents who are online."
+    )
+    respect_capacity = models.BooleanField(
+        default=True, help_text="Skip agents who have their maximum of open chats."
+    )
+    offline_message = models.TextField(
+        blank=True,
+        help_text="Sent to the customer when no agent can take the chat, or nobody replies "
+        "in time (empty: nothing is sent).",
+    )
+    no_response_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Send the offline message when no agent replies within this many minutes.",
+    )
+    reassign_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Reassign the chat when its agent has not replied within this many minutes.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["channel__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "channel"], name="unique_channel_routing_rule"
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(channel__isnull=True),
+                name="unique_default_routing_rule",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Routing for {self.channel or 'every channel'}"
+
+
+class Conversation(models.Model):
+    """The chat of one contact on one channel: one per (project, channel, contact), reopened
+    when the contact writes again after it was resolved."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    assignees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ConversationAssignee",
+        blank=True,
+        related_name="conversations",
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    locked = models.BooleanField(default=False, help_text="Only the chat's assignees may reply.")
+    waiting_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the customer's oldest unanswered message arrived (empty: answered).",
+    )
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    assignment_version = models.PositiveIntegerField(
+        default=0,
+        help_text="Counts assignment changes: a change applies only to the version it read, "
+        "so two parallel assignments never flip a chat back.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "channel", "contact"], name="unique_conversation"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "status", "last_message_at"], name="conversation_inbox"
+            ),
+            models.Index(
+                fields=["waiting_since"],
+                name="conversation_waiting",
+                condition=Q(waiting_since__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contact} on {self.channel}"
+
+
+class ConversationAssignee(models.Model):
+    """An agent assigned to a conversation, and how many of its messages they have not read."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="assignments"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_assignments"
+    )
+    unread_count = models.PositiveIntegerField(default=0)
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="unique_conversation_assignee"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "conversation"], name="assignee_user")]
+
+    def __str__(self):
+        return f"{self.user} on {self.conversation}"
+
+
+class Notification(models.Model):
+    """An instant notification to one agent, unread until they read it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    browser = models.BooleanField(default=False, help_text="Also shown as a browser notification.")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    record_id = models.CharField(
+        max_length=100, blank=True, help_text="The CRM record the notification is about."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "created_at"],
+                name="notification_unread",
+                condition=Q(read_at__isnull=True),
+            )
+        ]
+
+    def __str__(self):
+        return self.title
