@@ -15,10 +15,30 @@ def new_connector_token():
 
 
 class Connector(models.Model):
+    class Trigger(models.TextChoices):
+        WEBHOOK = "webhook", "Its URL only"
+        INBOUND_MESSAGE = "inbound_message", "A message arrives (and its URL)"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connectors")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
+    trigger = models.CharField(
+        max_length=20,
+        choices=Trigger.choices,
+        default=Trigger.WEBHOOK,
+        help_text="What starts a run besides the connector's URL, which always works.",
+    )
+    # PROTECT: without its channel, the connector would start on every channel's messages.
+    trigger_channel = models.ForeignKey(
+        "teambox.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="triggered_connectors",
+        help_text="The channel whose inbound messages start a run; empty: any channel "
+        "of the project.",
+    )
     token = models.CharField(
         max_length=64, unique=True, default=new_connector_token, editable=False
     )
