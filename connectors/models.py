@@ -169,6 +169,16 @@ class Run(models.Model):
     replay_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
     )
+    # A resumed run goes on where the runs it continues stopped: the first of them is named
+    # here (the same for every resumption of a chain), and its effect keys are this run's.
+    resume_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resumptions",
+        help_text="The run this one resumes (the first of a chain of resumptions).",
+    )
     contact = models.ForeignKey(
         "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
