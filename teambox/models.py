@@ -452,6 +452,30 @@ class RoutingRule(models.Model):
         return f"Routing for {self.channel or 'every channel'}"
 
 
+class AssignmentPool(models.Model):
+    """Where round robin stands in one pool of agents: a project's whole team, or the
+    agents of some departments. Picks from a pool are made one at a time, under the
+    pool's lock (teambox.assignment.pools)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(
+        max_length=200, blank=True, help_text="Department ids of the pool (empty: every agent)."
+    )
+    last_agent_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The agent picked last: round robin goes on after it."
+    )
+    picks = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "scope"], name="unique_assignment_pool")
+        ]
+
+    def __str__(self):
+        return f"Assignment pool {self.scope or 'of every agent'}"
+
+
 class Conversation(models.Model):
     """The chat of one contact on one channel: one per (project, channel, contact), reopened
     when the contact writes again after it was resolved."""
