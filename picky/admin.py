@@ -1,5 +1,14 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from .models import ApiToken, Membership, Project
 from .secret_values import SecretField, SecretInput
@@ -21,6 +30,54 @@ class MembershipInline(ProjectScopedInlineMixin, admin.TabularInline):
     def get_readonly_fields(self, request, obj=None):
         return [] if request.user.is_superuser else ["user"]
 
+
+class SuperuserOnlyAdminMixin:
+    """A page of Django's or Celery's own tables (accounts, groups and their raw
+    permissions, beat's periodic tasks and schedules): for whoever runs Picky, never for a
+    project's members, whatever Django permissions their account was given."""
+
+    def is_superuser(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self.is_superuser(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.is_superuser(request)
+
+    def has_add_permission(self, request, *args):
+        return self.is_superuser(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.is_superuser(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.is_superuser(request)
+
+
+# Registered by their apps, listed before picky in INSTALLED_APPS (so already here).
+INTERNAL_MODELS = [
+    get_user_model(),
+    Group,
+    PeriodicTask,
+    IntervalSchedule,
+    CrontabSchedule,
+    ClockedSchedule,
+    SolarSchedule,
+]
+
+
+def keep_for_superusers(model):
+    """Re-register `model` with its own admin class, open to superusers only."""
+    model_admin = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(
+        model, type(model_admin.__name__, (SuperuserOnlyAdminMixin, model_admin), {})
+    )
+
+
+for internal_model in INTERNAL_MODELS:
+    keep_for_superusers(internal_model)
 
 admin.site.site_header = "Picky"
 admin.site.site_title = "Picky admin"
