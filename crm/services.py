@@ -28,6 +28,7 @@ from .models import (
     OptOutList,
     Reminder,
     Tag,
+    TimelineEntry,
     new_reply_token,
     validate_number,
 )
@@ -341,8 +342,25 @@ def project_agent(project, reference):
         .first()
     )
     if user is None:
-        raise ContactError(f"No member of project {project.slug!r} is called {reference!r}.")
+        raise ContactError(
+            f"No member of project {project.slug!r} is called {reference!r}. "
+            + members_listed(project)
+        )
     return user
+
+
+def members_listed(project, most=20):
+    """The project's members by username, as a sentence for a message naming none of them."""
+    names = list(
+        get_user_model()
+        .objects.filter(pk__in=Membership.objects.filter(project=project).values("user"))
+        .order_by("username")
+        .values_list("username", flat=True)[: most + 1]
+    )
+    if not names:
+        return "It has no members yet: add them on the project's page."
+    more = " and more" if len(names) > most else ""
+    return f"Its members: {', '.join(names[:most])}{more}."
 
 
 def change_owner(contact, owner):
@@ -372,6 +390,49 @@ def add_reminder(contact, text, due_at, assignee=None):
         text=text,
         due_at=due_at,
         assignee=assignee,
+    )
+
+
+# The contact's timeline ----------------------------------------------------------------
+
+
+def add_timeline_entry(contact, kind, text="", data=None, author=None):
+    """One line on the contact's timeline; `kind` is a TimelineEntry.Kind value, `data`
+    what that kind shows (a message's id, a card's buttons, who was assigned)."""
+    return TimelineEntry.objects.create(
+        project_id=contact.project_id,
+        contact=contact,
+        kind=kind,
+        text=str(text or ""),
+        data=data or {},
+        author=author,
+    )
+
+
+def add_timeline_entries(entries):
+    """Many lines at once (a webhook's messages, a broadcast's batch): `entries` are
+    (contact, kind, text, data) tuples; one INSERT per BULK_BATCH lines."""
+    return TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(
+                project_id=contact.project_id,
+                contact=contact,
+                kind=kind,
+                text=str(text or ""),
+                data=data or {},
+            )
+            for contact, kind, text, data in entries
+        ],
+        batch_size=BULK_BATCH,
+    )
+
+
+def timeline_of(contact, limit=100):
+    """The contact's latest timeline lines, newest first, with their authors."""
+    return list(
+        TimelineEntry.objects.filter(contact=contact)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 
