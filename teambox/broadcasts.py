@@ -23,6 +23,7 @@ from crm import services as crm
 from picky.templating import render, template_errors
 
 from .channels import adapter_for
+from .message_log import record_outbound_batch
 from .models import Broadcast, BroadcastRecipient, Channel, Message
 from .queue import enqueue_broadcast_batch
 from .services import (
@@ -256,6 +257,7 @@ def queue_batch(broadcast_id):
         recipient.status, recipient.message = BroadcastRecipient.Status.SENT, message
         messages.append(message)
     Message.objects.bulk_create(messages)
+    record_outbound_batch(messages)
     BroadcastRecipient.objects.bulk_update(recipients, ["status", "reason", "message"])
     broadcast.sent += len(messages)
     broadcast.skipped += len(recipients) - len(messages)

@@ -8,6 +8,8 @@ winner's row (Chatwoot's duplicate WhatsApp conversations came from checking fir
 inserting after, with nothing in the database to refuse the second row).
 """
 
+from collections import Counter
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
@@ -63,32 +65,106 @@ def reopen(conversation):
 
 
 def record_inbound(message):
-    """A new message from a contact: their conversation is opened (or reopened), waits
-    for an answer, counts one more unread message for each assignee, and the message
-    goes on the timeline. A conversation just opened, or without an assignee, is routed.
+    """A new message from a contact: see record_inbound_batch; returns its conversation."""
+    return record_inbound_batch([message])[0]
 
-    A few statements per message (routing aside), so a webhook of many messages costs
-    each the same."""
-    at = message.created_at
-    conversation, opened = open_conversation(message.channel, message.contact, at=at)
-    Conversation.objects.filter(pk=conversation.pk).update(
+
+def record_inbound_batch(messages):
+    """New messages from contacts (a webhook's, in its transaction): each contact's
+    conversation on the channel is opened (or reopened), waits for an answer and counts
+    the messages as unread for each assignee; the messages go on the timelines. A
+    conversation reopened, or without an assignee, is routed. Returns the conversations,
+    one per contact and channel; messages without a contact are left out.
+
+    A few statements per BULK_BATCH contacts, routing aside: a webhook of thousands of
+    messages costs about what one costs."""
+    by_channel = {}
+    for message in messages:
+        if message.contact_id:
+            by_channel.setdefault(message.channel_id, []).append(message)
+    conversations = []
+    for channel_messages in by_channel.values():
+        contact_ids = sorted({message.contact_id for message in channel_messages})
+        for start in range(0, len(contact_ids), crm.BULK_BATCH):
+            chunk = set(contact_ids[start : start + crm.BULK_BATCH])
+            conversations += record_on_channel(
+                [message for message in channel_messages if message.contact_id in chunk]
+            )
+    return conversations
+
+
+def record_on_channel(messages):
+    """record_inbound_batch for messages of one channel."""
+    channel = messages[0].channel
+    contacts = {message.contact_id: message.contact for message in messages}
+    at = max(message.created_at for message in messages)
+    conversations = conversations_of(channel, contacts, at)
+    reopened = {
+        conversation.pk
+        for conversation in conversations.values()
+        if conversation.status in WOKEN_BY_A_MESSAGE and reopen(conversation)
+    }
+    ids = sorted(conversation.pk for conversation in conversations.values())
+    Conversation.objects.filter(pk__in=ids).update(
         last_message_at=later_of_last_message(at),
         waiting_since=Coalesce("waiting_since", Value(at)),
     )
-    conversation.last_message_at = max(conversation.last_message_at or at, at)
-    conversation.waiting_since = conversation.waiting_since or at
-    assigned = ConversationAssignee.objects.filter(conversation=conversation).update(
-        unread_count=F("unread_count") + 1
+    unread = {}
+    for contact_id, count in Counter(message.contact_id for message in messages).items():
+        unread.setdefault(count, []).append(conversations[contact_id].pk)
+    for count, conversation_ids in unread.items():
+        ConversationAssignee.objects.filter(conversation_id__in=conversation_ids).update(
+            unread_count=F("unread_count") + count
+        )
+    assigned = set(
+        ConversationAssignee.objects.filter(conversation_id__in=ids).values_list(
+            "conversation_id", flat=True
+        )
     )
-    crm.add_timeline_entry(
-        message.contact,
-        TimelineEntry.Kind.MESSAGE_IN,
-        message_text(message),
-        data={**message_data(message), "conversation": conversation.pk},
+    crm.add_timeline_entries(
+        (
+            message.contact,
+            TimelineEntry.Kind.MESSAGE_IN,
+            message_text(message),
+            {**message_data(message), "conversation": conversations[message.contact_id].pk},
+        )
+        for message in messages
     )
-    if opened or not assigned:
-        route(conversation)
-    return conversation
+    for conversation in conversations.values():
+        conversation.last_message_at = max(conversation.last_message_at or at, at)
+        conversation.waiting_since = conversation.waiting_since or at
+        if conversation.pk in reopened or conversation.pk not in assigned:
+            route(conversation)
+    return list(conversations.values())
+
+
+def conversations_of(channel, contacts, at):
+    """{contact id: conversation} on `channel` of `contacts` ({id: contact}), those they
+    lack created. A conversation a parallel webhook is creating is waited for (the unique
+    index holds the second INSERT until the first commits) and read once committed."""
+    key = {"project_id": channel.project_id, "channel": channel}
+    found = {
+        conversation.contact_id: conversation
+        for conversation in Conversation.objects.filter(**key, contact_id__in=list(contacts))
+    }
+    missing = sorted(contacts.keys() - found.keys())
+    if missing:
+        # In contact order, so two webhooks creating the same ones never wait on each other
+        # in a circle.
+        Conversation.objects.bulk_create(
+            [
+                Conversation(**key, contact_id=contact_id, last_message_at=at)
+                for contact_id in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(
+            (conversation.contact_id, conversation)
+            for conversation in Conversation.objects.filter(**key, contact_id__in=missing)
+        )
+    for contact_id, conversation in found.items():
+        conversation.channel, conversation.contact = channel, contacts[contact_id]
+    return found
 
 
 def route(conversation):
