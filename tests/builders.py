@@ -1,7 +1,12 @@
 """Small builders for tests: a connector with steps and actions in one call."""
 
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
 from actions.models import Action
 from connectors.models import Connector, Step
+from picky.models import Membership
+from teambox.models import Agent
 
 
 def build_connector(project, name="Flow", steps=(), **fields):
@@ -21,3 +26,16 @@ def build_connector(project, name="Flow", steps=(), **fields):
                 step=step, position=action_position, type=action_type, config=config
             )
     return connector
+
+
+def build_agent(project, username, *, online=True, departments=(), role="agent", **fields):
+    """A project member with an agent profile; `online`: present, with a fresh heartbeat."""
+    user = get_user_model().objects.create_user(
+        username, email=f"{username}@shop.example", first_name=username.title()
+    )
+    Membership.objects.create(project=project, user=user, role=role)
+    if online:
+        fields = {"presence": Agent.Presence.ONLINE, "last_seen_at": timezone.now(), **fields}
+    agent = Agent.objects.create(project=project, user=user, **fields)
+    agent.departments.set(departments)
+    return agent
