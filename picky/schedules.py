@@ -26,6 +26,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_ALERT_SWEEP_SECONDS", 60),
     ("picky: fire due delays", "connectors.tasks.sweep_due_delays",
      "PICKY_DELAY_SWEEP_SECONDS", 5),
+    ("picky: nudge and reassign unanswered chats", "teambox.tasks.sweep_unanswered_chats",
+     "PICKY_CHAT_SWEEP_SECONDS", 60),
 ]  # fmt: skip
 
 

@@ -285,6 +285,8 @@ PICKY_INBOUND_INLINE_ITEMS = env.int("PICKY_INBOUND_INLINE_ITEMS", default=100)
 PICKY_REPLY_DOMAIN = env.str("PICKY_REPLY_DOMAIN", default="reply.picky.local")
 # An agent counts as online while their last heartbeat is at most this old (teambox/agents.py).
 PICKY_AGENT_PRESENCE_SECONDS = env.int("PICKY_AGENT_PRESENCE_SECONDS", default=120)
+# How often chats nobody replied to get the offline message or another agent (routing rules).
+PICKY_CHAT_SWEEP_SECONDS = env.int("PICKY_CHAT_SWEEP_SECONDS", default=60)
 # Data-upload limit of Django itself must not cut a body Picky accepts.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICKY_MAX_PAYLOAD_BYTES + 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000

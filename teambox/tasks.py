@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import broadcasts, inbound, services
+from . import assignment, broadcasts, inbound, services
 from .queue import enqueue_broadcast_batch
 
 
@@ -35,3 +35,8 @@ def sweep_inbound_deliveries():
 @shared_task(ignore_result=True)
 def prune_inbound_deliveries():
     inbound.prune_deliveries()
+
+
+@shared_task(ignore_result=True)
+def sweep_unanswered_chats():
+    assignment.sweep_unanswered_chats()
