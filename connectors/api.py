@@ -200,6 +200,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "replay_of",
+            "resume_of",
             "contact",
             "error",
             "next_step",
@@ -218,10 +219,45 @@ class EventDetailSerializer(EventSerializer):
         fields = [*EventSerializer.Meta.fields, "headers", "payload", "raw_body", "runs"]
 
 
+REPLAY_FROM = {
+    "start": "run every step again, from the first: outside effects (messages, e-mails, HTTP "
+    "calls) are repeated",
+    "failed_step": "resume the event's latest run (failed or stopped) at the step it ended in, "
+    "with its vars and contact: what it did is not done again",
+}
+
+
+class ReplayRequestSerializer(serializers.Serializer):
+    from_ = serializers.ChoiceField(
+        choices=list(REPLAY_FROM),
+        default="start",
+        help_text="; ".join(f"{key}: {text}" for key, text in REPLAY_FROM.items()) + ".",
+        error_messages={
+            "invalid_choice": 'Use "start" (run every step again) or "failed_step" (resume the '
+            "latest run where it ended), not {input!r}."
+        },
+    )
+
+    def get_fields(self):
+        # "from" is a Python keyword: the field is declared as from_.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
 class ReplaySerializer(serializers.Serializer):
     run = serializers.IntegerField(help_text="The id of the new run.")
     event = serializers.IntegerField()
     status = serializers.CharField()
+    from_ = serializers.CharField(help_text="start or failed_step, as asked.")
+    resumed_run = serializers.IntegerField(
+        allow_null=True, help_text="The run resumed (from failed_step), else null."
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
 
 
 class ProjectObjectMixin(ProjectScopedMixin):
@@ -368,19 +404,46 @@ class EventViewSet(ProjectObjectMixin, mixins.RetrieveModelMixin, viewsets.Gener
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
-        summary="Run an event through its connector again",
-        request=None,
-        responses={202: ReplaySerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Run an event again from the start, or resume its latest run",
+        description='{"from": "start"} (the default, also with no body) runs every step again; '
+        '{"from": "failed_step"} resumes the latest run, failed or stopped, where it ended.',
+        request=ReplayRequestSerializer,
+        responses={
+            202: ReplaySerializer,
+            400: OpenApiTypes.OBJECT,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
     )
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
         event = self.get_object()
+        asked = ReplayRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        start = asked.validated_data["from"] == "start"
         if event.status == Event.Status.REJECTED:
             raise Conflict(
                 f"Event {event.pk} was rejected ({event.error}); it has no payload to replay."
             )
-        run = engine.replay_event(event)
-        body = ReplaySerializer({"run": run.pk, "event": event.pk, "status": run.status})
+        resumed = None if start else engine.latest_run(event.pk)
+        try:
+            if start:
+                run = engine.replay_event(event)
+            elif resumed is None:
+                raise engine.ReplayRefused(f"Event {event.pk} has no run to resume yet.")
+            else:
+                run = engine.resume_run(resumed)
+        except engine.ReplayRefused as refused:
+            raise Conflict(str(refused)) from refused
+        body = ReplaySerializer(
+            {
+                "run": run.pk,
+                "event": event.pk,
+                "status": run.status,
+                "from": asked.validated_data["from"],
+                "resumed_run": resumed.pk if resumed else None,
+            }
+        )
         return Response(body.data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,8 +1,8 @@
 """A run's lifecycle: the one writer of a run's status, lease and end.
 
-A run is created running with its event's hand-off, or queued (a replay); it is claimed
-by a worker whose lease then guards it, parks on a delay (waiting) and is queued again
-when the delay is due, and ends succeeded, failed or stopped. Everything that moves a
+A run is created running with its event's hand-off, or queued (a replay, a resumption);
+it is claimed by a worker whose lease then guards it, parks on a delay (waiting) and is
+queued again when the delay is due, and ends succeeded, failed or stopped. Everything that moves a
 run along asks this module; the engine's executor only decides what the run's end is.
 """
 
@@ -169,6 +169,25 @@ def create_replay(event):
         connector_id=event.connector_id,
         event=event,
         replay_of=Run.objects.filter(event=event, replay_of=None).first(),
+        status=Run.Status.QUEUED,
+        lease_until=timezone.now() + lease(),
+    )
+
+
+def create_resume(run):
+    """A new run of `run`'s event that goes on where `run` ended: at its step, with its vars,
+    contact and elapsed delay, queued. It names the event's first run as the one it
+    replays and the first run of the chain it continues (`resume_of`)."""
+    return Run.objects.create(
+        project_id=run.project_id,
+        connector_id=run.connector_id,
+        event_id=run.event_id,
+        replay_of_id=run.replay_of_id or run.pk,
+        resume_of_id=run.resume_of_id or run.pk,
+        contact_id=run.contact_id,
+        context=run.context,
+        next_step=run.next_step,
+        delay_done_step=run.delay_done_step,
         status=Run.Status.QUEUED,
         lease_until=timezone.now() + lease(),
     )

@@ -166,12 +166,15 @@ class SendMessageForm(MessageContentForm):
 
 
 def effect_key(ctx, suffix):
-    """Keys a message to (run, step, action, iteration) so a re-run does not repeat it."""
+    """Keys a message to (run, step, action, iteration) so a re-run does not repeat it. A
+    resumed run keys its messages as the run it resumes: one that run queued before its
+    action failed is not queued twice."""
     if ctx.run is None:
         return None
+    run = ctx.run.resume_of_id or ctx.run.pk
     step = getattr(ctx.step, "pk", "")
     action = getattr(ctx.action, "pk", "")
-    return f"run{ctx.run.pk}:step{step}:action{action}:iter{ctx.iteration}:{suffix}"[:200]
+    return f"run{run}:step{step}:action{action}:iter{ctx.iteration}:{suffix}"[:200]
 
 
 def messaging_channel(ctx, inputs):

@@ -10,7 +10,7 @@ is not repeated.
 Its rooms, in the order a run passes them:
 
 - `process`: the entry points the Celery tasks call (an event's run, a run continued,
-  a replay, the stuck-run sweep).
+  the stuck-run sweep); `replay`: a run resumed, or its event run again from the start.
 - `executor`: one execution of a run, step by step; `actions`: one action, run as
   its type's effect says; `claims`: outside effects claimed before they start.
 - `context`: what templates read, and the run's contact (the field mapping);
@@ -29,14 +29,21 @@ from .definition import _steps_cache
 from .executor import RunExecutor
 from .process import (
     RUNS_PER_SHARED_COMMIT,
-    ReplayRefused,
     continue_run,
     continue_runs,
     process_event,
     process_events,
-    replay_event,
     run_event,
     sweep_stuck,
+)
+from .replay import (
+    ReplayRefused,
+    latest_run,
+    outside_effects,
+    replay_event,
+    resume_point,
+    resume_refusal,
+    resume_run,
 )
 from .simulation import Simulation, simulate
 from .timeline import jsonable, log_as_dict
@@ -51,10 +58,15 @@ __all__ = [
     "continue_run",
     "continue_runs",
     "jsonable",
+    "latest_run",
     "log_as_dict",
+    "outside_effects",
     "process_event",
     "process_events",
     "replay_event",
+    "resume_point",
+    "resume_refusal",
+    "resume_run",
     "run_event",
     "simulate",
     "sweep_stuck",

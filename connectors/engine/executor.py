@@ -19,6 +19,7 @@ from .actions import ActionRunner
 from .context import run_context, saved_context
 from .definition import connector_definition
 from .hold import RunHold
+from .replay import done_before_resume
 from .stops import TASK_STOPPED, LeaseLost, RunStopped, TransactionBroken
 from .timeline import Timeline, log_rows, write_lines
 from .transaction import EndedRun, RunTransaction
@@ -60,6 +61,8 @@ class RunExecutor(ActionRunner):
             )
             if self.run.attempts > 1 and not self.dry_run:
                 self.load_earlier_attempts()
+            if self.run.resume_of_id and not self.dry_run:
+                self.done_effects = {**done_before_resume(self.run), **self.done_effects}
             for index in range(self.run.next_step, len(steps)):
                 self.run.next_step = index
                 self.run_step(index, steps[index])

@@ -1,6 +1,6 @@
 """The engine's entry points, what the Celery tasks call: an event's run created and
-executed, a run continued (a delay elapsed, a lease ran out), an event replayed, stuck
-events and runs handed out again.
+executed, a run continued (a delay elapsed, a lease ran out), stuck events and runs handed
+out again (a replay or a resumption: replay.py).
 
 A message's runs may share one transaction (`RunTransaction(shared=True)`, on
 PostgreSQL): see process_events.
@@ -10,7 +10,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from .. import queries, runs
@@ -170,19 +170,6 @@ def continue_run(run_id):
         runs.end_run(run, Run.Status.FAILED, f"Gave up after {MAX_RUN_ATTEMPTS} attempts.")
         return run
     RunExecutor(run, run.event).execute()
-    return run
-
-
-class ReplayRefused(Exception):
-    """The event cannot be replayed (it was rejected: there is no payload)."""
-
-
-def replay_event(event):
-    """A new run of `event` from the first step, executed by a worker."""
-    if event.status == Event.Status.REJECTED:
-        raise ReplayRefused(f"Event {event.pk} was rejected ({event.error}); it has no payload.")
-    run = runs.create_replay(event)
-    transaction.on_commit(lambda: enqueue_run(run.pk))
     return run
 
 

@@ -430,7 +430,13 @@ class TestReplay:
         assert response.status_code == 202
         body = response.json()
         replay = Run.objects.get(pk=body["run"])
-        assert body == {"run": replay.pk, "event": event.pk, "status": "queued"}
+        assert body == {
+            "run": replay.pk,
+            "event": event.pk,
+            "status": "queued",
+            "from": "start",
+            "resumed_run": None,
+        }
         assert replay.replay_of == original
         assert len(callbacks) == 1  # the run is handed to a worker once committed
 
