@@ -227,7 +227,7 @@ class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         action_type = get_type(request.GET.get("type", ""))
         if action_type is None:
             return self.choose_type_view(request)
-        extra_context = {**(extra_context or {}), "title": f"Add a {action_type.label} action"}
+        extra_context = {**(extra_context or {}), "title": f"Add action: {action_type.label}"}
         return super().add_view(request, form_url, extra_context)
 
     def choose_type_view(self, request):

@@ -78,7 +78,7 @@ class ActionConfigForm(forms.Form):
         required=False,
         max_length=100,
         error_messages={"invalid": "Use letters, digits and _ (not starting with a digit)."},
-        help_text="Save this action's outputs as vars.<save_as>.",
+        help_text="Save this action's outputs as vars.NAME (this name) for later actions.",
     )
     fallback = forms.ChoiceField(
         choices=[("stop", "Stop executing further steps"), ("continue", "Continue further steps")],

@@ -20,6 +20,7 @@ from picky import alerts
 from picky.json_input import JSONInputError, parse_json
 from picky.models import AlertState
 from picky.tenancy import EDIT, ProjectScopedAdminMixin
+from picky.wording import counted
 
 from . import http_services
 from .models import Action, HttpRequestLog
@@ -226,4 +227,4 @@ class AlertStateAdmin(ReadOnlyScopedAdmin):
     def reset_mail_timeout(self, request, queryset):
         for state in queryset:
             alerts.reset_mail_timeout(state.project, state.source)
-        messages.success(request, f"Mail timeout reset for {len(queryset)} alert(s).")
+        messages.success(request, f"Mail timeout reset for {counted(len(queryset), 'alert')}.")

@@ -18,6 +18,7 @@ from picky.tenancy import (
     ProjectScopedInlineMixin,
     has_access,
 )
+from picky.wording import counted
 
 from . import services
 from .models import Category, Contact, Note, OptOut, OptOutList, Reminder, Tag
@@ -245,12 +246,12 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
     @admin.action(description="Blacklist the selected contacts")
     def blacklist(self, request, queryset):
         count = queryset.update(blacklisted=True, updated_at=timezone.now())
-        self.message_user(request, f"{count} contact(s) blacklisted.")
+        self.message_user(request, f"{counted(count, 'contact')} blacklisted.")
 
     @admin.action(description="Take the selected contacts off the blacklist")
     def unblacklist(self, request, queryset):
         count = queryset.update(blacklisted=False, updated_at=timezone.now())
-        self.message_user(request, f"{count} contact(s) taken off the blacklist.")
+        self.message_user(request, f"{counted(count, 'contact')} taken off the blacklist.")
 
 
 def admin_link(model, pk, text):
@@ -305,4 +306,5 @@ class ReminderAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmi
 
     @admin.action(description="Mark the selected reminders done")
     def mark_done(self, request, queryset):
-        self.message_user(request, f"{queryset.update(done=True)} reminder(s) marked done.")
+        count = queryset.update(done=True)
+        self.message_user(request, f"{counted(count, 'reminder')} marked done.")

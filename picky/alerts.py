@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import AlertState
+from .wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def alert_message(state, count):
     if state.link:
         lines += [f"Details: {state.link}", ""]
     lines.append(
-        f"You get at most one alert every {hours:g} hour(s) for this; "
+        f"You get at most one alert every {counted(hours, 'hour')} for this; "
         '"Reset Mail Timeout" on it in the admin lets the next failure be mailed at once.'
     )
     return subject, "\n".join(lines)

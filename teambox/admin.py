@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from picky.secret_values import MASK, MaskedJSONField
 from picky.tenancy import ProjectScopedAdminMixin
+from picky.wording import counted
 
 from . import broadcasts, inbound, services
 from .channels import ADAPTERS
@@ -115,7 +116,7 @@ class MessageAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Send the selected failed messages again")
     def retry(self, request, queryset):
         count = services.retry_messages(queryset)
-        self.message_user(request, f"{count} failed message(s) queued again.")
+        self.message_user(request, f"{counted(count, 'failed message')} queued again.")
 
 
 @admin.register(InboundDelivery)
@@ -143,7 +144,9 @@ class InboundDeliveryAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Process the selected failed deliveries again")
     def process_again(self, request, queryset):
         count = inbound.retry_deliveries(queryset)
-        self.message_user(request, f"{count} failed delivery(ies) queued again.")
+        self.message_user(
+            request, f"{counted(count, 'failed delivery', 'failed deliveries')} queued again."
+        )
 
 
 class BroadcastForm(forms.ModelForm):
@@ -271,4 +274,4 @@ class BroadcastAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Cancel the selected broadcasts")
     def cancel(self, request, queryset):
         count = sum(broadcasts.cancel_broadcast(broadcast) for broadcast in queryset)
-        self.message_user(request, f"{count} broadcast(s) cancelled.")
+        self.message_user(request, f"{counted(count, 'broadcast')} cancelled.")

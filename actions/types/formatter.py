@@ -12,7 +12,7 @@ class SetVariableForm(ActionConfigForm):
         regex=VARIABLE_NAME,
         max_length=100,
         error_messages={"invalid": "Use letters, digits and _ (not starting with a digit)."},
-        help_text="Saved as vars.<name>.",
+        help_text="Saved as vars.NAME (this name) for later actions.",
     )
     value = JSONValueField(
         help_text="A template ({{ event.x }} keeps the value's type) or any JSON value."

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from actions.registry import get_type
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
+from picky.wording import counted
 
 from .. import engine, transfer
 from ..models import Connector, Event, Step
@@ -71,16 +72,20 @@ def type_label(key):
 
 
 def delay_text(delay):
+    unit = (delay.get("unit") or "minutes").removesuffix("s")
     if delay.get("mode") == "fixed":
-        return f"waits {delay.get('amount')} {delay.get('unit', 'minutes')}"
-    offset = delay.get("offset", 0)
-    when = (
-        "at"
-        if not offset
-        else f"{abs(offset)} {delay.get('unit', 'minutes')} "
-        + ("before" if offset < 0 else "after")
-    )
-    return f"waits until {when} {delay.get('field', '?')}"
+        return f"waits {counted(delay.get('amount'), unit)}"
+    field = delay.get("field", "?")
+    offset = delay.get("offset") or 0
+    try:
+        offset = float(offset)
+    except (TypeError, ValueError):
+        # A template, read at run time.
+        return f"waits until {counted(offset, unit)} from {field}"
+    if not offset:
+        return f"waits until {field}"
+    direction = "before" if offset < 0 else "after"
+    return f"waits until {counted(abs(offset), unit)} {direction} {field}"
 
 
 @admin.register(Connector)

@@ -6,6 +6,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from picky.tenancy import EDIT, ProjectScopedAdminMixin
+from picky.wording import counted
 
 from .. import delays
 from ..models import Connector, ScheduledStep
@@ -123,7 +124,9 @@ class ScheduledStepAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Cancel the selected delays")
     def cancel_selected(self, request, queryset):
         count = delays.cancel_schedules(queryset, self.reason(request))
-        self.message_user(request, f"Cancelled {count} pending delay(s).", messages.SUCCESS)
+        self.message_user(
+            request, f"Cancelled {counted(count, 'pending delay')}.", messages.SUCCESS
+        )
 
     def changelist_view(self, request, extra_context=None):
         # The per-row "Cancel" button posts the changelist form with its row id.

@@ -1,0 +1,10 @@
+"""Counts written as a person writes them: "1 day", "3 days", never "1 days" or "day(s)"."""
+
+
+def counted(count, singular, plural=None):
+    """`count` with the noun agreeing: counted(1, "day") is "1 day", counted(2, "delivery",
+    "deliveries") is "2 deliveries". A count given as text (a delay's amount typed in the
+    admin, "1" or "{{ event.days }}") is shown as typed; only one is singular."""
+    shown = f"{count:g}" if isinstance(count, float) else str(count).strip()
+    is_one = shown in ("1", "1.0", "-1")
+    return f"{shown} {singular if is_one else plural or singular + 's'}"
