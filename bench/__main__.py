@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .support import PYTHON, ROOT, machine
 
-BENCHMARKS = ["ingest", "engine", "delays"]
+BENCHMARKS = ["ingest", "engine", "delays", "assignment"]
 TIMEOUT_SECONDS = 1800
 
 

@@ -42,8 +42,8 @@ def lock_conversation(conversation):
     list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk"))
 
 
-def claim(conversation, version, user, *, department_id=None):
-    """Hand the chat to `user` alone, in `department_id`, if its assignees are still
+def claim(conversation, version, user_id, *, department_id=None):
+    """Hand the chat to user `user_id` alone, in `department_id`, if its assignees are still
     those of `version`; the users it takes the chat from, or None when the chat changed
     meanwhile (nothing is written). Call inside transaction.atomic()."""
     won = Conversation.objects.filter(pk=conversation.pk, assignment_version=version).update(
@@ -51,11 +51,13 @@ def claim(conversation, version, user, *, department_id=None):
     )
     if not won:
         return None
-    previous = ConversationAssignee.objects.filter(conversation=conversation).exclude(user=user)
+    previous = ConversationAssignee.objects.filter(conversation=conversation).exclude(
+        user_id=user_id
+    )
     removed = [assignment.user for assignment in previous.select_related("user")]
     if removed:
         previous.delete()
-    ConversationAssignee.objects.get_or_create(conversation=conversation, user=user)
+    ConversationAssignee.objects.get_or_create(conversation=conversation, user_id=user_id)
     conversation.assignment_version = version + 1
     conversation.department_id = department_id
     return removed

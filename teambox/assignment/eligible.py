@@ -5,15 +5,34 @@ hierarchy levels; by presence (online means a fresh heartbeat, teambox.agents); 
 when capacity is respected, only those with fewer open chats than their maximum.
 """
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from dataclasses import dataclass
+from datetime import datetime
 
 from ..agents import online_cutoff
-from ..models import Agent, Conversation, ConversationAssignee
+from ..models import Agent, Conversation
+from ..queries import eligible_agents_query
 
 PRESENCES = ("online", "offline", "any")
 # The chats that count against an agent's capacity.
 OPEN_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+
+
+@dataclass
+class Criteria:
+    """What an agent must be to be picked (teambox.queries.select_eligible_agents)."""
+
+    project_id: int
+    department_ids: list
+    roles: list
+    user_ids: list
+    levels: list
+    exclude_user_ids: list
+    presence: str
+    online_cutoff: datetime
+    respect_capacity: bool
+    counts_open_chats: bool
+    online_presence: str = Agent.Presence.ONLINE.value
+    open_statuses: tuple = tuple(status.value for status in OPEN_STATUSES)
 
 
 def eligible_agents(
@@ -27,56 +46,29 @@ def eligible_agents(
     respect_capacity=False,
     exclude_users=(),
     counts_open_chats=False,
+    pool=None,
     now=None,
 ):
-    """A queryset of the agents who can be picked, with their users. `departments` and
-    `users` are instances or ids; an agent in any of the departments qualifies. With
-    `counts_open_chats` (or `respect_capacity`) each agent has `open_chats`."""
+    """The query (teambox.queries.AgentQuery) of the agents who can be picked.
+    `departments` and `users` are instances or ids; an agent in any of the departments
+    qualifies. With `counts_open_chats` (or `respect_capacity`) each agent has
+    `open_chats`; given a pool (pools.Pool), each has the pool's last pick as
+    `pool_last_agent_id`."""
     if presence not in PRESENCES:
         raise ValueError(f"{presence!r} is not a presence; choose one of {', '.join(PRESENCES)}.")
-    agents = Agent.objects.filter(project=project, enabled=True).select_related("user")
-    if departments:
-        agents = agents.filter(
-            pk__in=Agent.departments.through.objects.filter(
-                department_id__in=ids_of(departments)
-            ).values("agent_id")
-        )
-    if roles:
-        agents = agents.filter(
-            user__memberships__project=project, user__memberships__role__in=list(roles)
-        )
-    if users:
-        agents = agents.filter(user_id__in=ids_of(users))
-    if levels:
-        agents = agents.filter(hierarchy_level__in=list(levels))
-    if exclude_users:
-        agents = agents.exclude(user_id__in=ids_of(exclude_users))
-    if presence != "any":
-        online = Q(presence=Agent.Presence.ONLINE, last_seen_at__gte=online_cutoff(now))
-        agents = agents.filter(online if presence == "online" else ~online)
-    if counts_open_chats or respect_capacity:
-        agents = agents.annotate(open_chats=open_chats_of(project))
-    if respect_capacity:
-        agents = agents.filter(
-            Q(max_open_chats__isnull=True) | Q(open_chats__lt=F("max_open_chats"))
-        )
-    return agents
-
-
-def open_chats_of(project):
-    """Per agent (an OuterRef), the project's open and pending chats assigned to them."""
-    counted = (
-        ConversationAssignee.objects.filter(
-            user_id=OuterRef("user_id"),
-            conversation__project=project,
-            conversation__status__in=OPEN_STATUSES,
-        )
-        .order_by()
-        .values("user_id")
-        .annotate(count=Count("pk"))
-        .values("count")
+    criteria = Criteria(
+        project_id=project.pk,
+        department_ids=ids_of(departments),
+        roles=[str(role) for role in roles],
+        user_ids=ids_of(users),
+        levels=[int(level) for level in levels],
+        exclude_user_ids=ids_of(exclude_users),
+        presence=presence,
+        online_cutoff=online_cutoff(now),
+        respect_capacity=respect_capacity,
+        counts_open_chats=counts_open_chats or respect_capacity,
     )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+    return eligible_agents_query(criteria, pool)
 
 
 def ids_of(things):

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Agent
 from .eligible import eligible_agents
-from .pools import enter_pool, record_picks
+from .pools import Pool, enter_pool, pool_scope, record_picks
 from .strategies import get_strategy
 
 
@@ -28,15 +27,20 @@ def choose(project, *, departments=(), strategy, descending=False, now=None, **f
     """Lock the pool and order its eligible agents; nothing is written. Call inside
     transaction.atomic(); `filters` are eligible_agents'."""
     chosen = get_strategy(strategy)
-    pool = enter_pool(project, departments)
-    agents = eligible_agents(
+    pool = Pool(project.pk, pool_scope(departments))
+    query = eligible_agents(
         project,
         departments=departments,
         counts_open_chats=chosen.counts_open_chats,
+        pool=pool if chosen.reads_pool_place else None,
         now=now,
         **filters,
     )
-    return Choice(pool, chosen.order(list(agents), pool=pool, descending=descending))
+    enter_pool(pool)
+    agents = query.run()
+    if chosen.reads_pool_place:
+        pool.last_agent_id = agents[0].pool_last_agent_id if agents else None
+    return Choice(pool, chosen.order(agents, pool=pool, descending=descending))
 
 
 def record_pick(choice, agents, *, update_last_assigned, now):
@@ -44,9 +48,8 @@ def record_pick(choice, agents, *, update_last_assigned, now):
     with `update_last_assigned` the agents' last assigned time."""
     if not agents:
         return
-    record_picks(choice.pool, agents)
+    record_picks(choice.pool, agents, now, update_last_assigned=update_last_assigned)
     if update_last_assigned:
-        Agent.objects.filter(pk__in=[agent.pk for agent in agents]).update(last_assigned_at=now)
         for agent in agents:
             agent.last_assigned_at = now
 
@@ -69,7 +72,8 @@ def pick_agents(
     all). `presence` is "online", "offline" or "any"; `departments` and `users` are
     instances or ids. Every call is a pick: round robin goes on after the last agent
     returned. With `update_last_assigned` the returned agents' last assigned time is now,
-    written under the same lock."""
+    written under the same lock. Each agent's user loads when read (prefetch_related_objects
+    for many)."""
     now = timezone.now()
     with transaction.atomic():
         choice = choose(

@@ -7,10 +7,16 @@ choose the same "next" agent. Skipping locked rows would be wrong here: a pick m
 for the one before it, not pass it by.
 """
 
-from django.db.models import F
+from dataclasses import dataclass
 
-from ..models import AssignmentPool
-from ..queries import lock_assignment_pool
+from ..queries import lock_assignment_pool, record_pool_pick
+
+
+@dataclass
+class Pool:
+    project_id: int
+    scope: str
+    last_agent_id: int | None = None
 
 
 def pool_scope(departments):
@@ -18,18 +24,14 @@ def pool_scope(departments):
     return ",".join(str(pk) for pk in sorted({getattr(d, "pk", d) for d in departments}))
 
 
-def enter_pool(project, departments):
-    """Take the pool's lock until the transaction ends, and read where the pool stands.
-    Call inside transaction.atomic()."""
-    scope = pool_scope(departments)
-    lock_assignment_pool(project.pk, scope)
-    pool, _ = AssignmentPool.objects.get_or_create(project=project, scope=scope)
-    return pool
+def enter_pool(pool):
+    """Take the pool's lock until the transaction ends. Call inside transaction.atomic()."""
+    lock_assignment_pool(pool.project_id, pool.scope)
 
 
-def record_picks(pool, agents):
-    """The pool's place moves to the last of `agents`, picked in order."""
-    AssignmentPool.objects.filter(pk=pool.pk).update(
-        last_agent_id=agents[-1].pk, picks=F("picks") + len(agents)
-    )
+def record_picks(pool, agents, now, *, update_last_assigned):
+    """The pool's place moves to the last of `agents`, picked in order; with
+    `update_last_assigned` they were last assigned `now`."""
+    assigned = [agent.pk for agent in agents] if update_last_assigned else []
+    record_pool_pick(pool.project_id, pool.scope, agents[-1].pk, len(agents), assigned, now)
     pool.last_agent_id = agents[-1].pk

@@ -81,7 +81,7 @@ def hand_over(conversation, rule, version, departments, *, exclude_users=(), now
             return Handover()
         agent = choice.agents[0]
         department_id = departments[0] if departments else None
-        removed = claim(conversation, version, agent.user, department_id=department_id)
+        removed = claim(conversation, version, agent.user_id, department_id=department_id)
         if removed is None:
             return Handover(lost=True)
         record_pick(choice, [agent], update_last_assigned=True, now=now)

@@ -46,6 +46,8 @@ class Strategy:
     key = ""
     # Needs each agent's open chats (the `open_chats` annotation).
     counts_open_chats = False
+    # Needs the pool's place (`pool.last_agent_id`).
+    reads_pool_place = False
     # Routing rules pick the first of this order (a "most recently seen" rule: descending).
     routing_descending = False
 
@@ -63,6 +65,8 @@ def never_first(moment):
 class RoundRobin(Strategy):
     """By agent id, starting after the pool's last pick and wrapping round: over N picks
     from an unchanged team of k agents, each gets N/k."""
+
+    reads_pool_place = True
 
     def order(self, agents, *, pool, descending):
         ordered = sorted(agents, key=lambda agent: agent.pk, reverse=descending)

@@ -268,9 +268,9 @@ def test_an_offline_message_that_cannot_go_out_says_why_on_the_timeline(project,
 
 def test_a_claim_made_on_an_old_version_changes_nothing(project, team, chat):
     assignment.assign_users(chat, [team[1].user])
-    assert claim(chat, 0, team[0].user) is None
+    assert claim(chat, 0, team[0].user_id) is None
     assert assignee_names(chat) == ["bala"]
-    assert claim(chat, 1, team[0].user) == [team[1].user]
+    assert claim(chat, 1, team[0].user_id) == [team[1].user]
     assert assignee_names(chat) == ["anu"]
 
 
