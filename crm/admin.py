@@ -1,5 +1,5 @@
 """Admin of contacts: a searchable, filterable list and a contact page with notes,
-reminders, opt-outs, messages and the runs that touched the contact."""
+reminders, opt-outs, the timeline, messages and the runs that touched the contact."""
 
 from django import forms
 from django.contrib import admin
@@ -155,7 +155,7 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
     autocomplete_fields = ["tags", "categories"]
     readonly_fields = [
         "last_interaction_at", "reply_address", "created_at", "updated_at",
-        "recent_messages", "recent_runs",
+        "timeline", "recent_messages", "recent_runs",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["project", "number", "name", "email", "owner"]}),
@@ -171,6 +171,7 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
                 ]
             },
         ),  # fmt: skip
+        ("Timeline", {"fields": ["timeline"]}),
         ("Messages", {"fields": ["recent_messages"]}),
         ("Runs that touched this contact", {"fields": ["recent_runs"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
@@ -194,6 +195,10 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
     @admin.display(description="reply-to address")
     def reply_address(self, obj):
         return obj.reply_token and services.reply_address(obj) or "Made when first used."
+
+    @admin.display(description="latest on the timeline")
+    def timeline(self, obj):
+        return timeline_panel(obj) if obj.pk else "-"
 
     @admin.display(description="latest messages")
     def recent_messages(self, obj):
@@ -252,6 +257,22 @@ class ContactAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmin
     def unblacklist(self, request, queryset):
         count = queryset.update(blacklisted=False, updated_at=timezone.now())
         self.message_user(request, f"{counted(count, 'contact')} taken off the blacklist.")
+
+
+def timeline_panel(contact):
+    """The contact's latest timeline lines, newest first, in the project's time zone."""
+    zone = contact.project.tzinfo
+    rows = [
+        (
+            f"{timezone.localtime(entry.created_at, zone):%Y-%m-%d %H:%M}",
+            entry.get_kind_display(),
+            entry.author and (entry.author.get_full_name() or entry.author.get_username()) or "-",
+            entry.text,
+        )
+        for entry in services.timeline_of(contact, limit=PANEL_ROWS)
+    ]
+    headers = [f"time ({contact.project.time_zone})", "what", "by", "text"]
+    return panel(headers, rows, "Nothing on the timeline yet.")
 
 
 def admin_link(model, pk, text):

@@ -22,6 +22,9 @@ Role = Membership.Role
 MANAGERS = {Role.OWNER: EDIT, Role.ADMIN: EDIT}
 # Agents read contacts and messages (until the teambox pages exist).
 MANAGERS_AND_READING_AGENTS = {**MANAGERS, Role.AGENT: VIEW}
+# Every member reads what is theirs alone (their notifications: the admin shows each user
+# their own rows).
+EVERY_MEMBER_READS = {Role.OWNER: VIEW, Role.ADMIN: VIEW, Role.AGENT: VIEW}
 
 # What each project role may do in each admin section (a model's label): VIEW, or EDIT
 # (view, add, change and delete, as far as the section's admin allows them). A role not
@@ -47,6 +50,11 @@ SECTION_ACCESS = {
     "teambox.inbounddelivery": MANAGERS,
     "teambox.message": MANAGERS_AND_READING_AGENTS,
     "teambox.broadcast": MANAGERS,
+    "teambox.department": MANAGERS,
+    "teambox.agent": MANAGERS,
+    "teambox.routingrule": MANAGERS,
+    "teambox.conversation": MANAGERS_AND_READING_AGENTS,
+    "teambox.notification": EVERY_MEMBER_READS,
 }
 
 

@@ -1,18 +1,35 @@
-"""Admin of channels, messages and broadcasts (with their progress)."""
+"""Admin of channels, messages and broadcasts (with their progress), and of the teambox:
+departments, agents, routing rules, conversations (read-only, with the contact's
+timeline) and each user's own notifications."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.urls import reverse
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
+from crm.admin import timeline_panel
+from picky.models import Membership
 from picky.secret_values import MASK, MaskedJSONField
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.tenancy import EDIT, VIEW, ProjectScopedAdminMixin
 from picky.wording import counted
 
-from . import broadcasts, inbound, services
+from . import agents, broadcasts, inbound, notifications, services
 from .channels import ADAPTERS
-from .models import Broadcast, Channel, InboundDelivery, Message
+from .models import (
+    Agent,
+    Broadcast,
+    Channel,
+    Conversation,
+    Department,
+    InboundDelivery,
+    Message,
+    Notification,
+    RoutingRule,
+)
 
 
 class ChannelForm(forms.ModelForm):
@@ -275,3 +292,272 @@ class BroadcastAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     def cancel(self, request, queryset):
         count = sum(broadcasts.cancel_broadcast(broadcast) for broadcast in queryset)
         self.message_user(request, f"{counted(count, 'broadcast')} cancelled.")
+
+
+# The teambox: departments, agents, routing rules, conversations, notifications -----------
+
+
+@admin.register(Department)
+class DepartmentAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    fields = ["project", "name"]
+    list_display = ["name", "project", "agent_count"]
+    list_filter = ["project"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(agent_total=Count("agents"))
+
+    @admin.display(description="agents", ordering="agent_total")
+    def agent_count(self, obj):
+        return obj.agent_total
+
+
+class AgentForm(forms.ModelForm):
+    class Meta:
+        model = Agent
+        fields = [
+            "project", "user", "departments", "hierarchy_level", "presence", "max_open_chats",
+            "enabled",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        project, user = cleaned.get("project"), cleaned.get("user")
+        if project is None:
+            return cleaned
+        if user and not Membership.objects.filter(project=project, user=user).exists():
+            self.add_error(
+                "user",
+                f"{user} is not a member of {project}: add them under the project's members first.",
+            )
+        foreign = [d.name for d in cleaned.get("departments") or [] if d.project_id != project.pk]
+        if foreign:
+            self.add_error("departments", f"Not departments of {project}: {', '.join(foreign)}.")
+        return cleaned
+
+
+@admin.register(Agent)
+class AgentAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    form = AgentForm
+    list_display = [
+        "__str__", "project", "role", "department_list", "hierarchy_level", "presence_now",
+        "last_seen_at", "last_assigned_at", "max_open_chats", "enabled",
+    ]  # fmt: skip
+    list_filter = ["project", "enabled", "presence", "departments"]
+    search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
+    filter_horizontal = ["departments"]
+    readonly_fields = ["presence_now", "last_seen_at", "last_assigned_at", "created_at"]
+    list_select_related = ["user", "project"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("departments")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "user" and field is not None and not request.user.is_superuser:
+            # Only members of the projects where the user manages agents.
+            field.queryset = field.queryset.filter(
+                pk__in=Membership.objects.filter(
+                    project__in=self.user_projects(request, EDIT)
+                ).values("user")
+            )
+        return field
+
+    @admin.display(description="role")
+    def role(self, obj):
+        membership = Membership.objects.filter(project_id=obj.project_id, user_id=obj.user_id)
+        return membership.values_list("role", flat=True).first() or "not a member"
+
+    @admin.display(description="departments")
+    def department_list(self, obj):
+        return ", ".join(department.name for department in obj.departments.all()) or "-"
+
+    @admin.display(description="presence now")
+    def presence_now(self, obj):
+        if obj.pk is None:
+            return "-"
+        return agents.effective_presence(obj).label
+
+
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "project", "channel", "strategy", "department", "fallback_department",
+            "only_online", "respect_capacity", "offline_message", "no_response_minutes",
+            "reassign_after_minutes",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        project = cleaned.get("project")
+        if project is None:
+            return cleaned
+        for name in ("channel", "department", "fallback_department"):
+            row = cleaned.get(name)
+            if row is not None and row.project_id != project.pk:
+                self.add_error(name, f"{row} is not of {project}.")
+        return cleaned
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    form = RoutingRuleForm
+    list_display = [
+        "__str__", "project", "strategy", "department", "fallback_department", "only_online",
+        "respect_capacity", "no_response_minutes", "reassign_after_minutes",
+    ]  # fmt: skip
+    list_filter = ["project", "strategy"]
+    list_select_related = ["channel", "department", "fallback_department", "project"]
+    fieldsets = [
+        (None, {"fields": ["project", "channel"]}),
+        (
+            "Who gets the chat",
+            {
+                "fields": [
+                    "strategy",
+                    "department",
+                    "fallback_department",
+                    "only_online",
+                    "respect_capacity",
+                ]
+            },
+        ),  # fmt: skip
+        (
+            "When nobody answers",
+            {"fields": ["offline_message", "no_response_minutes", "reassign_after_minutes"]},
+        ),
+    ]
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = "assigned to"
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", "Me"), ("nobody", "Nobody")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assignments__user=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assignments__isnull=True)
+        return queryset
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    """Read-only: conversations are opened by messages and worked in the teambox."""
+
+    list_display = [
+        "contact", "channel", "status", "assignee_list", "department", "waiting_since",
+        "last_message_at",
+    ]  # fmt: skip
+    list_filter = ["status", AssigneeFilter, "channel", "department", "project"]
+    search_fields = ["contact__name", "contact__number", "contact__email"]
+    list_select_related = ["contact", "channel", "department"]
+    fields = [
+        "project", "contact", "channel", "status", "assignee_list", "department", "locked",
+        "waiting_since", "last_message_at", "snoozed_until", "created_at", "resolved_at",
+        "timeline",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("assignees")
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="assignees")
+    def assignee_list(self, obj):
+        names = (user.get_full_name() or user.get_username() for user in obj.assignees.all())
+        return ", ".join(names) or "-"
+
+    @admin.display(description="the contact's timeline")
+    def timeline(self, obj):
+        return timeline_panel(obj.contact)
+
+
+class UnreadFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unread"), ("yes", "Read")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(read_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    """Each user sees their own notifications only, whatever their role."""
+
+    list_display = ["title", "project", "contact", "record_id", "browser", "created_at", "read"]
+    list_filter = [UnreadFilter, "project"]
+    search_fields = ["title", "description", "record_id"]
+    list_select_related = ["contact", "project"]
+    fields = [
+        "project", "title", "description", "contact", "record_id", "browser", "created_at",
+        "read_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["mark_read"]
+    change_list_template = "admin/teambox/notification/change_list.html"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        # Reading one's own notifications changes nothing anyone else sees: VIEW is enough.
+        if not self.has_section_access(request, VIEW):
+            return {}
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def response_action(self, request, queryset):
+        return admin.ModelAdmin.response_action(self, request, self.get_queryset(request))
+
+    @admin.display(boolean=True, description="read")
+    def read(self, obj):
+        return obj.read_at is not None
+
+    @admin.action(description="Mark the selected notifications read")
+    def mark_read(self, request, queryset):
+        count = notifications.mark_read_for(request.user, queryset)
+        self.message_user(request, f"{counted(count, 'notification')} marked read.")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.mark_all_read_view))
+        return [
+            path("mark-all-read/", view, name="teambox_notification_mark_all_read"),
+            *super().get_urls(),
+        ]
+
+    def mark_all_read_view(self, request):
+        if not self.has_section_access(request, VIEW):
+            raise PermissionDenied
+        count = sum(
+            notifications.clear_notifications(request.user, project)
+            for project in self.user_projects(request)
+        )
+        self.message_user(request, f"{counted(count, 'notification')} marked read.")
+        return redirect("admin:teambox_notification_changelist")

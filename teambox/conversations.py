@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm import services as crm
 from crm.models import TimelineEntry
 
+from .assignment import route_conversation
 from .message_log import later_of_last_message, message_data, message_text
 from .models import Conversation, ConversationAssignee
 
@@ -109,13 +110,6 @@ def record_on_channel(messages):
         last_message_at=later_of_last_message(at),
         waiting_since=Coalesce("waiting_since", Value(at)),
     )
-    unread = {}
-    for contact_id, count in Counter(message.contact_id for message in messages).items():
-        unread.setdefault(count, []).append(conversations[contact_id].pk)
-    for count, conversation_ids in unread.items():
-        ConversationAssignee.objects.filter(conversation_id__in=conversation_ids).update(
-            unread_count=F("unread_count") + count
-        )
     assigned = set(
         ConversationAssignee.objects.filter(conversation_id__in=ids).values_list(
             "conversation_id", flat=True
@@ -134,7 +128,15 @@ def record_on_channel(messages):
         conversation.last_message_at = max(conversation.last_message_at or at, at)
         conversation.waiting_since = conversation.waiting_since or at
         if conversation.pk in reopened or conversation.pk not in assigned:
-            route(conversation)
+            route_conversation(conversation)
+    # After routing, so that the agent just given a chat has its messages unread.
+    unread = {}
+    for contact_id, count in Counter(message.contact_id for message in messages).items():
+        unread.setdefault(count, []).append(conversations[contact_id].pk)
+    for count, conversation_ids in unread.items():
+        ConversationAssignee.objects.filter(conversation_id__in=conversation_ids).update(
+            unread_count=F("unread_count") + count
+        )
     return list(conversations.values())
 
 
@@ -165,14 +167,6 @@ def conversations_of(channel, contacts, at):
     for contact_id, conversation in found.items():
         conversation.channel, conversation.contact = channel, contacts[contact_id]
     return found
-
-
-def route(conversation):
-    # teambox.assignment routes through services.py's queue_message, which records
-    # outbound messages; imported here until the package is committed (issue 18, T2).
-    from .assignment import route_conversation
-
-    route_conversation(conversation)
 
 
 def set_status(conversation, status, *, author=None, snoozed_until=None):

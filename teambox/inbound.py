@@ -27,6 +27,7 @@ from crm import services as crm
 from picky.models import Project
 
 from .channels import WebhookError, adapter_for
+from .conversations import record_inbound_batch
 from .models import InboundDelivery, Message
 from .queries import insert_message_rows
 from .queue import enqueue_inbound_delivery
@@ -105,9 +106,12 @@ def store_inbound(channel, incoming, changes, received_at):
     transaction; returns (new messages, changes that moved a message forward).
 
     `received_at` is when the webhook came, for messages and changes whose provider
-    does not say when. `message_received` is sent for each new message after the commit.
+    does not say when. The new messages open or update their contacts' conversations
+    (routed to agents) and timelines; `message_received` is sent for each after the
+    commit.
     """
     messages = receive_messages(channel, incoming, received_at)
+    record_inbound_batch(messages)
     applied = apply_statuses(channel, changes, received_at)
     for message in messages:
         transaction.on_commit(

@@ -20,6 +20,7 @@ from crm import services as crm
 from picky.names import name_is
 
 from .channels import ChannelError, adapter_for
+from .message_log import record_outbound
 from .models import Broadcast, Channel, Message
 from .queue import enqueue_broadcast_batch, enqueue_message
 
@@ -134,7 +135,8 @@ def queue_message(
     optout_list="",
     idempotency_key=None,
 ):
-    """Queue one outbound message to `contact` and send it once committed.
+    """Queue one outbound message to `contact` and send it once committed; it goes on
+    the contact's timeline and answers their conversation on the channel.
 
     Raises MessageRefused for a blacklisted or opted-out contact and
     MessagingError when the message cannot go out as asked (no address, an
@@ -179,6 +181,7 @@ def queue_message(
     except IntegrityError:
         # The same key queued concurrently: that message is this one.
         return Message.objects.get(project_id=channel.project_id, idempotency_key=idempotency_key)
+    record_outbound(message)
     transaction.on_commit(lambda: enqueue_message(message.pk))
     return message
 

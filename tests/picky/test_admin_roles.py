@@ -13,19 +13,29 @@ from crm import services as crm
 from crm.models import Category, OptOutList, Reminder, Tag
 from picky.models import AlertState, ApiToken, Membership
 from picky.tenancy import SECTION_ACCESS, ProjectScopedAdminMixin
-from teambox.models import Broadcast, Channel, Message
+from teambox.models import (
+    Agent,
+    Broadcast,
+    Channel,
+    Conversation,
+    Department,
+    Message,
+    RoutingRule,
+)
 from tests.api_client import api_client
 from tests.builders import build_connector
 
 OWNER, ADMIN, AGENT = Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.AGENT
-# What agents read, until the teambox pages exist; every other section is closed to them.
-AGENT_READS = {"crm.contact", "teambox.message"}
+# What agents read: contacts, messages, conversations and their own notifications; every
+# other section is closed to them.
+AGENT_READS = {"crm.contact", "teambox.message", "teambox.conversation", "teambox.notification"}
 # Sections whose rows are made elsewhere (commands, webhooks, runs): no add page for anyone
 # but superusers, whatever the role.
 NO_ADD_PAGE = {
     "picky.project", "picky.apitoken", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
-    "teambox.message", "teambox.inbounddelivery",
+    "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
+    "teambox.notification",
 }  # fmt: skip
 
 
@@ -94,6 +104,14 @@ def rows(project):
         "teambox.broadcast": Broadcast.objects.create(
             project=project, channel=channel, name="acme-row broadcast"
         ),
+        "teambox.department": Department.objects.create(project=project, name="acme-row team"),
+        "teambox.agent": Agent.objects.create(
+            project=project, user=staff("acme-row-agent", project, AGENT)
+        ),
+        "teambox.routingrule": RoutingRule.objects.create(project=project, channel=channel),
+        "teambox.conversation": Conversation.objects.create(
+            project=project, channel=channel, contact=contact
+        ),
     }
 
 
@@ -126,7 +144,13 @@ def test_every_section_has_its_roles_decided():
     assert admin_sections() == sorted(SECTION_ACCESS)
 
 
-ROW_SECTIONS = sorted(section for section in SECTION_ACCESS if section != "teambox.inbounddelivery")
+# Deliveries have no page of their own; each user's notifications are theirs alone (tests/
+# teambox/test_teambox_admin.py).
+ROW_SECTIONS = sorted(
+    section
+    for section in SECTION_ACCESS
+    if section not in ("teambox.inbounddelivery", "teambox.notification")
+)
 
 
 @pytest.mark.django_db
