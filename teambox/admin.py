@@ -103,12 +103,22 @@ class ChannelAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         js = ["picky/copy.js"]
 
 
+MESSAGE_TEXT_CHARS = 120
+MESSAGE_ERROR_CHARS = 60
+
+
+def shortened(text, limit):
+    """`text` cut to `limit` characters, the whole of it in the title of the cut one."""
+    if len(text) <= limit:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: limit - 1].rstrip())
+
+
 @admin.register(Message)
 class MessageAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "created_at", "direction", "channel", "contact", "address", "short_text", "status",
-        "error",
-    ]  # fmt: skip
+    # Few, readable columns: who with whom in one, the outcome with its error in one,
+    # long texts shortened with the whole in their title (admin.css sets the widths).
+    list_display = ["created_at", "channel", "correspondent", "short_text", "outcome"]
     list_filter = ["direction", "status", "channel", "project"]
     search_fields = ["address", "body", "provider_id", "contact__name", "contact__number"]
     list_select_related = ["channel", "contact"]
@@ -122,13 +132,33 @@ class MessageAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         # Messages are made by sending (actions, broadcasts) and by webhooks.
         return False
 
+    class Media:
+        css = {"all": ["picky/admin.css"]}
+
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="with", ordering="address")
+    def correspondent(self, obj):
+        way = "To" if obj.direction == Message.Direction.OUT else "From"
+        if obj.contact is None:
+            return f"{way} {obj.address}"
+        return format_html('{} {}<div class="picky-quiet">{}</div>', way, obj.contact, obj.address)
 
     @admin.display(description="text")
     def short_text(self, obj):
         text = obj.body or (f"template {obj.template}" if obj.template else obj.media_url)
-        return text if len(text) <= 80 else text[:79] + "…"
+        return shortened(text, MESSAGE_TEXT_CHARS)
+
+    @admin.display(description="status", ordering="status")
+    def outcome(self, obj):
+        if not obj.error:
+            return obj.get_status_display()
+        return format_html(
+            '{}<div class="picky-error">{}</div>',
+            obj.get_status_display(),
+            shortened(obj.error, MESSAGE_ERROR_CHARS),
+        )
 
     @admin.action(description="Send the selected failed messages again")
     def retry(self, request, queryset):
