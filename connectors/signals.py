@@ -5,9 +5,12 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from actions.models import Action
+from teambox.models import Message
+from teambox.signals import message_received
 
 from .delays import cancel_schedules
 from .models import Connector, Step
+from .triggers import start_message_runs
 
 
 @receiver(pre_delete, sender=Step)
@@ -27,3 +30,9 @@ def bump_connector_revision(sender, instance, **kwargs):
     """Workers cache a connector's steps by revision: any change makes them reload."""
     connector_id = instance.connector_id if sender is Step else instance.step.connector_id
     Connector.objects.filter(pk=connector_id).update(revision=F("revision") + 1)
+
+
+@receiver(message_received, sender=Message)
+def start_connectors_on_a_message(sender, message, contact, channel, **kwargs):
+    """The connectors triggered by an inbound message's channel each get an event."""
+    start_message_runs(message, contact, channel)

@@ -1,9 +1,11 @@
 """Connector import and export as "picky.connector/v1" JSON (DESIGN.md "Connector JSON").
 
-The document holds the connector's name, enabled flag, field mapping and its
-steps (name, delay, filters, iterator and ordered actions). An action carries
+The document holds the connector's name, enabled flag, trigger, field mapping and
+its steps (name, delay, filters, iterator and ordered actions). An action carries
 `name` and `enabled` only when they differ from the defaults ("" and true); a
-connector carries `description` only when it has one. Import validates the
+connector carries `description` only when it has one, and `trigger` only when
+something besides its URL starts it: {"type": "inbound_message", "channel": a
+channel's name, or null for any channel of the project}. Import validates the
 whole document before writing anything and reports every problem at once,
 each with its JSON path (`steps[1].actions[0].config.url`).
 """
@@ -26,7 +28,8 @@ FORMAT = "picky.connector/v1"
 NAME_MAX_LENGTH = Connector._meta.get_field("name").max_length
 MAPPED_CONTACT_FIELDS = ("number", "name", "email")
 
-CONNECTOR_KEYS = ("format", "name", "description", "enabled", "field_mapping", "steps")
+CONNECTOR_KEYS = ("format", "name", "description", "enabled", "trigger", "field_mapping", "steps")
+TRIGGER_KEYS = ("type", "channel")
 STEP_KEYS = ("name", "delay", "filters", "iterator", "actions")
 ACTION_KEYS = ("type", "config", "name", "enabled")
 ITERATOR_KEYS = ("path", "max")
@@ -57,6 +60,12 @@ def export_connector(connector):
     if connector.description:
         document["description"] = connector.description
     document["enabled"] = connector.enabled
+    if connector.trigger != Connector.Trigger.WEBHOOK:
+        channel = connector.trigger_channel
+        document["trigger"] = {
+            "type": connector.trigger,
+            "channel": channel.name if channel else None,
+        }
     document["field_mapping"] = connector.field_mapping or {}
     document["steps"] = [
         {
@@ -100,6 +109,8 @@ def import_connector(project, data, name=None):
                 name=document["name"],
                 description=document["description"],
                 enabled=document["enabled"],
+                trigger=document["trigger"],
+                trigger_channel=document["trigger_channel"],
                 field_mapping=document["field_mapping"],
             )
             actions = []
@@ -159,6 +170,7 @@ def clean_document(project, data, name=None):
         errors.append(("description", "must be text"))
     enabled = data.get("enabled", True)
     errors.extend(bool_errors(enabled, "enabled"))
+    trigger, trigger_channel = clean_trigger(project, data.get("trigger"), errors)
     field_mapping = data.get("field_mapping")
     errors.extend(field_mapping_errors(field_mapping))
 
@@ -176,9 +188,56 @@ def clean_document(project, data, name=None):
         "name": connector_name,
         "description": description,
         "enabled": enabled,
+        "trigger": trigger,
+        "trigger_channel": trigger_channel,
         "field_mapping": field_mapping or {},
         "steps": cleaned_steps,
     }
+
+
+def clean_trigger(project, trigger, errors, path="trigger"):
+    """(trigger, channel or None) of a document's `trigger`; absent or null: the URL only.
+    Its problems are appended to `errors`."""
+    if trigger is None:
+        return Connector.Trigger.WEBHOOK, None
+    if not isinstance(trigger, dict):
+        errors.append((path, f"must be an object or null, not {json_type(trigger)}"))
+        return Connector.Trigger.WEBHOOK, None
+    errors.extend(unknown_key_errors(trigger, TRIGGER_KEYS, path))
+    kind = trigger.get("type")
+    if kind not in Connector.Trigger.values:
+        shown = repr(kind) if kind is not None else "missing"
+        errors.append(
+            (
+                f"{path}.type",
+                f"unknown trigger ({shown}); known: {', '.join(Connector.Trigger.values)}",
+            )
+        )
+        return Connector.Trigger.WEBHOOK, None
+    name = trigger.get("channel")
+    if name is None:
+        return kind, None
+    if kind != Connector.Trigger.INBOUND_MESSAGE:
+        errors.append(
+            (
+                f"{path}.channel",
+                f"only an {Connector.Trigger.INBOUND_MESSAGE} trigger has a channel",
+            )
+        )
+        return kind, None
+    if not isinstance(name, str) or not name.strip() or unstorable_character(name):
+        errors.append((f"{path}.channel", "must be a channel's name, or null for any channel"))
+        return kind, None
+    channel = project.channels.filter(name=name.strip()).first()
+    if channel is None:
+        errors.append((f"{path}.channel", unknown_channel_message(project, name.strip())))
+    return kind, channel
+
+
+def unknown_channel_message(project, name):
+    names = project.channels.order_by("name").values_list("name", flat=True)
+    known = f"its channels: {', '.join(names)}" if names else "it has no channel yet"
+    return f"this project has no channel named {name!r} ({known})"
 
 
 def clean_step(step, path, errors):

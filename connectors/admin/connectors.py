@@ -97,6 +97,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
     readonly_fields = ["connector_url", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["project", "name", "description", "enabled", "connector_url"]}),
+        ("Trigger", {"fields": ["trigger", "trigger_channel"]}),
         ("Contact mapping", {"fields": ["field_mapping"]}),
     ]
     inlines = [StepInline]

@@ -13,6 +13,7 @@ from picky.models import Project
 from .. import transfer
 from ..filters import filter_errors
 from ..models import Connector, Step
+from ..triggers import MESSAGE_PAYLOAD_HELP
 
 
 class JSONEditor(forms.Textarea):
@@ -57,13 +58,54 @@ FIELD_MAPPING_HELP = (
 )
 
 
+TRIGGER_HELP = (
+    "The connector's URL always starts it. With “A message arrives”, every message a "
+    "contact sends on the channel below starts it too (the replies it sends do not). "
+    + MESSAGE_PAYLOAD_HELP
+)
+
+
 class ConnectorForm(forms.ModelForm):
+    # Not required: as in the connector JSON, no trigger means the URL only.
+    trigger = forms.ChoiceField(
+        choices=Connector.Trigger.choices, required=False, help_text=TRIGGER_HELP
+    )
     field_mapping = JSONText(help_text=FIELD_MAPPING_HELP)
 
     class Meta:
         model = Connector
-        fields = ["project", "name", "description", "enabled", "field_mapping"]
+        fields = [
+            "project", "name", "description", "enabled", "trigger", "trigger_channel",
+            "field_mapping",
+        ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        labels = {"trigger": "Started by", "trigger_channel": "Channel"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        channel = self.fields.get("trigger_channel")
+        if channel is not None:
+            channel.empty_label = "Any channel of the project"
+            if self.instance.pk:
+                # A connector never moves: only its own project's channels.
+                channel.queryset = channel.queryset.filter(project_id=self.instance.project_id)
+
+    def clean_trigger(self):
+        return self.cleaned_data.get("trigger") or Connector.Trigger.WEBHOOK
+
+    def clean(self):
+        cleaned = super().clean()
+        channel = cleaned.get("trigger_channel")
+        if cleaned.get("trigger") != Connector.Trigger.INBOUND_MESSAGE:
+            cleaned["trigger_channel"] = None
+            return cleaned
+        project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
+        if channel is not None and project is not None and channel.project_id != project.pk:
+            self.add_error(
+                "trigger_channel",
+                f"The channel “{channel}” belongs to another project; pick one of {project}.",
+            )
+        return cleaned
 
     def clean_field_mapping(self):
         mapping = self.cleaned_data.get("field_mapping")

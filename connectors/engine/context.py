@@ -1,11 +1,13 @@
 """What a run's templates read: the namespaces of the context (event, meta, vars, contact,
-counters, globals, now) and the run's contact, mapped by the connector's field mapping."""
+counters, globals, now) and the run's contact, mapped by the connector's field mapping
+(a message's sender when a message started the run and the connector maps nothing)."""
 
 from actions.base import ActionContext, ActionError
 from actions.registry import get_type
 
 from ..models import Counter, Run
 from ..services import context_namespaces
+from ..triggers import sender_mapping
 from .stops import RunStopped
 
 # The action type whose code maps a connector's fields to the run's contact.
@@ -28,10 +30,11 @@ def run_context(run, event, definition, deadline, simulating=False):
         dry_run=simulating,
         deadline=deadline,
     )
+    mapping = connector.field_mapping or sender_mapping(event)
     if run.contact_id and not simulating:
         get_type(FIELD_MAPPING_TYPE).restore_contact(ctx, run.contact)
-    elif connector.field_mapping:
-        map_fields(ctx, connector.field_mapping)
+    elif mapping:
+        map_fields(ctx, mapping)
     if definition.reads_counters:
         data["counters"] = dict(
             Counter.objects.filter(project_id=project.pk).values_list("name", "value")
