@@ -370,8 +370,8 @@ class AgentForm(forms.ModelForm):
 class AgentAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     form = AgentForm
     list_display = [
-        "__str__", "project", "role", "department_list", "hierarchy_level", "presence_now",
-        "last_seen_at", "last_assigned_at", "max_open_chats", "enabled",
+        "__str__", "reference_number", "project", "role", "department_list", "hierarchy_level",
+        "presence_now", "last_seen_at", "last_assigned_at", "max_open_chats", "enabled",
     ]  # fmt: skip
     list_filter = ["project", "enabled", "presence", "departments"]
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
@@ -392,6 +392,12 @@ class AgentAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
                 ).values("user")
             )
         return field
+
+    @admin.display(description="reference number", ordering="user_id")
+    def reference_number(self, obj):
+        # The agent's user id: what actions take to name the agent (an instant notification
+        # mapped by id, get_users' "id").
+        return obj.user_id
 
     @admin.display(description="role")
     def role(self, obj):

@@ -89,3 +89,29 @@ def departments_named(project, names):
         elif department not in departments:
             departments.append(department)
     return departments, unknown
+
+
+def agents_listed(project, most=20):
+    """The project's agents by username, as a sentence for a message naming none of them."""
+    names = list(
+        Agent.objects.filter(project=project)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)[: most + 1]
+    )
+    if not names:
+        return "It has no agents yet: add them under Teambox → Agents."
+    more = " and more" if len(names) > most else ""
+    return f"Its agents: {', '.join(names[:most])}{more}."
+
+
+def departments_listed(project, most=20):
+    """The project's departments, as a sentence for a message naming none of them."""
+    names = list(
+        Department.objects.filter(project=project)
+        .order_by("name")
+        .values_list("name", flat=True)[: most + 1]
+    )
+    if not names:
+        return "It has no departments yet: add them under Teambox → Departments."
+    more = " and more" if len(names) > most else ""
+    return f"Its departments: {', '.join(names[:most])}{more}."
