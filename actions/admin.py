@@ -68,8 +68,11 @@ class ActionForm(forms.ModelForm):
         if any(CONFIG_PREFIX + name in self.errors for name in self.config_names()):
             return cleaned
         raw = {name: cleaned.get(CONFIG_PREFIX + name) for name in self.config_names()}
+        step = cleaned.get("step") or (self.instance.step if self.instance.step_id else None)
         try:
-            config = self.action_type.validate(raw)
+            config = self.action_type.validate(
+                raw, project=step.connector.project if step else None
+            )
         except ValidationError as exc:
             for field, message in validation_messages(exc):
                 target = CONFIG_PREFIX + field if field in raw else None
@@ -102,9 +105,12 @@ def action_form_for(action_type):
 
 
 def is_custom_text_field(field):
-    """A type's own field class shown as a text box: it may hold lists or objects."""
-    return not type(field).__module__.startswith("django.") and isinstance(
-        field.widget, forms.TextInput
+    """A type's own field class shown as a text box: it may hold lists or objects (a text
+    field of its own, a name, holds text only)."""
+    return (
+        not type(field).__module__.startswith("django.")
+        and isinstance(field.widget, forms.TextInput)
+        and not isinstance(field, forms.CharField)
     )
 
 

@@ -26,6 +26,9 @@ class Result:
 
     outputs: dict = field(default_factory=dict)
     stop: bool = False
+    # Why the action did nothing (a message whose recipient is empty): its log line is
+    # `skipped` with this warning, and the run goes on.
+    skipped_because: str = ""
     variables: dict = field(default_factory=dict)
 
 
@@ -86,10 +89,13 @@ class ActionConfigForm(forms.Form):
         help_text="What happens when this action fails (default: stop).",
     )
 
-    def __init__(self, *args, action_type=None, **kwargs):
+    def __init__(self, *args, action_type=None, project=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Named in the refusal of a setting the form does not know.
         self.action_type = action_type
+        # The action's project: the names its ProjectNameFields give are looked up in it.
+        # Without one (a check of the config alone) they are looked up when the action runs.
+        self.project = project
 
     def full_clean(self):
         super().full_clean()
@@ -120,7 +126,31 @@ class ActionConfigForm(forms.Form):
             for text in _strings_in(value):
                 for error in template_errors(text):
                     self.add_error(name, error)
+        self.check_project_names(cleaned)
         return cleaned
+
+    def check_project_names(self, cleaned):
+        """Refuse, at its field, a name the project does not have (a channel, a member). A
+        template is left to the run: its name is known only then."""
+        if self.project is None:
+            return
+        for name, name_field in self.fields.items():
+            value = cleaned.get(name)
+            if not isinstance(name_field, ProjectNameField) or not value or "{{" in value:
+                continue
+            try:
+                name_field.check_in_project(value.strip(), self.project)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+
+
+class ProjectNameField(forms.CharField):
+    """The name of something of the action's project (a channel, a member), checked on save
+    when the form knows the project (ActionConfigForm.check_project_names)."""
+
+    def check_in_project(self, name, project):
+        """Raise forms.ValidationError, listing the project's names, when `name` is not one."""
+        raise NotImplementedError
 
 
 def _strings_in(value):
@@ -176,16 +206,18 @@ class ActionType:
     # Config keys that are not templates (rendered as given).
     literal_fields = ()
 
-    def validate(self, config):
-        """Return the cleaned config, or raise forms.ValidationError with per-field errors."""
-        form = self.config_form(config)
+    def validate(self, config, project=None):
+        """Return the cleaned config, or raise forms.ValidationError with per-field errors.
+        With `project`, the action's, the names it gives (a channel, an owner) must be the
+        project's."""
+        form = self.config_form(config, project)
         if not form.is_valid():
             raise forms.ValidationError(form.errors.as_data())
         return {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
 
-    def config_form(self, config):
+    def config_form(self, config, project=None):
         """The type's config form bound to `config`: what `validate` checks."""
-        return self.form_class(data=config or {}, action_type=self)
+        return self.form_class(data=config or {}, action_type=self, project=project)
 
     def render(self, ctx, config):
         """The inputs after templating: what the log shows and `run` receives."""

@@ -178,7 +178,7 @@ def clean_document(project, data, name=None):
     cleaned_steps = []
     if isinstance(steps, list):
         for index, step in enumerate(steps):
-            cleaned_steps.append(clean_step(step, f"steps[{index}]", errors))
+            cleaned_steps.append(clean_step(project, step, f"steps[{index}]", errors))
     else:
         errors.append(("steps", f"must be a list of steps, not {json_type(steps)}"))
 
@@ -240,8 +240,8 @@ def unknown_channel_message(project, name):
     return f"this project has no channel named {name!r} ({known})"
 
 
-def clean_step(step, path, errors):
-    """The step's values ready to save; its problems are appended to `errors`."""
+def clean_step(project, step, path, errors):
+    """The step's values ready to save in `project`; its problems are appended to `errors`."""
     if not isinstance(step, dict):
         errors.append((path, f"must be an object, not {json_type(step)}"))
         return None
@@ -259,7 +259,9 @@ def clean_step(step, path, errors):
     cleaned_actions = []
     if isinstance(actions, list):
         for index, action in enumerate(actions):
-            cleaned_actions.append(clean_action(action, f"{path}.actions[{index}]", errors))
+            cleaned_actions.append(
+                clean_action(project, action, f"{path}.actions[{index}]", errors)
+            )
     else:
         errors.append((f"{path}.actions", f"must be a list of actions, not {json_type(actions)}"))
     return {
@@ -271,8 +273,9 @@ def clean_step(step, path, errors):
     }
 
 
-def clean_action(action, path, errors):
-    """The action's values ready to save, config validated by its type's form."""
+def clean_action(project, action, path, errors):
+    """The action's values ready to save in `project`, config validated by its type's form
+    (the names it gives, a channel or a member, must be the project's)."""
     if not isinstance(action, dict):
         errors.append((path, f"must be an object, not {json_type(action)}"))
         return None
@@ -294,20 +297,20 @@ def clean_action(action, path, errors):
     if action_type is None:
         return None
     try:
-        cleaned = action_type.validate(config)
+        cleaned = action_type.validate(config, project)
     except forms.ValidationError as exc:
-        errors.extend(config_errors(action_type, config, exc, f"{path}.config"))
+        errors.extend(config_errors(project, action_type, config, exc, f"{path}.config"))
         return None
     return {"type": type_key, "name": name, "enabled": enabled, "config": cleaned}
 
 
-def config_errors(action_type, config, exc, path):
+def config_errors(project, action_type, config, exc, path):
     """(path, message) pairs, one per message, for a config its type refused.
 
     The messages are read from the type's form (its errors keep one clean
     message each); a refusal from beyond the form comes from `exc`.
     """
-    form = action_type.config_form(config)
+    form = action_type.config_form(config, project)
     if form.is_valid():
         return [(path, message) for message in exc.messages]
     return [

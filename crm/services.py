@@ -349,6 +349,13 @@ def project_agent(project, reference):
     return user
 
 
+def member_addresses(project):
+    """The phone numbers and e-mail addresses of the project's members: a message to one
+    of them is the team's own, and makes nobody a contact."""
+    rows = Membership.objects.filter(project=project).values_list("phone", "user__email")
+    return {value.lower() for row in rows for value in row if value}
+
+
 def members_listed(project, most=20):
     """The project's members by username, as a sentence for a message naming none of them."""
     names = list(

@@ -1,6 +1,7 @@
 """The platform core: projects (tenants), memberships and API tokens."""
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 
@@ -18,6 +19,7 @@ def validate_time_zone(value):
 
 
 DEFAULT_CHATGPT_BASE_URL = "https://api.openai.com/v1"
+NON_DIGITS = re.compile(r"\D+")
 
 
 def default_http_rate_limit():
@@ -76,6 +78,15 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    # Digits with country code, as contacts' numbers are stored (crm), so a message's
+    # recipient compares with it plainly.
+    phone = models.CharField(
+        # Room for the number as typed ("+91 98470 12345"); stored as digits.
+        max_length=30,
+        blank=True,
+        help_text="WhatsApp number with country code, e.g. 919847012345. Messages to it "
+        "(alerts to this member) never add the member as a contact.",
+    )
 
     class Meta:
         constraints = [
@@ -84,6 +95,13 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.project} ({self.role})"
+
+    def clean(self):
+        self.phone = NON_DIGITS.sub("", self.phone or "").lstrip("0")
+        if self.phone and not 7 <= len(self.phone) <= 15:
+            raise ValidationError(
+                {"phone": "Enter the number with its country code: 7 to 15 digits."}
+            )
 
 
 def hash_api_token(raw_token):

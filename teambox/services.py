@@ -51,15 +51,29 @@ def lease():
 # Channels and sessions -----------------------------------------------------------
 
 
+def find_channel(project, name):
+    """The project's channel called `name`, whatever the case, or None."""
+    return Channel.objects.filter(name_is(str(name or "").strip()), project=project).first()
+
+
+def unknown_channel_message(project, name):
+    """What a user reads when `name` is none of the project's channels: their names."""
+    names = list(
+        Channel.objects.filter(project=project).order_by("name").values_list("name", flat=True)
+    )
+    if not names:
+        return (
+            f"No channel named {name!r} in this project, which has no channel yet: add one "
+            "under Teambox → Channels."
+        )
+    return f"No channel named {name!r} in this project. Its channels: {', '.join(names)}."
+
+
 def channel_named(project, name):
     """The project's enabled channel called `name`."""
-    channel = Channel.objects.filter(name_is(str(name or "").strip()), project=project).first()
+    channel = find_channel(project, name)
     if channel is None:
-        names = ", ".join(Channel.objects.filter(project=project).values_list("name", flat=True))
-        raise MessagingError(
-            f"No channel named {name!r} in this project"
-            + (f" (channels: {names})." if names else "; add one under Teambox → Channels.")
-        )
+        raise MessagingError(unknown_channel_message(project, name))
     if not channel.enabled:
         raise MessagingError(f"The channel {channel.name!r} is disabled.")
     return channel
@@ -93,7 +107,24 @@ def contacts_in_session(channel, contact_ids, now=None):
     )
 
 
-def session_open(channel, contact, now=None):
+def addresses_in_session(channel, addresses, now=None):
+    """Which of these numbers or e-mail addresses wrote to `channel` within the last 24
+    hours (for recipients that are no contact: the project's members)."""
+    since = (now or timezone.now()) - SESSION_WINDOW
+    return set(
+        Message.objects.filter(
+            channel=channel,
+            direction=Message.Direction.IN,
+            address__in=list(addresses),
+            created_at__gte=since,
+        ).values_list("address", flat=True)
+    )
+
+
+def session_open(channel, contact, now=None, address=""):
+    """Whether `contact` (or, without one, `address`) wrote to `channel` within 24 hours."""
+    if contact is None:
+        return address in addresses_in_session(channel, [address], now)
     return contact.pk in contacts_in_session(channel, [contact.pk], now)
 
 
@@ -125,6 +156,7 @@ def queue_message(
     channel,
     contact,
     *,
+    address="",
     body="",
     media_url="",
     template="",
@@ -138,6 +170,10 @@ def queue_message(
     """Queue one outbound message to `contact` and send it once committed; it goes on
     the contact's timeline and answers their conversation on the channel.
 
+    `address`: where it goes, by default the contact's number or e-mail address. Without
+    a contact (None), a message to `address` that makes nobody a contact: a project
+    member's number, an internal notification.
+
     Raises MessageRefused for a blacklisted or opted-out contact and
     MessagingError when the message cannot go out as asked (no address, an
     official channel outside the 24-hour session without a template, ...).
@@ -149,15 +185,15 @@ def queue_message(
         ).first()
         if existing is not None:
             return existing
-    reason = crm.refusal_reason(contact, optout_list)
+    reason = crm.refusal_reason(contact, optout_list) if contact is not None else ""
     if reason:
         raise MessageRefused(f"Not sent to {contact}: {reason}")
     check_content(channel, body, media_url, template)
-    address = address_of(channel, contact)
-    if channel.is_official and not template and not session_open(channel, contact):
+    address = address or address_of(channel, contact)
+    if channel.is_official and not template and not session_open(channel, contact, address=address):
         raise MessagingError(
-            f"{contact} has not written to {channel.name!r} in the last 24 hours, so WhatsApp "
-            "only accepts a template: choose an approved template for this message."
+            f"{contact or address} has not written to {channel.name!r} in the last 24 hours, so "
+            "WhatsApp only accepts a template: choose an approved template for this message."
         )
     now = timezone.now()
     try:

@@ -19,7 +19,7 @@ from picky.templating import to_text
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
-from .fields import TextListField
+from .fields import MemberField, TextListField
 
 UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
 UNIT_CHOICES = [(unit, unit) for unit in UNITS]
@@ -64,10 +64,16 @@ def changed(ctx, contact, **outputs):
     return Result(outputs={**outputs, "contact": ctx.data["contact"]})
 
 
+LABEL_NOUNS = {"tags": "tag", "categories": "category"}
+
+
 def names_in(inputs, key):
     names = crm.clean_names(inputs.get(key))
     if not names:
-        raise ActionError(f"No {key} left after templating.")
+        raise ActionError(
+            f"Every {LABEL_NOUNS.get(key, key)} name came out empty (the event has no value "
+            "for it), so nothing was changed."
+        )
     return names
 
 
@@ -129,7 +135,10 @@ class MapContact(ContactActionType):
     def lookup(self, inputs):
         number, email, name, attributes = self.contact_fields(inputs)
         if not crm.normalise_number(number) and not email:
-            raise ActionError("Both the number and the e-mail address are empty after templating.")
+            raise ActionError(
+                "This lead has no phone number and no e-mail address, so no contact could be "
+                "found or created."
+            )
         return number, email, name, attributes
 
     def map_fields(self, ctx, inputs):
@@ -157,7 +166,12 @@ class MapContact(ContactActionType):
         try:
             found = crm.find_contact(ctx.project, number=number, email=email)
             if found is None and only_existing:
-                raise ActionError(f"No contact with number {number!r} or e-mail {email!r}.")
+                given = [f"the number {number!r}"] if number else []
+                given += [f"the e-mail address {email!r}"] if email else []
+                raise ActionError(
+                    f"No contact has {' or '.join(given)}, and this action only uses existing "
+                    "contacts."
+                )
             if found is None:
                 contact = crm.upsert_contact(
                     ctx.project, number, name=name, email=email, attributes=attributes
@@ -175,7 +189,7 @@ class MapContact(ContactActionType):
 
 
 class ChangeOwnerForm(ActionConfigForm):
-    owner = forms.CharField(
+    owner = MemberField(
         required=False,
         help_text="Username or e-mail of a project member; empty takes the owner away.",
     )
@@ -341,7 +355,7 @@ class AddReminderForm(ActionConfigForm):
         required=False, min_value=0, help_text="Or due this many units from now."
     )
     unit = forms.ChoiceField(choices=UNIT_CHOICES, required=False, initial="hours")
-    assignee = forms.CharField(
+    assignee = MemberField(
         required=False, help_text="Username or e-mail of a project member (default: the owner)."
     )
 

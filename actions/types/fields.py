@@ -4,6 +4,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from crm import services as crm
+from teambox import services as messaging
+
+from ..base import ProjectNameField
+
 
 class TextListField(forms.Field):
     """A list of texts, or one comma-separated text (what a form box gives)."""
@@ -69,3 +74,21 @@ class JSONValueField(forms.Field):
     def validate(self, value):
         if self.required and value in (None, ""):
             raise ValidationError(self.error_messages["required"], code="required")
+
+
+class ChannelNameField(ProjectNameField):
+    """The name of one of the project's channels, whatever its case."""
+
+    def check_in_project(self, name, project):
+        if messaging.find_channel(project, name) is None:
+            raise ValidationError(messaging.unknown_channel_message(project, name))
+
+
+class MemberField(ProjectNameField):
+    """A member of the project, by username or e-mail address, whatever its case."""
+
+    def check_in_project(self, name, project):
+        try:
+            crm.project_agent(project, name)
+        except crm.ContactError as exc:
+            raise ValidationError(str(exc)) from exc

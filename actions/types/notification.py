@@ -15,9 +15,39 @@ from teambox import services as messaging
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
 from .crm import NameListField
-from .fields import TemplatedEmailListField, TextListField
+from .fields import ChannelNameField, TemplatedEmailListField, TextListField
 
 MAX_ROUTING_HOPS = 10
+SKIP, FAIL = "skip", "fail"
+
+
+def if_no_recipient_field():
+    return forms.ChoiceField(
+        choices=[
+            (SKIP, "Skip this message with a warning in the run's log (the run goes on)"),
+            (FAIL, "Fail, as any error does (the fallback option says what follows)"),
+        ],
+        required=False,
+        label="If there is no recipient",
+        help_text="When every recipient is empty, e.g. a lead without a phone number.",
+    )
+
+
+def action_title(ctx, action_type):
+    """How a message to the user names the action: its own name, else its type's label."""
+    return getattr(ctx.action, "name", "") or action_type.label
+
+
+def without_recipient(ctx, inputs, action_type, noun, outputs):
+    """The Result of a message whose recipients all came out empty: skipped with a warning,
+    or, when the action says so, an ActionError. `noun`: what the lead lacks."""
+    message = (
+        f"This lead has no {noun}, so the {action_type.message_noun} "
+        f'"{action_title(ctx, action_type)}" was not sent.'
+    )
+    if inputs.get("if_no_recipient") == FAIL:
+        raise ActionError(message)
+    return Result(outputs=outputs, skipped_because=message)
 
 
 class SendEmailForm(ActionConfigForm):
@@ -26,6 +56,7 @@ class SendEmailForm(ActionConfigForm):
     body = forms.CharField(widget=forms.Textarea)
     reply_to = forms.CharField(required=False, max_length=254)
     html = forms.BooleanField(required=False, help_text="Send the body as HTML.")
+    if_no_recipient = if_no_recipient_field()
 
 
 @register("send_email")
@@ -35,16 +66,29 @@ class SendEmail(ActionType):
     description = "Send an email with a templated subject and body."
     effect = Effect.OUTSIDE
     form_class = SendEmailForm
+    message_noun = "e-mail"
+
+    def without_recipient(self, ctx, inputs):
+        """The Result when every address came out empty, else None."""
+        valid, invalid = TemplatedEmailListField.rendered_addresses(inputs.get("to"))
+        if valid or invalid:
+            return None
+        outputs = {"to": [], "skipped": [], "subject": str(inputs.get("subject", ""))}
+        return without_recipient(ctx, inputs, self, "e-mail address", outputs)
 
     def run(self, ctx, inputs):
+        if (skipped := self.without_recipient(ctx, inputs)) is not None:
+            return skipped
         recipients, invalid = TemplatedEmailListField.rendered_addresses(inputs.get("to"))
         if not recipients:
-            raise ActionError(
-                "No valid recipient address after templating"
-                + (f" (not addresses: {', '.join(invalid)})." if invalid else ".")
-            )
+            listed = ", ".join(repr(address) for address in invalid)
+            verb = "is not an e-mail address" if len(invalid) == 1 else "are not e-mail addresses"
+            raise ActionError(f"No e-mail was sent: {listed} {verb}.")
         if len(recipients) > 10:
-            raise ActionError(f"{len(recipients)} recipients; at most 10 are allowed.")
+            raise ActionError(
+                f"No e-mail was sent: it has {len(recipients)} recipients, and one e-mail goes "
+                "to 10 at most."
+            )
         message = EmailMessage(
             subject=" ".join(str(inputs.get("subject", "")).split()),
             body=str(inputs.get("body", "")),
@@ -57,10 +101,16 @@ class SendEmail(ActionType):
         try:
             message.send()
         except Exception as exc:
-            raise ActionError(f"Email could not be sent: {exc}", permanent=False) from exc
+            raise ActionError(
+                f'The e-mail "{action_title(ctx, self)}" was not sent: the mail server could not '
+                f"be reached or refused it ({exc}).",
+                permanent=False,
+            ) from exc
         return Result(outputs={"to": recipients, "skipped": invalid, "subject": message.subject})
 
     def dry_run(self, ctx, inputs):
+        if (skipped := self.without_recipient(ctx, inputs)) is not None:
+            return skipped
         recipients, invalid = TemplatedEmailListField.rendered_addresses(inputs.get("to"))
         return Result(outputs={"simulated": True, "to": recipients, "skipped": invalid})
 
@@ -91,7 +141,9 @@ class RouteConnector(ActionType):
                 f"{MAX_ROUTING_HOPS} hops."
             )
         if not target.enabled:
-            raise ActionError(f"Connector {name!r} is disabled.")
+            raise ActionError(
+                f"The connector {name!r} is disabled, so the event was not passed on."
+            )
         event = connector_services.route_event(target, ctx.data.get("event") or {}, hop)
         return Result(outputs={"connector": target.name, "event": event.pk, "hop": hop})
 
@@ -130,7 +182,7 @@ class TemplateParamsField(forms.Field):
 
 
 class MessageContentForm(ActionConfigForm):
-    channel = forms.CharField(max_length=100, help_text="Name of a channel of this project.")
+    channel = ChannelNameField(max_length=100, help_text="Name of a channel of this project.")
     text = forms.CharField(
         required=False, widget=forms.Textarea, help_text="The message; templates allowed."
     )
@@ -163,6 +215,13 @@ class SendMessageForm(MessageContentForm):
         help_text='Numbers with country code: ["{{ contact.number }}", "919847012345"].'
     )
     subject = forms.CharField(required=False, max_length=300, help_text="E-mail channels only.")
+    internal = forms.BooleanField(
+        required=False,
+        label="Internal notification (do not add the recipient as a contact)",
+        help_text="For messages to your team. A message to the phone number or e-mail address "
+        "of a project member never adds them as a contact.",
+    )
+    if_no_recipient = if_no_recipient_field()
 
 
 def effect_key(ctx, suffix):
@@ -187,17 +246,20 @@ def messaging_channel(ctx, inputs):
 def checked_media_url(inputs):
     url = str(inputs.get("media_url") or "").strip()
     if url and not url.lower().startswith(("http://", "https://")):
-        raise ActionError(f"Media URL {url!r} is not an http(s) URL.")
+        raise ActionError(
+            f"The media URL {url!r} is not a web address (one starting with https://)."
+        )
     return url
 
 
 def recipient_addresses(inputs):
     # The same flattening as tag names: a "{{ event.phones }}" hole may give a list.
     addresses = crm.clean_names(inputs.get("to"))
-    if not addresses:
-        raise ActionError("No recipient left after templating.")
     if len(addresses) > MAX_RECIPIENTS:
-        raise ActionError(f"{len(addresses)} recipients; at most {MAX_RECIPIENTS} are allowed.")
+        raise ActionError(
+            f"No message was sent: {len(addresses)} recipients, and one action sends to "
+            f"{MAX_RECIPIENTS} at most (use a Broadcast for more)."
+        )
     return addresses
 
 
@@ -209,10 +271,24 @@ class SendMessage(ActionType):
     effect = Effect.OUTSIDE
     effect_is_idempotent = True  # its idempotency key (effect_key)
     form_class = SendMessageForm
+    message_noun = "message"
+
+    def without_recipient(self, ctx, inputs, channel):
+        """The Result when every recipient came out empty, else None."""
+        if recipient_addresses(inputs):
+            return None
+        email = adapters.adapter_for(channel).address_kind == "email"
+        outputs = {"channel": channel.name, "sent": 0, "messages": [], "skipped": []}
+        noun = "e-mail address" if email else "phone number"
+        return without_recipient(ctx, inputs, self, noun, outputs)
 
     def plan(self, ctx, inputs, channel, create):
-        """([(address, contact)], [skipped]) for the recipients; writes contacts if `create`."""
+        """([(address, contact)], [skipped]) for the recipients; writes contacts if `create`.
+        A project member, or anyone when the message is an internal notification, gets no
+        contact (None)."""
         email = adapters.adapter_for(channel).address_kind == "email"
+        internal = inputs.get("internal") is True
+        members = set() if internal else crm.member_addresses(ctx.project)
         targets, invalid, refused, seen = [], [], [], set()
         for address in recipient_addresses(inputs):
             try:
@@ -226,6 +302,8 @@ class SendMessage(ActionType):
             current = ctx.contact
             if current is not None and address in (current.email, current.number):
                 contact = current
+            elif internal or address in members:
+                contact = None
             elif create:
                 contact = crm.upsert_contact(
                     ctx.project, "" if email else address, email=address if email else ""
@@ -241,13 +319,18 @@ class SendMessage(ActionType):
                 targets.append((address, contact))
         if not targets and not refused:
             raise ActionError(
-                "No valid recipient: " + "; ".join(f"{s['to']}: {s['reason']}" for s in invalid)
+                f'The {self.message_noun} "{action_title(ctx, self)}" was not sent: '
+                + " ".join(s["reason"] for s in invalid)
             )
         if channel.is_official and not inputs.get("template") and targets:
             known = [contact.pk for _, contact in targets if contact is not None]
             in_session = messaging.contacts_in_session(channel, known)
+            unknown = [address for address, contact in targets if contact is None]
+            open_addresses = messaging.addresses_in_session(channel, unknown)
             closed = [
-                a for a, contact in targets if contact is None or contact.pk not in in_session
+                address
+                for address, contact in targets
+                if (contact.pk not in in_session if contact else address not in open_addresses)
             ]
             if closed:
                 raise ActionError(
@@ -260,6 +343,8 @@ class SendMessage(ActionType):
     def run(self, ctx, inputs):
         channel = messaging_channel(ctx, inputs)
         media_url = checked_media_url(inputs)
+        if (skipped := self.without_recipient(ctx, inputs, channel)) is not None:
+            return skipped
         try:
             messaging.check_content(channel, inputs.get("text"), media_url, inputs.get("template"))
             targets, skipped = self.plan(ctx, inputs, channel, create=True)
@@ -268,6 +353,7 @@ class SendMessage(ActionType):
                 message = messaging.queue_message(
                     channel,
                     contact,
+                    address=address,
                     body=str(inputs.get("text") or ""),
                     media_url=media_url,
                     template=str(inputs.get("template") or ""),
@@ -292,6 +378,8 @@ class SendMessage(ActionType):
     def dry_run(self, ctx, inputs):
         channel = messaging_channel(ctx, inputs)
         media_url = checked_media_url(inputs)
+        if (skipped := self.without_recipient(ctx, inputs, channel)) is not None:
+            return skipped
         try:
             messaging.check_content(channel, inputs.get("text"), media_url, inputs.get("template"))
         except messaging.MessagingError as exc:

@@ -8,6 +8,7 @@ from teambox import services as messaging
 from .. import http_services
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
+from .fields import ChannelNameField
 from .http import HttpConfigForm, OutboundActionType, failed_response, http_admin_links
 from .notification import effect_key
 
@@ -123,7 +124,7 @@ class SendWhatsmailForm(ActionConfigForm):
     )
     subject = forms.CharField(max_length=300)
     body = forms.CharField(widget=forms.Textarea)
-    channel = forms.CharField(
+    channel = ChannelNameField(
         required=False,
         max_length=100,
         help_text="E-mail channel that receives the replies; default: the project's first.",

@@ -54,7 +54,8 @@ FIELD_MAPPING_HELP = (
     "Which contact fields each event fills, as templates, e.g. "
     '{"number": "{{ event.phone }}", "name": "{{ event.name }}", '
     '"email": "{{ event.email }}", "attributes": {"state": "{{ event.state }}"}}. '
-    "Copy templates from the attribute paths below. Leave {} to create no contact."
+    "Copy templates from the attribute paths below. Leave {} to create no contact (or, "
+    "started by a message, to make its sender the contact)."
 )
 
 
@@ -68,7 +69,10 @@ TRIGGER_HELP = (
 class ConnectorForm(forms.ModelForm):
     # Not required: as in the connector JSON, no trigger means the URL only.
     trigger = forms.ChoiceField(
-        choices=Connector.Trigger.choices, required=False, help_text=TRIGGER_HELP
+        choices=Connector.Trigger.choices,
+        required=False,
+        label="Started by",
+        help_text=TRIGGER_HELP,
     )
     field_mapping = JSONText(help_text=FIELD_MAPPING_HELP)
 
@@ -79,7 +83,7 @@ class ConnectorForm(forms.ModelForm):
             "field_mapping",
         ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"trigger": "Started by", "trigger_channel": "Channel"}
+        labels = {"trigger_channel": "Channel"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

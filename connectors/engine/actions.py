@@ -157,7 +157,12 @@ class ActionRunner:
 
     def action_succeeded(self, log, action, result, started, write_now, claimed=False):
         log.outputs = result.outputs
-        log.status = RunLog.Status.STOPPED if result.stop else RunLog.Status.RAN
+        if result.stop:
+            log.status = RunLog.Status.STOPPED
+        elif result.skipped_because:
+            log.status, log.error = RunLog.Status.SKIPPED, result.skipped_because
+        else:
+            log.status = RunLog.Status.RAN
         log.duration_ms = elapsed_ms(started)
         self.store_outputs(action, result.outputs, result.variables)
         if claimed:

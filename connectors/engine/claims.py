@@ -38,16 +38,18 @@ class EffectClaim(NamedTuple):
 
 def earlier_attempts(run_id):
     """What earlier attempts of the run did, by (step, action, iteration): the outputs of
-    the actions that ran, and the claims of those that did not (see mark_claimed)."""
+    the actions that ran or were skipped (a message with no recipient), and the claims of
+    those that did not (see mark_claimed)."""
+    done_statuses = (RunLog.Status.RAN, RunLog.Status.SKIPPED)
     rows = RunLog.objects.filter(
         run_id=run_id,
         kind=RunLog.Kind.ACTION,
-        status__in=[RunLog.Status.RAN, RunLog.Status.SENDING, RunLog.Status.FAILED],
+        status__in=[*done_statuses, RunLog.Status.SENDING, RunLog.Status.FAILED],
     ).values_list("step_id", "action_id", "iteration", *EffectClaim._fields)
     done, claims = {}, {}
     for step_id, action_id, iteration, *claim in rows:
         claim = EffectClaim(*claim)
-        if claim.status == RunLog.Status.RAN:
+        if claim.status in done_statuses:
             done[(step_id, action_id, iteration)] = claim.outputs
         else:
             claims[(step_id, action_id, iteration)] = claim

@@ -77,7 +77,9 @@ class TestSendMessage:
         ]
 
     def test_no_valid_number_is_an_error(self, project, sandbox):
-        with pytest.raises(ActionError, match="No valid recipient: 12: '12' is not a WhatsApp"):
+        with pytest.raises(
+            ActionError, match="The message \"Send Message\" was not sent: '12' is not a WhatsApp"
+        ):
             run(
                 "send_message",
                 context(project, phone="12"),
@@ -85,7 +87,7 @@ class TestSendMessage:
             )
 
     def test_unknown_channel_names_the_channels(self, project, sandbox):
-        with pytest.raises(ActionError, match=r"No channel named 'Nope'.*\(channels: Sandbox\)"):
+        with pytest.raises(ActionError, match=r"No channel named 'Nope'.*Its channels: Sandbox\."):
             run(
                 "send_message",
                 context(project),

@@ -155,8 +155,8 @@ class TestRunPage:
         assert run.status == Run.Status.FAILED
         response = member_client.get(f"/admin/connectors/run/{run.pk}/change/")
         failed = [row for row in response.context["rows"] if row["status"] == "failed"]
-        assert failed and "No valid recipient" in failed[0]["error"]
-        assert "No valid recipient" in response.content.decode()
+        assert failed and "No e-mail was sent" in failed[0]["error"]
+        assert "No e-mail was sent" in response.content.decode()
 
     def test_replay_from_the_run_page(self, member_client, flow):
         run = engine.process_event(receive(flow, LEAD).pk)

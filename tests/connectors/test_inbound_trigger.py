@@ -290,7 +290,8 @@ def test_the_admin_offers_the_projects_channels_and_saves_the_trigger(
     connector = build_connector(project, name="Leads")
     url = f"/admin/connectors/connector/{connector.pk}/change/"
     page = member_client.get(url).content.decode()
-    assert "Any channel of the project" in page and "event.message.text" in page
+    assert "Started by" in page and "Any channel of the project" in page
+    assert "event.message.text" in page
     assert f'<option value="{sandbox.pk}">Sandbox</option>' in page
     assert "Globex line" not in page
     form = {
