@@ -3,9 +3,12 @@ answers it, on the hot path (DESIGN.md "The hot path"); the one place that asks 
 database it runs on (`connection.vendor`).
 """
 
+import json
 from functools import cache
 
 from django.db import connection
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from picky.models import Project
@@ -242,3 +245,25 @@ def update_run_and_insert_logs(run, values, log_rows, where):
 def insert_log_lines(log_rows):
     """INSERT log lines of runs whose rows are written."""
     insert_values(RunLog, log_rows)
+
+
+def with_outcome(events):
+    """`events` with `outcome`: the status of each one's latest run (succeeded, failed,
+    stopped, waiting, ...), or the event's own while it has none (queued, rejected). One
+    lookup per event listed, by the runs' event index."""
+    latest = Run.objects.filter(event=OuterRef("pk")).order_by("-id").values("status")[:1]
+    return events.annotate(outcome=Coalesce(Subquery(latest), "status"))
+
+
+def payload_contains(words):
+    """A filter of events whose payload holds each of `words` (a name, a number, an e-mail),
+    case-insensitively, in its JSON text. SQLite keeps that text as written, non-ASCII
+    letters escaped (\\u00e9), PostgreSQL as jsonb prints it: both spellings are looked for."""
+    condition = Q()
+    for word in words:
+        escaped = json.dumps(word)[1:-1]
+        found = Q(payload__icontains=word)
+        if escaped != word:
+            found |= Q(payload__icontains=escaped)
+        condition &= found
+    return condition

@@ -1,4 +1,4 @@
-"""Runs: a run's steps and actions as a timeline, and replay."""
+"""Runs: a run's steps and actions as a timeline; resume, or run its event again."""
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
@@ -11,7 +11,7 @@ from picky.tenancy import EDIT, ProjectScopedAdminMixin
 from ..engine import log_as_dict
 from ..models import Run
 from .display import pretty_json, timeline_rows
-from .events import replay, status_badge
+from .events import confirm_replay, replay, resume, resume_offer, status_badge
 
 
 @admin.register(Run)
@@ -27,6 +27,7 @@ class RunAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         "status_badge",
         "error",
         "replay_of",
+        "resume_of",
         "contact",
         "created_at",
         "started_at",
@@ -65,8 +66,13 @@ class RunAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return [
             path(
                 "<int:object_id>/replay/",
-                self.admin_site.admin_view(require_POST(self.replay_view)),
+                self.admin_site.admin_view(self.replay_view),
                 name="connectors_run_replay",
+            ),
+            path(
+                "<int:object_id>/resume/",
+                self.admin_site.admin_view(require_POST(self.resume_view)),
+                name="connectors_run_resume",
             ),
             *super().get_urls(),
         ]
@@ -80,11 +86,19 @@ class RunAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
                 "rows": timeline_rows(log_as_dict(log) for log in logs),
                 "context_json": pretty_json(run.context),
                 "can_replay": run.event.payload is not None,
+                **resume_offer(run),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def replay_view(self, request, object_id):
+        """GET: the outside effects running the event again would repeat; POST: run it."""
         run = self.scoped_object(request, object_id, EDIT)
+        if request.method != "POST":
+            back = reverse("admin:connectors_run_change", args=[run.pk])
+            return confirm_replay(self, request, run.event, run, back)
         new_run = replay(self, request, run.event)
         target = new_run.pk if new_run else run.pk
         return HttpResponseRedirect(reverse("admin:connectors_run_change", args=[target]))
+
+    def resume_view(self, request, object_id):
+        return resume(self, request, self.scoped_object(request, object_id, EDIT))

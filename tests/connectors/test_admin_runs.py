@@ -66,7 +66,7 @@ class TestEventPage:
         content = member_client.get(f"/admin/connectors/event/{event.pk}/change/").content.decode()
         assert "&quot;name&quot;: &quot;Asha &lt;b&gt;&quot;," in content
         assert "Asha <b>" not in content
-        assert "Replay" in content and "Remap from this event" in content
+        assert "Run again from the start" in content and "Remap from this event" in content
 
     def test_rejected_event_shows_why_and_offers_no_replay(self, member_client, flow):
         event = receive(
