@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "teambox.pages.csp.TeamboxContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "picky.urls"

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("hooks/<str:token>", ingest, name="ingest"),
     path("", include("teambox.urls")),
+    path("teambox/", include("teambox.pages.urls")),
     path("admin/actions/http/", include("actions.http_admin")),
     path("admin/", admin.site.urls),
     path("api/", include("picky.api_urls")),

@@ -1,0 +1,5 @@
+"""The agents' pages under /teambox/<project slug>/: the inbox, a conversation with its
+timeline, reply box and contact panel, notifications, presence and live updates.
+
+Every page goes through access.py (who sees which conversation) and layout.py (the
+shared frame); views stay thin and call the teambox and crm services."""
