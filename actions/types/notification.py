@@ -217,9 +217,9 @@ class SendMessageForm(MessageContentForm):
     subject = forms.CharField(required=False, max_length=300, help_text="E-mail channels only.")
     internal = forms.BooleanField(
         required=False,
-        label="Internal notification (do not add the recipient as a contact)",
-        help_text="For messages to your team. A message to the phone number or e-mail address "
-        "of a project member never adds them as a contact.",
+        label="Internal notification",
+        help_text="Do not add the recipients as contacts: for messages to your team. A "
+        "message to a project member's phone number or e-mail address never adds them.",
     )
     if_no_recipient = if_no_recipient_field()
 
