@@ -9,5 +9,6 @@ from . import (  # noqa: F401
     formatter,
     http,
     notification,
+    teambox,
     third_party,
 )

@@ -42,13 +42,19 @@ TYPE_KEYS = sorted(all_types())
 # a URL, a rule across settings). Every other type's is derived from its form's required
 # fields (`derived_config`); a type for which that fails must be added here.
 MINIMAL_CONFIGS = {
+    "add_event_feed": {"subject": "Order {{ event.id }}"},
     "add_reminder": {"text": "Call back", "amount": 2},
+    "assign_chat": {"channel": "WhatsApp"},
     "broadcast": {"channel": "WhatsApp", "text": "Hello"},
     "cancel_delay": {"targets": [{"connector": "", "identifier": "order-1"}]},
+    "get_users": {"save_as": "team"},
     "http_request": {"url": "https://api.example.com/leads"},
+    "kick_all_users": {"channel": "WhatsApp"},
+    "kick_user": {"users": ["{{ event.agent }}"]},
     "map_contact": {"number": "{{ event.phone }}"},
     "send_email": {"to": ["{{ event.email }}"], "subject": "Hello", "body": "Hello"},
     "send_message": {"channel": "WhatsApp", "to": ["{{ contact.number }}"], "text": "Hello"},
+    "send_instant_notification": {"agents": ["{{ event.agent }}"], "title": "New lead"},
 }
 
 PAYLOAD = {"phone": "+91 98470 12345", "email": "asha@shop.example", "name": "Asha"}
