@@ -22,7 +22,11 @@ from picky.templating import render, render_deep, template_errors
 class Result:
     """What an action returns: its outputs (saved under `vars.<save_as>` when the
     config names one), whether the run stops here, and variables to set
-    directly in `vars` (set_variable, format_date, math)."""
+    directly in `vars` (set_variable, format_date, math).
+
+    `simulation`, in a simulation of an OUTSIDE type only: the message, mail or request as
+    it goes out, after templating and with secrets masked, and whether it was `sent`
+    (`not_sent` makes one that was not)."""
 
     outputs: dict = field(default_factory=dict)
     stop: bool = False
@@ -30,6 +34,13 @@ class Result:
     # `skipped` with this warning, and the run goes on.
     skipped_because: str = ""
     variables: dict = field(default_factory=dict)
+    simulation: dict | None = None
+
+
+def not_sent(outputs, **effect):
+    """The Result of an OUTSIDE type's dry run: `outputs` as later actions read them, and
+    `effect`, the message or request as it would go out, shown "not sent (simulation)"."""
+    return Result(outputs=outputs, simulation={"sent": False, **effect})
 
 
 @dataclass
@@ -42,7 +53,9 @@ class ActionContext:
     an iterator (None outside one). `contact`: the run's contact, which the
     crm types set (actions/types/crm.py set_contact). `deadline`: the
     time.monotonic() value by which the run must end
-    (PICKY_RUN_TIME_LIMIT_SECONDS), if any.
+    (PICKY_RUN_TIME_LIMIT_SECONDS), if any. `sends_safe_requests`: in a
+    simulation, whether HTTP types send their GET and HEAD requests for real
+    (the Simulate form's "Run safe requests for real").
     """
 
     project: Any
@@ -55,6 +68,7 @@ class ActionContext:
     dry_run: bool = False
     contact: Any = None
     deadline: float | None = None
+    sends_safe_requests: bool = False
 
     def render(self, template):
         return render(template, self.data)
@@ -270,8 +284,9 @@ class ActionType:
 
     def dry_run(self, ctx, inputs):
         """What a simulation returns for an OUTSIDE type: its effect described, not performed
-        (other types run for real in a simulation, which is rolled back)."""
-        return Result(outputs={"simulated": True})
+        (other types run for real in a simulation, which is rolled back). Each OUTSIDE type
+        returns `not_sent(...)` with the message or request it would send."""
+        raise NotImplementedError
 
     def effect_seconds(self, inputs):
         """The longest the outside effect of rendered `inputs` may take: a run taken over

@@ -260,6 +260,17 @@ def log_request(action, call, *, run, trigger, attempt, duration_ms, response=No
         HttpRequestLog.objects.filter(pk__in=stale).delete()
 
 
+def shown_call(call):
+    """`call` as a simulation shows it: its method, URL and headers with secrets masked,
+    and its body."""
+    return {
+        "method": call.method,
+        "url": mask_url(call.logged_url()),
+        "headers": mask_headers(call.headers),
+        "body": call.json_body if call.json_body is not None else call.logged_body(),
+    }
+
+
 def recent_logs(action):
     return HttpRequestLog.objects.filter(action=action)[:KEPT_LOGS]
 
@@ -388,6 +399,8 @@ class SentTest:
     error: str = ""
     is_json: bool = False
     value: Any = None
+    # Why the connector's field mapping gave no contact for the payload, if it did not.
+    contact_error: str = ""
 
 
 def send_test_request(action, payload):
@@ -398,9 +411,10 @@ def send_test_request(action, payload):
     """
     action_type = get_type(action.type)
     connector = action.step.connector
+    data, contact_error = sample_context(action, payload)
     ctx = ActionContext(
         project=connector.project,
-        data=sample_context(action, payload),
+        data=data,
         connector=connector,
         step=action.step,
         action=action,
@@ -408,18 +422,48 @@ def send_test_request(action, payload):
     try:
         call = action_type.build_call(ctx, action_type.render(ctx, action.config))
     except ActionError as exc:
-        return SentTest(error=exc.message)
+        return SentTest(error=exc.message, contact_error=contact_error)
     try:
         response = perform(ctx.project, call, action=action, trigger=HttpRequestLog.Trigger.TEST)
     except outbound.OutboundError as exc:
-        return SentTest(call=call, error=exc.message)
+        return SentTest(call=call, error=exc.message, contact_error=contact_error)
     is_json, value = parsed_json(response)
     if action_type.maps_response and response.ok:
         note_response(action, is_json, value)
-    return SentTest(call=call, response=response, is_json=is_json, value=value)
+    return SentTest(
+        call=call, response=response, is_json=is_json, value=value, contact_error=contact_error
+    )
 
 
 def sample_context(action, payload):
-    """The context a test request renders its templates with: `payload` as the event."""
+    """The context a test request renders its templates with: `payload` as the event, and
+    as `contact` the one the connector's field mapping makes of it. Returns (context, why
+    the mapping gave no contact or "")."""
     connector = action.step.connector
-    return context_namespaces(Event(connector=connector, payload=payload, method="TEST"))
+    ctx = ActionContext(
+        project=connector.project,
+        data=context_namespaces(Event(connector=connector, payload=payload, method="TEST")),
+        connector=connector,
+        dry_run=True,
+    )
+    if not connector.field_mapping:
+        return ctx.data, ""
+    # The type whose code maps a connector's fields to a contact (as a run does).
+    mapping_type = get_type("map_contact")
+    try:
+        # Mapped for real, as a run maps it, in a transaction rolled back: the Test button
+        # writes no contact.
+        with transaction.atomic():
+            mapping_type.map_fields(ctx, mapping_type.render(ctx, connector.field_mapping))
+            raise ContactMappedAndUndone
+    except ContactMappedAndUndone:
+        return ctx.data, ""
+    except ActionError as exc:
+        return ctx.data, (
+            "The connector's field mapping gives no contact for this payload, so contact "
+            f"values are empty: {exc.message}"
+        )
+
+
+class ContactMappedAndUndone(Exception):
+    """Internal: ends the transaction sample_context maps the contact in, undoing its rows."""

@@ -21,7 +21,7 @@ from picky.secret_values import MaskedKeysMixin
 from picky.templating import HOLE, to_text
 
 from .. import http_services
-from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, not_sent
 from ..registry import register
 from .fields import JSONValueField, TemplatedEmailListField
 
@@ -38,6 +38,8 @@ FALLBACKS = [
 ]
 # Methods whose "query" body goes into the query string rather than a form body.
 QUERY_METHODS = {"GET", "HEAD", "DELETE", "OPTIONS"}
+# Methods a simulation may send for real when asked: they only read.
+SAFE_METHODS = {"GET", "HEAD"}
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT = 30
@@ -257,6 +259,26 @@ class OutboundActionType(ActionType):
     def outputs_of(self, ctx, call, response):
         raise NotImplementedError
 
+    def simulated_outputs(self, ctx, call):
+        """The outputs later actions read when the request is not sent in a simulation."""
+        raise NotImplementedError
+
+    def dry_run(self, ctx, inputs):
+        """The request as it would be sent, not sent; with the simulation's "Run safe
+        requests for real" a GET or HEAD is sent through the same client, once, and its
+        real answer or error shown."""
+        call = self.build_call(ctx, inputs)
+        request = http_services.shown_call(call)
+        if not (ctx.sends_safe_requests and call.method in SAFE_METHODS):
+            return not_sent(self.simulated_outputs(ctx, call), **request)
+        try:
+            response = http_services.perform(ctx.project, call, deadline=ctx.deadline)
+        except outbound.OutboundError as exc:
+            raise ActionError(exc.message, permanent=not exc.retryable) from exc
+        return Result(
+            outputs=self.outputs_of(ctx, call, response), simulation={"sent": True, **request}
+        )
+
     def run(self, ctx, inputs):
         try:
             call = self.build_call(ctx, inputs)
@@ -355,7 +377,7 @@ class HttpRequest(OutboundActionType):
             message = f"HTTP {response.status} from {call.method} {shown}"
             raise failed_response(message + (f": {snippet}" if snippet else ""), response)
         is_json, value = http_services.parsed_json(response)
-        if ctx.action is not None and ctx.action.pk:
+        if ctx.action is not None and ctx.action.pk and not ctx.dry_run:
             http_services.note_response(ctx.action, is_json, value)
         return {
             "status": response.status,
@@ -365,20 +387,19 @@ class HttpRequest(OutboundActionType):
             "duration_ms": response.duration_ms,
         }
 
-    def dry_run(self, ctx, inputs):
-        """A simulation answers with the mapped response, so later templates have values."""
+    def simulated_outputs(self, ctx, call):
+        """No status, as none was received; the mapped response, so that later templates
+        have values."""
         mapping = http_services.mapping_of(ctx.action) if ctx.action is not None else None
         sample = mapping.sample if mapping is not None and mapping.mapped_at else None
-        return Result(
-            outputs={
-                "simulated": True,
-                "status": 200,
-                "ok": True,
-                "response": sample,
-                "text": json.dumps(sample) if sample is not None else "",
-                "duration_ms": 0,
-            }
-        )
+        return {
+            "simulated": True,
+            "status": None,
+            "ok": None,
+            "response": sample,
+            "text": json.dumps(sample) if sample is not None else "",
+            "duration_ms": 0,
+        }
 
     def admin_links(self, action):
         return http_admin_links(action, mapping=True)

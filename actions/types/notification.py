@@ -12,7 +12,7 @@ from teambox import broadcasts
 from teambox import channels as adapters
 from teambox import services as messaging
 
-from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, not_sent
 from ..registry import register
 from .crm import NameListField
 from .fields import ChannelNameField, TemplatedEmailListField, TextListField
@@ -76,9 +76,8 @@ class SendEmail(ActionType):
         outputs = {"to": [], "skipped": [], "subject": str(inputs.get("subject", ""))}
         return without_recipient(ctx, inputs, self, "e-mail address", outputs)
 
-    def run(self, ctx, inputs):
-        if (skipped := self.without_recipient(ctx, inputs)) is not None:
-            return skipped
+    def message(self, inputs):
+        """(the EmailMessage of rendered `inputs`, the addresses skipped as not valid)."""
         recipients, invalid = TemplatedEmailListField.rendered_addresses(inputs.get("to"))
         if not recipients:
             listed = ", ".join(repr(address) for address in invalid)
@@ -98,6 +97,12 @@ class SendEmail(ActionType):
         )
         if inputs.get("html"):
             message.content_subtype = "html"
+        return message, invalid
+
+    def run(self, ctx, inputs):
+        if (skipped := self.without_recipient(ctx, inputs)) is not None:
+            return skipped
+        message, invalid = self.message(inputs)
         try:
             message.send()
         except Exception as exc:
@@ -106,13 +111,20 @@ class SendEmail(ActionType):
                 f"be reached or refused it ({exc}).",
                 permanent=False,
             ) from exc
-        return Result(outputs={"to": recipients, "skipped": invalid, "subject": message.subject})
+        return Result(outputs={"to": message.to, "skipped": invalid, "subject": message.subject})
 
     def dry_run(self, ctx, inputs):
         if (skipped := self.without_recipient(ctx, inputs)) is not None:
             return skipped
-        recipients, invalid = TemplatedEmailListField.rendered_addresses(inputs.get("to"))
-        return Result(outputs={"simulated": True, "to": recipients, "skipped": invalid})
+        message, invalid = self.message(inputs)
+        return not_sent(
+            {"simulated": True, "to": message.to, "skipped": invalid, "subject": message.subject},
+            to=message.to,
+            reply_to=message.reply_to,
+            subject=message.subject,
+            body=message.body,
+            html=message.content_subtype == "html",
+        )
 
 
 class RouteConnectorForm(ActionConfigForm):
@@ -129,7 +141,8 @@ class RouteConnector(ActionType):
     effect = Effect.OUTSIDE
     form_class = RouteConnectorForm
 
-    def run(self, ctx, inputs):
+    def target(self, ctx, inputs):
+        """(the connector the payload goes to, the hop it makes)."""
         name = inputs["connector"]
         target = connector_services.connector_by_name(ctx.project, name)
         if target is None:
@@ -144,8 +157,21 @@ class RouteConnector(ActionType):
             raise ActionError(
                 f"The connector {name!r} is disabled, so the event was not passed on."
             )
+        return target, hop
+
+    def run(self, ctx, inputs):
+        target, hop = self.target(ctx, inputs)
         event = connector_services.route_event(target, ctx.data.get("event") or {}, hop)
         return Result(outputs={"connector": target.name, "event": event.pk, "hop": hop})
+
+    def dry_run(self, ctx, inputs):
+        target, hop = self.target(ctx, inputs)
+        payload = ctx.data.get("event") or {}
+        return not_sent(
+            {"simulated": True, "connector": target.name, "event": None, "hop": hop},
+            connector=target.name,
+            payload=payload,
+        )
 
 
 # Messaging: send_message, broadcast ------------------------------------------------------
@@ -385,13 +411,23 @@ class SendMessage(ActionType):
         except messaging.MessagingError as exc:
             raise ActionError(exc.message) from exc
         targets, skipped = self.plan(ctx, inputs, channel, create=False)
-        return Result(
-            outputs={
+        addresses = [address for address, _ in targets]
+        content = {
+            key: inputs[key]
+            for key in ("subject", "media_url", "template", "template_language", "template_params")
+            if inputs.get(key) not in (None, "", [])
+        }
+        return not_sent(
+            {
                 "simulated": True,
                 "channel": channel.name,
-                "would_send": [address for address, _ in targets],
+                "would_send": addresses,
                 "skipped": skipped,
-            }
+            },
+            channel=channel.name,
+            to=addresses,
+            text=str(inputs.get("text") or ""),
+            **content,
         )
 
 
@@ -484,11 +520,23 @@ class BroadcastAction(ActionType):
             interacted_within_hours=segment.get("interacted_within_hours"),
         )
         reachable = crm.messageable(contacts, inputs.get("optout_list"))
-        return Result(
-            outputs={
+        recipients = reachable.count()
+        content = {
+            key: inputs[key]
+            for key in ("media_url", "template", "template_language", "template_params")
+            if inputs.get(key) not in (None, "", [])
+        }
+        return not_sent(
+            {
                 "simulated": True,
                 "channel": channel.name,
                 "segment": contacts.count(),
-                "recipients": reachable.count(),
-            }
+                "recipients": recipients,
+            },
+            channel=channel.name,
+            segment=segment,
+            recipients=recipients,
+            # Rendered for each recipient when the broadcast sends: shown as written.
+            text=str(inputs.get("text") or ""),
+            **content,
         )

@@ -6,7 +6,7 @@ from crm import services as crm
 from teambox import services as messaging
 
 from .. import http_services
-from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, not_sent
 from ..registry import register
 from .fields import ChannelNameField
 from .http import HttpConfigForm, OutboundActionType, failed_response, http_admin_links
@@ -92,8 +92,8 @@ class ChatGpt(OutboundActionType):
         # The outputs are the reply text itself, so `{{ vars.<save_as> }}` is the answer.
         return reply
 
-    def dry_run(self, ctx, inputs):
-        return Result(outputs="[simulated ChatGPT reply]")
+    def simulated_outputs(self, ctx, call):
+        return "[simulated ChatGPT reply]"
 
     def admin_links(self, action):
         return http_admin_links(action, mapping=False)
@@ -184,4 +184,10 @@ class SendWhatsmail(ActionType):
             channel = messaging.email_channel(ctx.project, str(inputs.get("channel") or ""))
         except messaging.MessagingError as exc:
             raise ActionError(exc.message) from exc
-        return Result(outputs={"simulated": True, "to": email, "channel": channel.name})
+        return not_sent(
+            {"simulated": True, "to": email, "channel": channel.name},
+            channel=channel.name,
+            to=email,
+            subject=" ".join(str(inputs.get("subject") or "").split()),
+            body=str(inputs.get("body") or ""),
+        )

@@ -213,7 +213,11 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
         if request.method == "POST":
             form = SimulateForm(request.POST)
             if form.is_valid():
-                simulation = engine.simulate(connector, form.cleaned_data["payload"])
+                simulation = engine.simulate(
+                    connector,
+                    form.cleaned_data["payload"],
+                    sends_safe_requests=form.cleaned_data["send_safe_requests"],
+                )
         else:
             form = SimulateForm(initial={"payload": connector.sample_payload or {}})
         context = {

@@ -60,6 +60,8 @@ def timeline_rows(logs):
         if log["kind"] == "action":
             seen = numbers.setdefault((log["step_position"], log.get("iteration")), {})
             number = seen.setdefault(log.get("action_position"), len(seen) + 1)
+        # An outside effect in a simulation: the message or request as it goes out.
+        simulation = log.get("simulation") or {}
         rows.append(
             {
                 **log,
@@ -67,8 +69,11 @@ def timeline_rows(logs):
                 "inputs_json": json_or_empty(log.get("inputs")),
                 "outputs_json": json_or_empty(log.get("outputs")),
                 "duration": f"{log.get('duration_ms') or 0:.0f} ms",
-                "simulated": isinstance(log.get("outputs"), dict)
-                and log["outputs"].get("simulated") is True,
+                "simulation_json": json_or_empty(
+                    {key: value for key, value in simulation.items() if key != "sent"}
+                ),
+                "not_sent": bool(simulation) and not simulation.get("sent"),
+                "sent_in_simulation": bool(simulation.get("sent")),
             }
         )
     return rows
@@ -98,7 +103,9 @@ def timeline_title(log, number):
         return step_label
     action_type = get_type(log.get("action_type") or "")
     label = action_type.label if action_type else log.get("action_type") or "?"
-    title = f"Action {number} · {label}"
+    # The action's own name when it has one; else its number in the step.
+    name = (log.get("action_name") or "").strip()
+    title = f"{name} · {label}" if name else f"Action {number} · {label}"
     if log.get("iteration") is not None:
         title += f" · item {log['iteration'] + 1}"
     return title

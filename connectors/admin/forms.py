@@ -169,6 +169,12 @@ class SimulateForm(forms.Form):
         widget=JSONEditor(rows=14),
         help_text="The event to simulate; starts as the connector's sample payload.",
     )
+    send_safe_requests = forms.BooleanField(
+        required=False,
+        label="Run safe requests for real",
+        help_text="Send the HTTP requests whose method is GET or HEAD (they only read) and "
+        "show their real answer; every other request, message and e-mail is not sent.",
+    )
 
 
 class ImportForm(forms.Form):

@@ -80,7 +80,7 @@ class RunAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_queryset(request).filter(pk=object_id).first()
         if run is not None:
-            logs = run.logs.select_related("step").order_by("id")
+            logs = run.logs.select_related("step", "action").order_by("id")
             extra_context = {
                 **(extra_context or {}),
                 "rows": timeline_rows(log_as_dict(log) for log in logs),

@@ -157,6 +157,7 @@ class ActionRunner:
 
     def action_succeeded(self, log, action, result, started, write_now, claimed=False):
         log.outputs = result.outputs
+        log.simulation = result.simulation
         if result.stop:
             log.status = RunLog.Status.STOPPED
         elif result.skipped_because:

@@ -14,10 +14,10 @@ from .stops import RunStopped
 FIELD_MAPPING_TYPE = "map_contact"
 
 
-def run_context(run, event, definition, deadline, simulating=False):
+def run_context(run, event, definition, deadline, simulating=False, sends_safe_requests=False):
     """The context of `run` going on from its saved vars: its contact (the one an earlier
     attempt mapped, or the field mapping's) and, when a template reads them, the
-    project's counters."""
+    project's counters. `sends_safe_requests`: see ActionContext."""
     connector = event.connector
     project = connector.project
     saved = run.context or {}
@@ -29,6 +29,7 @@ def run_context(run, event, definition, deadline, simulating=False):
         run=None if simulating else run,
         dry_run=simulating,
         deadline=deadline,
+        sends_safe_requests=simulating and sends_safe_requests,
     )
     mapping = connector.field_mapping or sender_mapping(event)
     if run.contact_id and not simulating:

@@ -30,8 +30,10 @@ DEFAULT_ITERATOR_MAX = 500
 
 
 class RunExecutor(ActionRunner):
-    def __init__(self, run, event, dry_run=False, run_transaction=None):
+    def __init__(self, run, event, dry_run=False, run_transaction=None, sends_safe_requests=False):
         super().__init__()
+        # A simulation's "Run safe requests for real" (ActionContext.sends_safe_requests).
+        self.sends_safe_requests = sends_safe_requests
         self.run = run
         self.event = event
         self.connector = event.connector
@@ -57,7 +59,12 @@ class RunExecutor(ActionRunner):
             self.tx.begin()
         try:
             self.ctx = run_context(
-                self.run, self.event, definition, self.hold.deadline, simulating=self.dry_run
+                self.run,
+                self.event,
+                definition,
+                self.hold.deadline,
+                simulating=self.dry_run,
+                sends_safe_requests=self.sends_safe_requests,
             )
             if self.run.attempts > 1 and not self.dry_run:
                 self.load_earlier_attempts()

@@ -2,7 +2,7 @@
 
 Its database effects happen for real in a transaction that is always rolled back, so it
 shows their true outputs and changes nothing; its outside effects are only described
-(`ActionType.dry_run`)."""
+(`ActionType.dry_run`), but for the GET and HEAD requests it is asked to send."""
 
 from dataclasses import dataclass, field
 
@@ -26,19 +26,19 @@ class SimulationRolledBack(Exception):
     """Internal: ends a simulation's transaction, undoing every row it wrote."""
 
 
-def simulate(connector, payload):
+def simulate(connector, payload, sends_safe_requests=False):
     """Run `connector` on `payload` as a dry run: its database effects happen for real in a
     transaction that is rolled back, its outside effects are described; nothing is kept
-    or sent."""
+    or sent, but for GET and HEAD requests with `sends_safe_requests`."""
     try:
         with transaction.atomic():
-            simulation = simulate_in_transaction(connector, payload)
+            simulation = simulate_in_transaction(connector, payload, sends_safe_requests)
             raise SimulationRolledBack
     except SimulationRolledBack:
         return simulation
 
 
-def simulate_in_transaction(connector, payload):
+def simulate_in_transaction(connector, payload, sends_safe_requests):
     event = Event(
         pk=None,
         project=connector.project,
@@ -48,7 +48,7 @@ def simulate_in_transaction(connector, payload):
         received_at=timezone.now(),
     )
     run = Run(project=connector.project, connector=connector, event=event)
-    executor = RunExecutor(run, event, dry_run=True)
+    executor = RunExecutor(run, event, dry_run=True, sends_safe_requests=sends_safe_requests)
     executor.execute()
     return Simulation(
         status=run.status,

@@ -28,6 +28,8 @@ class LogLine:
     outputs: Any = None
     error: str = ""
     duration_ms: float = 0.0
+    # In a simulation, an outside effect as it goes out (Result.simulation); never written.
+    simulation: Any = None
 
     @property
     def key(self):
@@ -64,6 +66,7 @@ class Timeline:
     def add(self, line):
         line.inputs = jsonable(line.inputs)
         line.outputs = jsonable(line.outputs)
+        line.simulation = jsonable(line.simulation)
         self.lines.append(line)
         if self.writes:
             self.pending.append(line)
@@ -105,6 +108,7 @@ def log_as_dict(log):
         "step_position": log.step_position,
         "step_name": str(log.step) if log.step else "",
         "action_position": log.action_position,
+        "action_name": log.action.name if log.action else "",
         "action_type": log.action_type,
         "iteration": log.iteration,
         "status": log.status,
@@ -112,6 +116,8 @@ def log_as_dict(log):
         "outputs": log.outputs,
         "error": log.error,
         "duration_ms": log.duration_ms,
+        # A RunLog read back has none: only a simulation describes effects it did not send.
+        "simulation": getattr(log, "simulation", None),
     }
 
 

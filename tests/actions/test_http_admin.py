@@ -7,6 +7,7 @@ from actions import http_services
 from actions.base import ActionContext
 from actions.models import Action, HttpRequestLog
 from actions.registry import get_type
+from crm.models import Contact
 from picky import alerts
 from picky.models import AlertState, Membership
 from tests.builders import build_connector
@@ -205,3 +206,44 @@ def test_request_log_admin_is_scoped(client, outsider, member, project, httpserv
     assert "only-acme.example" not in client.get(changelist).content.decode()
     client.force_login(member)
     assert "only-acme.example" in client.get(changelist).content.decode()
+
+
+def test_test_button_renders_the_contact_of_the_field_mapping_and_writes_none(
+    client, member, project, httpserver
+):
+    httpserver.expect_request("/lookup", query_string={"phone": "919847012345"}).respond_with_json(
+        {"found": True}
+    )
+    action = make_action(
+        project,
+        {"url": url(httpserver, "/lookup") + "?phone={{ contact.number }}"},
+        sample={"phone": "+91 98470 12345"},
+    )
+    connector = action.step.connector
+    connector.field_mapping = {"number": "{{ event.phone }}"}
+    connector.save(update_fields=["field_mapping"])
+    client.force_login(member)
+
+    response = client.post(
+        page("http_action_test", action), {"payload": '{"phone": "+91 98470 12345"}'}
+    )
+
+    assert response.context["sent"].response.status == 200
+    assert "phone=919847012345" in response.content.decode()
+    assert not Contact.objects.exists()
+
+
+def test_test_button_says_when_the_mapping_gives_no_contact(client, member, project, httpserver):
+    httpserver.expect_request("/lookup").respond_with_json({})
+    action = make_action(
+        project, {"url": url(httpserver, "/lookup") + "?phone={{ contact.number }}"}
+    )
+    connector = action.step.connector
+    connector.field_mapping = {"number": "{{ event.phone }}"}
+    connector.save(update_fields=["field_mapping"])
+    client.force_login(member)
+
+    response = client.post(page("http_action_test", action), {"payload": '{"phone": "12"}'})
+
+    assert "gives no contact for this payload" in response.content.decode()
+    assert response.context["sent"].response.status == 200

@@ -190,9 +190,9 @@ class TestSimulate:
             ("Action 1 · Set Variable", "ran"),
         ]
         assert rows[1]["outputs"]["simulated"] is True
-        assert [row["simulated"] for row in rows] == [False, True, False, False]
+        assert [row["not_sent"] for row in rows] == [False, True, False, False]
         content = response.content.decode()
-        assert "not performed: simulation" in content
+        assert "not sent (simulation)" in content
         assert "Thanks Asha" in content
         assert "&quot;region&quot;: &quot;south&quot;" in content
         assert mail.outbox == []

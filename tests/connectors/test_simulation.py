@@ -1,6 +1,7 @@
 """Simulation by rollback: a simulation runs database types for real in a transaction that
 is rolled back (true outputs, no row changed) and only describes outside effects."""
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,9 +10,15 @@ import time_machine
 from django.apps import apps
 from django.core import mail
 
-from connectors import engine
-from connectors.models import Counter, Run, RunLog, ScheduledStep
+from actions.base import Effect
+from actions.models import Action
+from actions.registry import all_types
+from connectors import engine, services
+from connectors.models import Counter, Event, Run, RunLog, ScheduledStep
 from crm import services as crm
+from crm.models import Contact
+from teambox.models import Channel, Message
+from tests.actions.test_contract import minimal_config
 from tests.builders import build_connector
 from tests.connectors.test_delays_cancel import delayed, park
 
@@ -138,3 +145,195 @@ def test_simulated_database_types_show_their_real_outputs(project, member, parke
     # Only the outside effect is described rather than performed.
     simulated = [key for key, value in outputs.items() if value.get("simulated")]
     assert simulated == ["send_email"]
+
+
+# Outside effects: described, not sent ------------------------------------------------------
+
+SECRET = "s3cret-never-shown-4711"
+PAYLOAD = {"phone": "+91 98470 12345", "email": "asha@shop.example", "name": "Asha"}
+OUTSIDE_TYPES = sorted(key for key, t in all_types().items() if t.effect == Effect.OUTSIDE)
+
+
+@pytest.fixture
+def channels(project):
+    Channel.objects.create(project=project, name="WhatsApp", kind=Channel.Kind.SANDBOX)
+    Channel.objects.create(project=project, name="Mail", kind=Channel.Kind.EMAIL)
+
+
+@pytest.fixture
+def local_http(settings):
+    settings.PICKY_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+
+def local_url(httpserver, path):
+    return httpserver.url_for(path).replace("localhost", "127.0.0.1")
+
+
+def leaves(value):
+    """The text and numbers inside `value`, however nested."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in leaves(item)]
+    return [] if value in (None, "") else [str(value)]
+
+
+def simulated_action(connector, payload=PAYLOAD, **options):
+    simulation = engine.simulate(connector, payload, **options)
+    (log,) = [log for log in simulation.logs if log["kind"] == RunLog.Kind.ACTION]
+    return log
+
+
+def one_action(project, key, config, name="Contract"):
+    return build_connector(
+        project,
+        name=name,
+        field_mapping={"number": "{{ event.phone }}", "email": "{{ event.email }}"},
+        steps=[{"name": "Only step", "actions": [(key, config)]}],
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", OUTSIDE_TYPES)
+def test_every_outside_type_shows_what_it_would_send_and_sends_nothing(
+    key, project, channels, httpserver
+):
+    project.chatgpt_api_key = SECRET
+    project.save(update_fields=["chatgpt_api_key"])
+    build_connector(project, name="Sample")  # where route_connector's minimal config routes
+    connector = one_action(project, key, minimal_config(key))
+
+    log = simulated_action(connector)
+
+    assert log["status"] == RunLog.Status.RAN, log["error"]
+    assert log["simulation"]["sent"] is False
+    shown = json.dumps(log["simulation"], ensure_ascii=False)
+    # Every value of its settings, after templating, is in what it shows would go out.
+    missing = [leaf for leaf in leaves(log["inputs"]) if leaf not in shown]
+    assert missing == [], f"{key} does not show {missing} in {shown}"
+    assert SECRET not in shown
+    assert mail.outbox == [] and Message.objects.count() == 0 and Event.objects.count() == 0
+    assert httpserver.log == []
+
+
+@pytest.mark.django_db
+def test_the_simulate_page_marks_it_not_sent_with_the_rendered_message(
+    project, channels, member, client
+):
+    connector = one_action(
+        project, "send_message", {"channel": "WhatsApp", "to": ["{{ contact.number }}"],
+                                  "text": "Thanks {{ event.name }}!"},
+    )  # fmt: skip
+    client.force_login(member)
+
+    response = client.post(
+        f"/admin/connectors/connector/{connector.pk}/simulate/", {"payload": json.dumps(PAYLOAD)}
+    )
+
+    content = response.content.decode()
+    assert "not sent (simulation)" in content and "Would send" in content
+    assert "Thanks Asha!" in content and NUMBER in content
+
+
+@pytest.mark.django_db
+def test_a_request_shows_its_method_url_headers_masked_and_body(project, httpserver):
+    config = {
+        "method": "POST",
+        "url": "https://api.example.com/leads?api_key=" + SECRET + "&src={{ event.name }}",
+        "headers": {"X-Api-Key": SECRET, "Accept": "application/json"},
+        "body_type": "json",
+        "body": {"phone": "{{ contact.number }}"},
+    }
+    log = simulated_action(one_action(project, "http_request", config))
+
+    assert log["simulation"] == {
+        "sent": False,
+        "method": "POST",
+        "url": "https://api.example.com/leads?api_key=*****&src=Asha",
+        "headers": {"X-Api-Key": "*****", "Accept": "application/json"},
+        "body": {"phone": NUMBER},
+    }
+    # No status it did not get.
+    assert log["outputs"]["status"] is None and log["outputs"]["ok"] is None
+
+
+@pytest.mark.django_db
+class TestSafeRequestsForReal:
+    def test_a_get_is_sent_and_shows_the_real_answer(self, project, httpserver, local_http):
+        httpserver.expect_request("/lookup", query_string={"phone": NUMBER}).respond_with_json(
+            {"plan": "gold"}, status=203
+        )
+        url = local_url(httpserver, "/lookup") + "?phone={{ contact.number }}"
+        connector = one_action(project, "http_request", {"url": url, "save_as": "crm"})
+
+        log = simulated_action(connector, sends_safe_requests=True)
+
+        assert log["status"] == RunLog.Status.RAN, log["error"]
+        assert log["simulation"]["sent"] is True
+        assert log["outputs"]["status"] == 203 and log["outputs"]["response"] == {"plan": "gold"}
+        assert len(httpserver.log) == 1
+        # Off, the same GET is not sent.
+        log = simulated_action(connector)
+        assert log["simulation"]["sent"] is False and log["outputs"]["status"] is None
+        assert len(httpserver.log) == 1
+
+    def test_an_unresolvable_host_shows_the_error(self, project):
+        url = "http://no-such-host.invalid/lookup"
+        connector = one_action(project, "http_request", {"url": url})
+
+        log = simulated_action(connector, sends_safe_requests=True)
+
+        assert log["status"] == RunLog.Status.FAILED
+        assert "Could not resolve host 'no-such-host.invalid'" in log["error"]
+
+    def test_a_post_is_not_sent(self, project, httpserver, local_http):
+        url = local_url(httpserver, "/leads")
+        connector = one_action(project, "http_request", {"method": "POST", "url": url})
+
+        log = simulated_action(connector, sends_safe_requests=True)
+
+        assert log["simulation"]["sent"] is False and log["outputs"]["status"] is None
+        assert httpserver.log == []
+
+
+@pytest.mark.django_db
+def test_templates_read_the_contact_of_the_field_mapping(project, channels):
+    connector = one_action(
+        project, "send_message", {"channel": "WhatsApp", "to": ["{{ contact.number }}"],
+                                  "text": "Hi {{ contact.name }}, we call {{ contact.number }}"},
+    )  # fmt: skip
+    connector.field_mapping = {"number": "{{ event.phone }}", "name": "{{ event.name }}"}
+    connector.save(update_fields=["field_mapping"])
+
+    log = simulated_action(connector)
+
+    assert log["simulation"]["to"] == [NUMBER]
+    assert log["simulation"]["text"] == f"Hi Asha, we call {NUMBER}"
+    assert not Contact.objects.exists()
+
+
+# The action's own name -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_timeline_says_the_actions_own_name(project, channels, member, client):
+    connector = one_action(
+        project, "send_message", {"channel": "WhatsApp", "to": ["{{ contact.number }}"],
+                                  "text": "Thanks"},
+    )  # fmt: skip
+    Action.objects.filter(step__connector=connector).update(name="Thank the buyer")
+    client.force_login(member)
+
+    simulated = client.post(
+        f"/admin/connectors/connector/{connector.pk}/simulate/", {"payload": json.dumps(PAYLOAD)}
+    )
+    run = engine.process_event(
+        services.record_event(
+            connector, PAYLOAD, method="POST", headers={}, source_ip="127.0.0.1"
+        ).pk
+    )
+    run_page = client.get(f"/admin/connectors/run/{run.pk}/change/")
+
+    for response in (simulated, run_page):
+        titles = [row["title"] for row in response.context["rows"]]
+        assert titles == ["Step 1 · Only step", "Thank the buyer · Send Message"]
