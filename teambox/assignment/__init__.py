@@ -5,7 +5,7 @@ and the sweep over chats nobody replied to (sweep.py)."""
 
 from .claims import NOTE_MAX_LENGTH, assign_users, remove_assignees
 from .picking import pick_agents
-from .routing import route_conversation, rule_for
+from .routing import route_conversation, routes_chats, rule_for
 from .strategies import UnknownStrategy, strategy_keys
 from .sweep import sweep_unanswered_chats
 
@@ -16,6 +16,7 @@ __all__ = [
     "pick_agents",
     "remove_assignees",
     "route_conversation",
+    "routes_chats",
     "rule_for",
     "strategy_keys",
     "sweep_unanswered_chats",

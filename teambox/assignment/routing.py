@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from ..models import Conversation, ConversationAssignee, RoutingRule
+from ..models import Agent, Conversation, ConversationAssignee, RoutingRule
 from .claims import assignees_of, assignment_entry, claim, display_name, names_of
 from .offline import offer_offline_message
 from .picking import choose, record_pick
@@ -26,6 +26,16 @@ def rule_for(channel):
         .first()
     )
     return rule or RoutingRule(project_id=channel.project_id)
+
+
+def routes_chats(project_id):
+    """Whether routing can do anything in the project: it has an agent to assign, or a
+    rule whose offline message may go out. One query; a project with neither (a shop that
+    only automates) routes no chat, so a webhook of thousands of new chats pays nothing."""
+    return (
+        Agent.objects.filter(project_id=project_id).exists()
+        or RoutingRule.objects.filter(project_id=project_id).exists()
+    )
 
 
 def pools_of(rule):
