@@ -1,10 +1,18 @@
-"""The REST API's common ground (token scheme, base view) and the project endpoint."""
+"""The REST API's common ground (token scheme, base view), its root and the project
+endpoint."""
 
+from functools import cache
+
+from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from .models import Project
 
@@ -88,3 +96,48 @@ class ProjectView(ProjectScopedMixin, generics.RetrieveUpdateAPIView):
 
     def get_object(self):
         return self.project
+
+
+@cache
+def api_endpoints():
+    """Each path of the OpenAPI schema with what its methods do, read once per process:
+    the list follows the URL configuration by itself."""
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return [
+        (
+            path,
+            {
+                method.upper(): operation.get("summary") or operation.get("description", "")
+                for method, operation in operations.items()
+            },
+        )
+        for path, operations in paths.items()
+    ]
+
+
+@extend_schema(exclude=True)
+class ApiRootView(APIView):
+    """GET /api/v1/: the endpoints, the docs and how to authenticate. No token needed: it
+    shows nothing of any project."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request):
+        site = request.build_absolute_uri("/").rstrip("/")
+        return Response(
+            {
+                "name": "Picky API",
+                "version": "v1",
+                "authentication": (
+                    "Send the header 'Authorization: Bearer <api token>'; create a token "
+                    "with `manage.py create_api_token --project <slug> --name <name>`."
+                ),
+                "docs": site + reverse("api-docs"),
+                "schema": site + reverse("schema"),
+                "endpoints": [
+                    {"url": site + path, "methods": methods} for path, methods in api_endpoints()
+                ],
+            }
+        )

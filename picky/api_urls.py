@@ -7,7 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from connectors.api import ActionTypeListView, ConnectorViewSet, EventViewSet
 
-from .api import ProjectView
+from .api import ApiRootView, ProjectView
 
 
 def unknown_endpoint(request, rest):
@@ -24,6 +24,8 @@ router.register("events", EventViewSet, basename="event")
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("v1/", ApiRootView.as_view(), name="api-root"),
+    path("v1", ApiRootView.as_view()),
     path("v1/project", ProjectView.as_view(), name="project"),
     path("v1/action-types", ActionTypeListView.as_view(), name="action-types"),
     path("v1/", include(router.urls)),

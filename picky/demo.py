@@ -1,6 +1,10 @@
 """The embedded demo: a project, an admin user, a connector that thanks each lead on a
 sandbox channel (idempotent). Demo wiring, so it may import the apps (DESIGN.md "Layout")."""
 
+import json
+import os
+import sys
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -16,6 +20,14 @@ DEMO_PROJECT_SLUG = "demo"
 DEMO_CONNECTOR_NAME = "Website leads"
 DEMO_CHANNEL_NAME = "Sandbox"
 DEMO_STEP_NAME = "Thank the lead"
+SAMPLE_LEAD = {
+    "name": "Asha Rao",
+    "email": "asha@example.com",
+    "phone": "+91 98470 12345",
+    "state": "Kerala",
+    "product": "Solar Lamp",
+    "message": "Please call me",
+}
 
 
 @transaction.atomic
@@ -72,3 +84,32 @@ def add_demo_messaging(project, connector):
                 "We will call you soon.",
             },
         )
+
+
+def demo_guide(connector, base_url, public_base_url):
+    """How to try the demo, as `make run` prints it: where to log in, a lead to post, and
+    commands that work as printed (the project's slug is the demo's)."""
+    base = base_url.rstrip("/")
+    url = f"{public_base_url.rstrip('/')}{connector.path}"
+    project = connector.project
+    python = python_command()
+    return "\n".join(
+        [
+            f"  Admin:      {base}/admin/",
+            f"  Login:      {DEMO_USERNAME} / {DEMO_PASSWORD}",
+            f"  Project:    {project.name} (slug: {project.slug})",
+            f"  Connector:  {url}",
+            "  Post a lead to it:",
+            f"    curl -X POST {url} -H 'Content-Type: application/json' \\",
+            f"      -d '{json.dumps(SAMPLE_LEAD)}'",
+            f"  API:        {base}/api/v1/ (docs: {base}/api/docs/)",
+            "  An API token for the project:",
+            f"    {python} manage.py create_api_token --project {project.slug} --name my-token",
+        ]
+    )
+
+
+def python_command():
+    """The interpreter as typed from the project folder (.venv/bin/python under make)."""
+    relative = os.path.relpath(sys.executable)
+    return sys.executable if relative.startswith("..") else relative

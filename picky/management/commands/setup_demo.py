@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from picky.demo import DEMO_PASSWORD, DEMO_USERNAME, setup_demo
+from picky.demo import demo_guide, setup_demo
 
 
 class Command(BaseCommand):
@@ -11,22 +12,5 @@ class Command(BaseCommand):
 
     def handle(self, base_url, **options):
         connector = setup_demo()
-        url = f"{base_url.rstrip('/')}/hooks/{connector.token}"
-        sample = (
-            '{"name": "Asha Rao", "email": "asha@example.com", "phone": "+91 98470 12345", '
-            '"state": "Kerala", "product": "Solar Lamp", "message": "Please call me"}'
-        )
-        self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    "Picky is running.",
-                    f"  Admin:      {base_url.rstrip('/')}/admin/",
-                    f"  Login:      {DEMO_USERNAME} / {DEMO_PASSWORD}",
-                    f"  Connector:  {url}",
-                    "  Try it:",
-                    f"    curl -X POST {url} -H 'Content-Type: application/json' -d '{sample}'",
-                    "",
-                ]
-            )
-        )
+        guide = demo_guide(connector, base_url, settings.PUBLIC_BASE_URL)
+        self.stdout.write(f"The demo is ready.\n{guide}")
