@@ -194,6 +194,14 @@ def test_many_messages_cost_about_what_one_costs(project, sandbox, anu, assigned
         )
 
 
+def test_a_project_without_agents_or_routing_rules_routes_no_chat(project, sandbox):
+    """A shop that only automates: thousands of new chats cost what one costs."""
+    one = inbound_statements(sandbox, 1, 1)
+    # One more: the first sender, who wrote before, has their last interaction updated.
+    assert inbound_statements(sandbox, 20, 20) == one + 1
+    assert not ConversationAssignee.objects.exists()
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel: PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_two_messages_of_a_new_contact_arriving_at_once_give_one_conversation(
