@@ -344,23 +344,51 @@ def fire_due_batch(batch_size=SWEEP_BATCH_SIZE):
     """
     with transaction.atomic():
         now = timezone.now()
-        rows = claim_due(now, batch_size)
-        if not rows:
-            return 0
-        statuses = dict(
-            Run.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "status")
-        )
-        ready = [row for row in rows if statuses.get(row[1]) == Run.Status.WAITING]
-        ended = [row[0] for row in rows if statuses.get(row[1]) in Run.FINISHED]
-        ScheduledStep.objects.filter(pk__in=[row[0] for row in ready]).update(
-            status=ScheduledStep.Status.FIRED, fired_at=now
-        )
-        ScheduledStep.objects.filter(pk__in=ended).update(
-            status=ScheduledStep.Status.FAILED, fired_at=now
-        )
-        indexes = step_indexes({row[3] for row in ready})
-        runs.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
+        ready, ended = fire(claim_due(now, batch_size), now)
     return len(ready) + len(ended)
+
+
+def fire(rows, now):
+    """Fire these claimed rows [(pk, run id, step id, connector id)]: their waiting runs
+    are queued to go on at the delayed step (handed to a worker once the transaction
+    commits). Returns (the rows fired, the ids of rows whose run had ended, marked failed).
+    """
+    if not rows:
+        return [], []
+    statuses = dict(Run.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "status"))
+    ready = [row for row in rows if statuses.get(row[1]) == Run.Status.WAITING]
+    ended = [row[0] for row in rows if statuses.get(row[1]) in Run.FINISHED]
+    ScheduledStep.objects.filter(pk__in=[row[0] for row in ready]).update(
+        status=ScheduledStep.Status.FIRED, fired_at=now
+    )
+    ScheduledStep.objects.filter(pk__in=ended).update(
+        status=ScheduledStep.Status.FAILED, fired_at=now
+    )
+    indexes = step_indexes({row[3] for row in ready})
+    runs.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
+    return ready, ended
+
+
+def run_schedules_now(schedules):
+    """Fire the pending rows of `schedules` now, whatever their due time, as the sweep
+    fires due ones: their runs go on at once, in a worker. Rows the sweep holds are
+    skipped (it is firing them), and so are rows whose run is still being parked (the
+    sweep fires them once it is). Returns how many runs were resumed."""
+    pending = schedules.filter(status=ScheduledStep.Status.PENDING)
+    resumed = last = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                pending.filter(pk__gt=last)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "run_id", "step_id", "connector_id")[:SWEEP_BATCH_SIZE]
+            )
+            if not rows:
+                return resumed
+            ready, _ = fire(rows, timezone.now())
+        resumed += len(ready)
+        last = rows[-1][0]
 
 
 def step_indexes(connector_ids):

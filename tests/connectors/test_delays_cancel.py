@@ -273,7 +273,7 @@ class TestSchedulesAdmin:
         assert page.status_code == 200
         assert b'name="_save"' not in page.content
         actions = client.get(URL).context["action_form"].fields["action"].choices
-        assert [name for name, _ in actions if name] == ["cancel_selected"]
+        assert [name for name, _ in actions if name] == ["run_selected_now", "cancel_selected"]
 
     def test_deleting_a_row_stops_its_run(self, client, meetings):
         _, _, runs = meetings
