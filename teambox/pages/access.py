@@ -16,13 +16,15 @@ from the project, loses it on their next request.
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from picky.models import Membership, Project
 
-from ..models import Agent, Conversation, ConversationAssignee
+from ..inbox import assigned_to, unassigned
+from ..models import Agent, Conversation
 
 Role = Membership.Role
 MANAGERS = (Role.OWNER, Role.ADMIN)
@@ -43,16 +45,6 @@ def role_in(user, project):
 
 def sees_all(role):
     return role in MANAGERS
-
-
-def assigned_to(user):
-    """Condition on Conversation: `user` is one of its assignees."""
-    return Exists(ConversationAssignee.objects.filter(conversation=OuterRef("pk"), user=user))
-
-
-def unassigned():
-    """Condition on Conversation: nobody is assigned."""
-    return ~Exists(ConversationAssignee.objects.filter(conversation=OuterRef("pk")))
 
 
 def in_departments_of(user, project):
@@ -90,7 +82,7 @@ def get_visible_conversation(user, project, pk, role=None):
 def project_page(view):
     """A page of one project, for its members: logs in through the admin's login page,
     answers 404 to a non-member, and calls view(request, project, ...) with
-    request.project and request.role set."""
+    request.project and request.role set, times shown in the project's time zone."""
 
     @login_required(login_url="admin:login")
     @wraps(view)
@@ -100,6 +92,7 @@ def project_page(view):
         if role is None:
             raise Http404("No such project.")
         request.project, request.role = project, role
-        return view(request, project, *args, **kwargs)
+        with timezone.override(project.tzinfo):
+            return view(request, project, *args, **kwargs)
 
     return page

@@ -1,44 +1,11 @@
 """Who sees which conversation in the teambox pages (teambox/pages/access.py), and the
 frame every page shares: login, 404 for other people's chats and projects, the CSP."""
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from crm import services as crm
-from picky.models import Membership
-from teambox.assignment import assign_users
-from teambox.conversations import open_conversation
-from teambox.models import Department
 from teambox.pages.access import visible_conversations
 from tests.builders import build_agent
-
-
-@pytest.fixture
-def team(project, sandbox):
-    """Agents A (Sales) and B (Support), an admin, and chats: one assigned to A, one
-    unassigned in Sales, one unassigned in Support, one unassigned without department."""
-    sales = Department.objects.create(project=project, name="Sales")
-    support = Department.objects.create(project=project, name="Support")
-    a = build_agent(project, "anita", departments=[sales]).user
-    b = build_agent(project, "bala", departments=[support]).user
-    boss = build_agent(project, "meera", role=Membership.Role.ADMIN).user
-
-    def chat(number, department=None):
-        contact = crm.upsert_contact(project, number, name=f"Lead {number[-2:]}")
-        conversation, _ = open_conversation(sandbox, contact)
-        conversation.department = department
-        conversation.save(update_fields=["department"])
-        return conversation
-
-    chats = {
-        "a_own": chat("919800000001", sales),
-        "sales": chat("919800000002", sales),
-        "support": chat("919800000003", support),
-        "nobody": chat("919800000004"),
-    }
-    assign_users(chats["a_own"], [a])
-    return {"a": a, "b": b, "boss": boss, "chats": chats}
 
 
 def visible(user, project):
