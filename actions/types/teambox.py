@@ -2,12 +2,16 @@
 timeline (add_event_feed), take agents off their chat (kick_user, kick_all_users), notify
 agents (send_instant_notification) and list agents for later actions (get_users).
 
-They call the teambox services only, and their effect is on Picky's own database
-(Effect.DATABASE): it commits with the action's log line, so a re-run never repeats it,
-and a simulation runs it for real and rolls it back. That holds for assign_chat's offline
-message too: routing queues it as a message row (teambox.services.queue_message), which
-is handed to the sender only once the transaction commits, so a failed action or a
-simulation, rolled back, sends nothing, and a committed one sends it once.
+They call the teambox services only, and their effect is on Picky's own database: it
+commits with the action's log line, so a re-run never repeats it, and a simulation runs
+it for real and rolls it back. That holds for assign_chat's offline message too: routing
+queues it as a message row (teambox.services.queue_message), which is handed to the
+sender only once the transaction commits, so a failed action or a simulation, rolled
+back, sends nothing, and a committed one sends it once: a database effect, not an
+outside one. assign_chat and get_users pick agents under their pool's lock and write the
+agents' last assigned time, which every run picking from the pool waits for: they are
+Effect.SHARED_ROW, so the run commits right after them and the lock is held briefly.
+The others write rows of one contact (Effect.DATABASE).
 
 Agents are named by username, e-mail address or user id; a name the project does not
 have is refused on save (when the form knows the project) and fails the run's step when
@@ -489,6 +493,7 @@ class AssignChat(TeamboxActionType):
         "Assign the contact's chat on a channel by the routing rules or to chosen users and "
         "departments, starting it if the contact never wrote."
     )
+    effect = Effect.SHARED_ROW  # the pool's lock and the agents' rows (module docstring)
     form_class = AssignChatForm
 
     def chosen(self, ctx, inputs):
@@ -795,6 +800,7 @@ class GetUsersForm(TeamboxForm):
 class GetUsers(TeamboxActionType):
     label = "Get Users"
     description = "List agents by presence, department, role and level, in a chosen order."
+    effect = Effect.SHARED_ROW  # the pool's lock and the agents' rows (module docstring)
     form_class = GetUsersForm
 
     def run(self, ctx, inputs):
