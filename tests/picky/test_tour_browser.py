@@ -1,0 +1,112 @@
+"""The README's "A short tour", walked in a real browser on the demo data as `make run`
+creates it (picky/demo.py): each numbered step of the tour is a block below.
+
+Screenshots are written to $PICKY_SCREENSHOT_DIR when set, else to the test's temporary folder.
+"""
+
+import os
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from picky.demo import DEMO_PASSWORD, DEMO_USERNAME, SAMPLE_LEAD, setup_demo
+from teambox.models import Channel
+from tests.connectors.test_admin_browser import CHROMIUM, browser_page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+REPLY = {"number": "+91 98470 12345", "message": "Call me at 6pm"}
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path):
+    folder = Path(os.environ.get("PICKY_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo of `make run`, its runs executed in the web server's thread (no worker)."""
+    from picky.celery import app
+
+    app.conf.task_always_eager = True
+    connector = setup_demo()
+    yield {
+        "connector": connector,
+        "channel": Channel.objects.get(project=connector.project),
+        "token": call_api_token(connector.project.slug),
+    }
+    app.conf.task_always_eager = False
+
+
+def call_api_token(slug):
+    """Step 5 of the tour: the token command the banner prints (tests/picky/test_run_embedded
+    runs it as printed)."""
+    out = StringIO()
+    call_command("create_api_token", "--project", slug, "--name", "my-token", stdout=out)
+    return out.getvalue().strip()
+
+
+def test_the_readme_tour(live_server, demo, screenshot_dir):
+    base = live_server.url
+    connector, channel = demo["connector"], demo["channel"]
+    shot = iter(range(1, 100))
+    with browser_page() as page:
+
+        def screenshot(name):
+            page.screenshot(path=str(screenshot_dir / f"tour-{next(shot):02}-{name}.png"))
+
+        # 1. Open the admin URL, log in as demo.
+        page.goto(f"{base}/admin/")
+        page.fill("#id_username", DEMO_USERNAME)
+        page.fill("#id_password", DEMO_PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{base}/admin/")
+
+        # 2. The printed curl line; the event under Connectors -> Events; the sample's
+        # attribute paths on the connector's page, with the template to copy.
+        accepted = requests.post(f"{base}{connector.path}", json=SAMPLE_LEAD, timeout=10)
+        assert accepted.status_code == 200, accepted.text
+        page.goto(f"{base}/admin/")
+        page.get_by_role("link", name="Events", exact=True).click()
+        events = page.locator("#result_list tbody tr")
+        assert "Website leads" in events.first.inner_text()
+        assert events.count() == 1
+        screenshot("events")
+        page.goto(f"{base}/admin/connectors/connector/")
+        page.get_by_role("link", name="Website leads").click()
+        page.wait_for_selector("#mapped-paths")
+        screenshot("connector")
+        tree = page.locator("#mapped-paths .picky-tree")
+        for path in ("event.name", "event.email", "event.phone", "event.product"):
+            assert tree.locator("code", has_text=f"{{{{ {path} }}}}").is_visible()
+
+        # 3. The thank-you message under Teambox -> Messages and on the lead's page; the
+        # lead's reply played through the Sandbox channel's webhook URL.
+        thanks = "Hi Asha Rao, thanks for asking about Solar Lamp!"
+        page.goto(f"{base}/admin/")
+        page.get_by_role("link", name="Messages", exact=True).click()
+        assert thanks in page.inner_text("#result_list")
+        screenshot("messages")
+        page.goto(f"{base}/admin/")
+        page.get_by_role("link", name="Contacts", exact=True).click()
+        page.get_by_role("link", name="Asha Rao").first.click()
+        assert thanks in page.inner_text("#content")
+        screenshot("contact")
+        page.goto(f"{base}/admin/teambox/channel/")
+        page.get_by_role("link", name="Sandbox", exact=True).click()
+        webhook_url = page.inner_text(".field-webhook .readonly").split()[0]
+        assert webhook_url.endswith(channel.webhook_path)
+        reply = requests.post(re.sub(r"^https?://[^/]+", base, webhook_url), json=REPLY, timeout=10)
+        assert reply.status_code == 200, reply.text
+        page.goto(f"{base}/admin/teambox/message/")
+        assert "Call me at 6pm" in page.inner_text("#result_list")
+        screenshot("reply")
