@@ -182,7 +182,7 @@ class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["picky/admin.css"]}
-        js = ["picky/json-editor.js"]
+        js = ["picky/json-editor.js", "picky/unsaved.js"]
 
     def get_model_perms(self, request):
         # Actions are reached from their step's page, not from the index.

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from actions.registry import get_type
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 from picky.wording import counted
+from picky.wording import counted
 
 from .. import engine, transfer
 from ..models import Connector, Event, Step
@@ -105,7 +106,7 @@ class ConnectorAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmi
 
     class Media:
         css = {"all": ["picky/admin.css"]}
-        js = ["picky/copy.js"]
+        js = ["picky/copy.js", "picky/unsaved.js"]
 
     def get_readonly_fields(self, request, obj=None):
         # Events and runs carry the connector's project: a connector never moves.

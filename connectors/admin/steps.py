@@ -89,6 +89,7 @@ class StepAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["picky/admin.css"]}
+        js = ["picky/unsaved.js"]
 
     def get_model_perms(self, request):
         # Steps are reached from their connector's page, not from the index.
