@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 from actions.registry import get_type
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 from picky.wording import counted
-from picky.wording import counted
 
 from .. import engine, transfer
 from ..models import Connector, Event, Step
