@@ -195,6 +195,30 @@ class TestAssignChat:
         )
         assert not Conversation.objects.exists()
 
+    @pytest.mark.parametrize("gone", ["channel", "department"])
+    def test_a_channel_or_department_removed_since_fails_the_step_by_name(
+        self, project, sandbox, sales, meera, deliver, gone
+    ):
+        config = get_type("assign_chat").validate(
+            {"channel": "Sandbox", "assign_by": "chosen", "departments": ["Sales"]}, project
+        )
+        Channel.objects.create(project=project, name="Web", kind=Channel.Kind.SANDBOX)
+        Department.objects.create(project=project, name="Support")
+        (sandbox if gone == "channel" else sales).delete()
+
+        run = deliver(project, one_step(("assign_chat", config)))
+
+        assert run.status == Run.Status.FAILED
+        assert (
+            run.actions[0].error
+            == {
+                "channel": "No channel named 'Sandbox' in this project. Its channels: Web.",
+                "department": "No department of this project is called 'Sales'. "
+                "Its departments: Support.",
+            }[gone]
+        )
+        assert not Conversation.objects.exists()
+
 
 class TestAddEventFeed:
     def test_puts_a_card_on_the_timeline_and_assigns_nobody(self, project, sandbox, deliver):
