@@ -303,3 +303,19 @@ class TestApi:
             ]
         }
         assert Run.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_on_a_cancelled_delay_waits_again_when_resumed(project, sandbox, httpserver):
+    delay = {"mode": "fixed", "amount": 1, "unit": "hours", "identifier": "{{ event.name }}"}
+    connector = lead_flow(project, httpserver, delay=delay)
+    first = engine.process_event(ingest(connector).pk)
+    assert delays.cancel_delays(connector, "Asha", "The meeting was cancelled.") == 1
+    first.refresh_from_db()
+    assert first.status == Run.Status.STOPPED
+
+    second = resumed(first)
+
+    assert second.status == Run.Status.WAITING
+    assert second.schedules.get().identifier == "Asha"
+    assert Message.objects.count() == 1
