@@ -69,12 +69,21 @@ def unknown_departments_message(project, names):
     return f"{start} {team.departments_listed(project)}"
 
 
+def check_count(names, noun):
+    """A template may give any number of names: an action takes MAX_NAMES at most."""
+    if len(names) > MAX_NAMES:
+        raise ActionError(
+            f"The event gave {len(names)} {noun}; one action takes {MAX_NAMES} at most."
+        )
+
+
 def agents_for(project, refs):
     """The agents named by `refs` (rendered), or an ActionError naming those not found or
     saying that the names given all came out empty."""
     names = crm.clean_names(refs)
     if refs and not names:
         raise ActionError("Every user came out empty (the event has no value for them).")
+    check_count(names, "agents")
     agents, unknown = team.agents_named(project, names)
     if unknown:
         raise ActionError(unknown_agents_message(project, unknown))
@@ -85,6 +94,7 @@ def departments_for(project, names):
     given, names = names, crm.clean_names(names)
     if given and not names:
         raise ActionError("Every department came out empty (the event has no value for them).")
+    check_count(names, "departments")
     departments, unknown = team.departments_named(project, names)
     if unknown:
         raise ActionError(unknown_departments_message(project, unknown))
@@ -672,6 +682,7 @@ def mapped_refs(inputs):
             "The agents to notify came out empty (the event has no value for them), so "
             "nobody was notified."
         )
+    check_count(refs, "agents")
     by_id = inputs.get("map_by") == BY_ID
     for ref in refs:
         if by_id and not ref.isdigit():

@@ -356,6 +356,15 @@ class TestSendInstantNotification:
         assert meera.user.notifications.count() == 1
         assert not ravi.user.notifications.exists()
 
+    def test_a_template_giving_too_many_agents_fails_the_step(self, project, ravi, deliver):
+        config = {"send_to": "mapped", "map_value": "{{ event.owners }}", "title": "Yours"}
+        owners = [f"agent{number}@shop.example" for number in range(51)]
+
+        run = deliver(project, one_step(("send_instant_notification", config)), {"owners": owners})
+
+        assert run.actions[0].error == "The event gave 51 agents; one action takes 50 at most."
+        assert not ravi.user.notifications.exists()
+
     def test_a_mapped_agent_the_project_lacks_fails_the_step_by_name(self, project, ravi, deliver):
         config = {"send_to": "mapped", "map_value": "{{ event.owner }}", "title": "Yours"}
 
