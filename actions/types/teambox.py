@@ -11,12 +11,12 @@ back, sends nothing, and a committed one sends it once: a database effect, not a
 outside one. assign_chat and get_users pick agents under their pool's lock and write the
 agents' last assigned time, which every run picking from the pool waits for: they are
 Effect.SHARED_ROW, so the run commits right after them and the lock is held briefly.
-The others write rows of one contact (Effect.DATABASE).
+The others write a contact's chat and timeline, or notifications (Effect.DATABASE).
 
-Agents are named by username, e-mail address or user id; a name the project does not
-have is refused on save (when the form knows the project) and fails the run's step when
-the agent is gone by then, naming it either way. A name with a template is checked when
-the action runs.
+Agents are named by username, e-mail address or user id (their reference number); a
+name the project does not have is refused on save (when the form knows the project) and
+fails the run's step when the agent is gone by then, naming it either way. A name with a
+template is checked when the action runs.
 """
 
 import webcolors
@@ -41,7 +41,11 @@ from .fields import ChannelNameField, TextListField
 
 MAX_NAMES = 50
 MAX_BUTTONS = 10
+BUTTON_NAME_LENGTH = 40
 INLINE, NEW_WINDOW = "inline", "new_window"
+COLOUR_KEYS = ("background_colour", "border_colour", "text_colour")
+BUTTON_KEYS = ("name", "url", "opens", *COLOUR_KEYS)
+WEB_SCHEMES = ("http://", "https://")
 WEB_ADDRESS = URLValidator(schemes=["http", "https"])
 
 
@@ -82,7 +86,7 @@ def agents_for(project, refs):
     saying that the names given all came out empty."""
     names = crm.clean_names(refs)
     if refs and not names:
-        raise ActionError("Every user came out empty (the event has no value for them).")
+        raise ActionError("Every agent came out empty (the event has no value for them).")
     check_count(names, "agents")
     agents, unknown = team.agents_named(project, names)
     if unknown:
@@ -220,11 +224,6 @@ def template_address_problem(value, what):
     return f"The {what} {str(value)!r} is not a web address (one starting with https://)."
 
 
-WEB_SCHEMES = ("http://", "https://")
-COLOUR_KEYS = ("background_colour", "border_colour", "text_colour")
-BUTTON_KEYS = ("name", "url", "opens", *COLOUR_KEYS)
-
-
 def button_problems(buttons, *, rendered):
     """What is wrong with a list of buttons ([] when nothing): each is an object with a
     name, an http(s) URL, where it opens (inline or new_window) and optional colours.
@@ -248,8 +247,11 @@ def button_problems(buttons, *, rendered):
         name = to_text(button.get("name")).strip()
         if not name:
             problems.append(f"{where} needs a name.")
-        elif len(name) > 40 and (rendered or literal(name)):
-            problems.append(f"{where}'s name has {len(name)} characters; at most 40 are allowed.")
+        elif len(name) > BUTTON_NAME_LENGTH and (rendered or literal(name)):
+            problems.append(
+                f"{where}'s name has {len(name)} characters; at most {BUTTON_NAME_LENGTH} are "
+                "allowed."
+            )
         url = to_text(button.get("url")).strip()
         check = web_address_problem if rendered else template_address_problem
         problem = check(url, "button URL") if url else f"{where} needs a URL."
