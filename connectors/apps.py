@@ -6,5 +6,13 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self):
+        # teambox's registry of contact panel sections (connectors adds the contact's runs).
+        from teambox.pages.contact_panel import register_panel_section
+
         # The receivers import the models, which Django loads only once the apps are ready.
         from . import signals  # noqa: F401
+
+        # The section reads Run, a model too.
+        from .contact_runs import recent_runs_section
+
+        register_panel_section(recent_runs_section)
