@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import chat_actions, contact_panel, conversation, inbox, live, notifications, presence
+from . import chat_actions, contact_panel, conversation, inbox
 
 app_name = "teambox_pages"
 
@@ -10,14 +10,6 @@ urlpatterns = [
     path("", inbox.home, name="home"),
     path("<slug:slug>/", inbox.inbox, name="inbox"),
     path("<slug:slug>/c/<int:pk>/", conversation.conversation, name="conversation"),
-    path("<slug:slug>/live/", live.live, name="live"),
-    path("<slug:slug>/presence/", presence.set_presence, name="presence"),
-    path("<slug:slug>/notifications/clear/", notifications.clear_all, name="notifications_clear"),
-    path(
-        "<slug:slug>/notifications/<int:pk>/read/",
-        notifications.mark_read,
-        name="notification_read",
-    ),
     path("<slug:slug>/c/<int:pk>/reply/", chat_actions.reply, name="reply"),
     path("<slug:slug>/c/<int:pk>/note/", chat_actions.note, name="note"),
     path("<slug:slug>/c/<int:pk>/assign/", chat_actions.assign, name="assign"),
