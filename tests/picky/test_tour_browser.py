@@ -110,3 +110,68 @@ def test_the_readme_tour(live_server, demo, screenshot_dir):
         page.goto(f"{base}/admin/teambox/message/")
         assert "Call me at 6pm" in page.inner_text("#result_list")
         screenshot("reply")
+
+        # 4. Build: a step named on the connector's page, opened for its filters (JSON,
+        # checked), an action added by type and its settings form; Simulate on the sample.
+        page.goto(f"{base}/admin/connectors/connector/{connector.pk}/change/")
+        page.get_by_role("link", name="Add a step").click()
+        page.fill("#id_name", "Tag Kerala leads")
+        page.fill("#id_filters", '[[{"field": "{{ event.state }}", "op": "equals"')
+        page.wait_for_selector("#id_filters ~ .picky-json-status.picky-bad")
+        page.fill(
+            "#id_filters",
+            '[[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]]',
+        )
+        page.wait_for_selector("#id_filters ~ .picky-json-status.picky-ok")
+        page.click("input[name=_continue]")
+        page.wait_for_selector(".messagelist .success")
+        screenshot("step")
+        page.get_by_role("link", name="Add an action").click()
+        page.get_by_role("link", name="Add Tag", exact=True).click()
+        page.fill("#id_name", "Tag the Kerala lead")
+        page.fill("#id_config__tags", "Kerala, Lead")
+        screenshot("add-tag")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        assert "Add Tag" in page.inner_text("#actions-group")
+
+        page.goto(f"{base}/admin/connectors/connector/{connector.pk}/change/")
+        page.get_by_role("link", name="Simulate").click()
+        page.click("input[type=submit][value=Simulate]")
+        result = page.wait_for_selector("#simulation-result .picky-timeline")
+        screenshot("simulate")
+        simulated = result.inner_text()
+        assert "Send a thank-you message" in simulated
+        assert "not sent (simulation)" in simulated
+        assert "Tag the Kerala lead" in simulated
+
+        # The run's page: its timeline; the event list's outcome filter and search.
+        page.goto(f"{base}/admin/connectors/event/")
+        page.get_by_role("link", name="Succeeded").click()
+        page.fill("#searchbar", "asha@example.com")
+        page.press("#searchbar", "Enter")
+        page.wait_for_url(re.compile(r"q=asha"))
+        assert page.locator("#result_list tbody tr").count() == 1
+        page.locator("#result_list tbody tr a").first.click()
+        page.wait_for_url(re.compile(r"/event/\d+/change/"))
+        screenshot("event")
+        assert page.get_by_role("link", name=re.compile("Run again from the start")).count()
+        page.get_by_role("link", name=re.compile(r"^Run \d+$")).click()
+        page.wait_for_selector(".picky-timeline")
+        screenshot("run")
+        assert "Send a thank-you message" in page.inner_text(".picky-timeline")
+
+        # The connector list: Import, and the Export action.
+        page.goto(f"{base}/admin/connectors/connector/")
+        assert page.get_by_role("link", name=re.compile("Import")).count()
+        assert "Export" in page.inner_text("select[name=action]")
+        screenshot("connectors")
+
+    # 5. The token command of the banner (and the README): the API answers with it.
+    connectors = requests.get(
+        f"{base}/api/v1/connectors",
+        headers={"Authorization": f"Bearer {demo['token']}"},
+        timeout=10,
+    )
+    assert connectors.status_code == 200, connectors.text
+    assert [item["name"] for item in connectors.json()["results"]] == ["Website leads"]
