@@ -6,6 +6,7 @@ from django.shortcuts import render
 from picky.models import Project
 
 from .access import sees_all
+from .live import live_context
 
 
 def member_projects(user):
@@ -16,7 +17,9 @@ def member_projects(user):
 
 
 def render_page(request, template, context=None, status=200):
-    """Render a page of request.project (set by access.project_page) in the shared frame."""
+    """Render a page of request.project (set by access.project_page) in the shared frame,
+    with the live refresh's stamps, the notifications drawer and the presence switch."""
+    context = context or {}
     return render(
         request,
         template,
@@ -25,7 +28,8 @@ def render_page(request, template, context=None, status=200):
             "role": request.role,
             "sees_all": sees_all(request.role),
             "projects": member_projects(request.user).only("name", "slug"),
-            **(context or {}),
+            **live_context(request, request.project, context.get("conversation")),
+            **context,
         },
         status=status,
     )
