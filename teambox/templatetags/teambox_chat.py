@@ -8,6 +8,7 @@ from django import template
 from crm.models import Reminder
 
 from .. import chat as chat_services
+from ..channels import adapter_for
 from ..models import ConversationAssignee
 from ..pages.access import sees_all
 from ..pages.chat_forms import (
@@ -18,6 +19,7 @@ from ..pages.chat_forms import (
     ReplyForm,
     StatusForm,
     TagForm,
+    new_nonce,
 )
 from ..pages.contact_panel import sections_for
 from ..pages.forms_kept import kept_form
@@ -68,6 +70,8 @@ def build_state(request, chat):
         "reply_refusal": chat_services.reply_refusal(chat, user),
         "reply_form": reply_form,
         "needs_template": reply_form.needs_template,
+        "supports_templates": adapter_for(chat.channel).supports_templates,
+        "template_nonce": new_nonce(),
         "templates": chat_services.sent_templates(chat.channel) if chat.channel.is_official else [],
         "note_form": form_of(request, chat, "note", NoteForm),
         "assign_form": form_of(request, chat, "assign", AssignForm, project=request.project),
