@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "teambox",
     "actions",
     "connectors",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
