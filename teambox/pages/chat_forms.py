@@ -48,6 +48,7 @@ class ReplyForm(forms.Form):
         initial = {"nonce": new_nonce(), "template_language": "en"}
         super().__init__(data, initial=initial, **kwargs)
         self.conversation = conversation
+        self.fields["body"].widget.attrs["placeholder"] = f"Reply to {conversation.contact}…"
         channel = conversation.channel
         self.needs_template = channel.is_official and not session_open(
             channel, conversation.contact
