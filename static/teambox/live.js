@@ -76,6 +76,8 @@
         swap(list, doc.body);
       });
     }
+    // A chat page this agent lost answers 404: its list stays as it is.
+    if (state.lost) return null;
     return fetchDocument(window.location.href).then(function (doc) {
       swapParts(doc, INBOX_PARTS);
     });
@@ -93,6 +95,8 @@
     notice.className = "lost-access";
     notice.setAttribute("role", "alert");
     notice.textContent = message;
+    var row = document.querySelector('.chat-row[data-conversation="' + chat.dataset.conversation + '"]');
+    if (row) row.remove();
     chat.replaceChildren(notice);
     document.querySelectorAll(".contact-panel, #card-drawer").forEach(function (part) {
       part.remove();
