@@ -13,7 +13,10 @@ from django.utils import timezone
 
 from picky.models import Project
 from picky.rows import (
+    ROWS_PER_INSERT,
+    insert_document_sql,
     insert_rows,
+    insert_sql,
     insert_values,
     insert_values_and_keyed_rows,
     insert_values_and_update_row,
@@ -23,6 +26,8 @@ from picky.rows import (
     mark_unwritten,
     next_key_sql,
     row_document,
+    row_values,
+    rows_document,
     select_models,
     selected_columns,
     update_row,
@@ -113,6 +118,46 @@ def accept_event_query():
         "WHERE found.enabled RETURNING id) "
         f"SELECT {returned}, found.has_sample, (SELECT id FROM accepted) FROM found"
     )
+
+
+def insert_new_events(rows):
+    """INSERT events given as {field attname: value}, but those whose idempotency key an
+    event of their connector holds already (a message signalled again); [(id, connector
+    id, idempotency key)] of the events inserted. The unique constraint decides, so a
+    parallel INSERT of the same key waits for the other's commit and then skips its row.
+
+    PostgreSQL: one statement per ROWS_PER_INSERT rows, each row's values in one JSON
+    document, as `insert_values` sends them."""
+    quote = connection.ops.quote_name
+    returned = ", ".join(quote(column) for column in ("id", "connector_id", "idempotency_key"))
+    inserted = []
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start : start + ROWS_PER_INSERT]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                sql = insert_document_sql(Event, returning=False)
+                cursor.execute(
+                    f"{sql} ON CONFLICT DO NOTHING RETURNING {returned}",
+                    [rows_document(Event, chunk)],
+                )
+                inserted += cursor.fetchall()
+            elif connection.features.can_return_rows_from_bulk_insert:
+                sql = insert_sql(Event, len(chunk), returning=False)
+                params = [value for row in chunk for value in row_values(Event, row, connection)]
+                cursor.execute(f"{sql} ON CONFLICT DO NOTHING RETURNING {returned}", params)
+                inserted += cursor.fetchall()
+            else:
+                # SQLite before 3.35 returns no rows from an INSERT: one row at a time.
+                for row in chunk:
+                    cursor.execute(
+                        f"{insert_sql(Event, 1, returning=False)} ON CONFLICT DO NOTHING",
+                        row_values(Event, row, connection),
+                    )
+                    if cursor.rowcount:
+                        inserted.append(
+                            (cursor.lastrowid, row["connector_id"], row["idempotency_key"])
+                        )
+    return inserted
 
 
 def increment_counter(project_id, name, amount):

@@ -2,6 +2,7 @@
 
 import logging
 from contextlib import contextmanager, nullcontext
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -10,7 +11,7 @@ from picky.paths import attribute_paths, paths_signature, structure_signature
 
 from . import queries
 from .models import Connector, Counter, Event
-from .queue import enqueue_event
+from .queue import enqueue_event, enqueue_event_batch
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,44 @@ def record_event(
         queries.insert_event(event)
     event_recorded(connector, event.pk, payload)
     return event
+
+
+def record_keyed_events(connectors, keyed_payloads, *, method):
+    """Store an event of each connector for each (idempotency key, payload) of
+    `keyed_payloads`, in bulk, and hand them to workers once committed; a key that an
+    event of the connector holds already records nothing. Returns the new events' ids.
+
+    `connectors` as `connector_for_ingest` loads them (with `has_sample`): the first
+    payload of a connector without a sample becomes its sample."""
+    now = timezone.now()
+    rows = [
+        {
+            "project_id": connector.project_id,
+            "connector_id": connector.pk,
+            "payload": payload,
+            "method": method,
+            "headers": {},
+            "source_ip": None,
+            "received_at": now,
+            "enqueued_at": now,
+            "idempotency_key": key,
+        }
+        for key, payload in keyed_payloads
+        for connector in connectors
+    ]
+    payloads = dict(keyed_payloads)
+    by_id = {connector.pk: connector for connector in connectors}
+    event_ids = []
+    for event_id, connector_id, key in sorted(queries.insert_new_events(rows)):
+        connector = by_id[connector_id]
+        if not has_sample(connector):
+            map_first_sample(connector, payloads[key])
+            # Mapped now, or by a parallel first event: not tried again for each event.
+            connector.has_sample = True
+        event_ids.append(event_id)
+    if event_ids:
+        transaction.on_commit(partial(enqueue_event_batch, event_ids))
+    return event_ids
 
 
 def event_recorded(connector, event_id, payload):

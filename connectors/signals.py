@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from actions.models import Action
 from teambox.models import Message
-from teambox.signals import message_received
+from teambox.signals import messages_received
 
 from .delays import cancel_schedules
 from .models import Connector, Step
@@ -32,7 +32,7 @@ def bump_connector_revision(sender, instance, **kwargs):
     Connector.objects.filter(pk=connector_id).update(revision=F("revision") + 1)
 
 
-@receiver(message_received, sender=Message)
-def start_connectors_on_a_message(sender, message, contact, channel, **kwargs):
-    """The connectors triggered by an inbound message's channel each get an event."""
-    start_message_runs(message, contact, channel)
+@receiver(messages_received, sender=Message)
+def start_connectors_on_messages(sender, messages, channel, **kwargs):
+    """The connectors triggered by the messages' channel each get an event per message."""
+    start_message_runs(messages, channel)

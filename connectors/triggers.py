@@ -1,9 +1,10 @@
 """What starts a connector besides its URL: a message arriving on a channel.
 
-teambox sends `message_received` once per new inbound message, after its commit
-(teambox/signals.py); the receiver in connectors/signals.py hands it here. Each enabled
-connector triggered by the message's channel gets one event, written and enqueued as
-the ingest writes a webhook's, whose payload is the message (MESSAGE_PAYLOAD_HELP).
+teambox sends `messages_received` once per stored batch of new inbound messages, after
+its commit (teambox/signals.py); the receiver in connectors/signals.py hands the batch
+here. Each enabled connector triggered by the channel gets one event per message,
+written in bulk and handed to workers as the ingest's are, whose payload is the message
+(MESSAGE_PAYLOAD_HELP). The connectors are looked up once per batch, not per message.
 """
 
 from django.db import transaction
@@ -12,7 +13,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from teambox.models import Message
 
 from .models import Connector
-from .services import DuplicateDelivery, record_event
+from .services import record_keyed_events
 
 # The event method of a message's events: the event list shows where they came from.
 MESSAGE_METHOD = "MESSAGE"
@@ -74,33 +75,24 @@ def connectors_triggered_by(channel):
     )
 
 
-def start_message_runs(message, contact, channel):
-    """Record one event per connector the inbound `message` starts; their events, each
-    enqueued once committed. An outbound message starts nothing: a connector's reply
-    never starts it again. A message signalled again records nothing new."""
-    if message.direction != Message.Direction.IN:
+def start_message_runs(messages, channel):
+    """Record one event per inbound message of `messages` (of `channel`, each with its
+    contact loaded) and connector the channel starts, in one look-up of the connectors
+    and bulk INSERTs; returns the new events' ids, each handed to a worker once committed.
+    An outbound message starts nothing: a connector's reply never starts it again. A
+    message signalled again records nothing new."""
+    inbound = [message for message in messages if message.direction == Message.Direction.IN]
+    if not inbound:
         return []
     connectors = connectors_triggered_by(channel)
     if not connectors:
         return []
-    payload = message_payload(message, contact, channel)
-    events = []
+    keyed_payloads = [
+        (message_idempotency_key(message), message_payload(message, message.contact, channel))
+        for message in inbound
+    ]
     with transaction.atomic():
-        for connector in connectors:
-            try:
-                events.append(
-                    record_event(
-                        connector,
-                        payload,
-                        method=MESSAGE_METHOD,
-                        headers={},
-                        source_ip=None,
-                        idempotency_key=message_idempotency_key(message),
-                    )
-                )
-            except DuplicateDelivery:
-                continue
-    return events
+        return record_keyed_events(connectors, keyed_payloads, method=MESSAGE_METHOD)
 
 
 def sender_mapping(event):

@@ -31,7 +31,7 @@ from .conversations import record_inbound_batch
 from .models import InboundDelivery, Message
 from .queries import insert_message_rows
 from .queue import enqueue_inbound_delivery
-from .signals import message_received
+from .signals import messages_received
 
 logger = logging.getLogger(__name__)
 
@@ -107,21 +107,15 @@ def store_inbound(channel, incoming, changes, received_at):
 
     `received_at` is when the webhook came, for messages and changes whose provider
     does not say when. The new messages open or update their contacts' conversations
-    (routed to agents) and timelines; `message_received` is sent for each after the
-    commit.
+    (routed to agents) and timelines; `messages_received` is sent once for them all
+    after the commit.
     """
     messages = receive_messages(channel, incoming, received_at)
     record_inbound_batch(messages)
     applied = apply_statuses(channel, changes, received_at)
-    for message in messages:
+    if messages:
         transaction.on_commit(
-            partial(
-                message_received.send,
-                sender=Message,
-                message=message,
-                contact=message.contact,
-                channel=channel,
-            ),
+            partial(messages_received.send, sender=Message, messages=messages, channel=channel),
             robust=True,
         )
     return messages, applied

@@ -1,10 +1,13 @@
 """Signals teambox sends so automation can react without teambox importing it.
 
-`message_received(sender=Message, message, contact, channel)` is sent once per
-inbound message, after the transaction that stored it commits. `contact` is None
-for a sender that is not a number (an alphanumeric sender such as VM-AMAZON).
+`messages_received(sender=Message, messages, channel)` is sent once per stored batch of
+new inbound messages (a webhook's, or an inbound delivery's), after the transaction that
+stored them commits: `messages` is the list of new Message rows of `channel`, in the
+order received, each with its `contact` loaded (None for a sender that is not a number,
+an alphanumeric sender such as VM-AMAZON). One signal per batch, not per message, so
+that a receiver can look up what it needs once for thousands of messages.
 """
 
 from django.dispatch import Signal
 
-message_received = Signal()
+messages_received = Signal()

@@ -6,13 +6,15 @@ import hmac
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from connectors.models import Connector, Event, Run
 from connectors.transfer import ConnectorImportError, export_connector, import_connector
 from crm import services as crm
 from crm.models import Contact
 from teambox.models import Channel, Message
-from teambox.signals import message_received
+from teambox.signals import messages_received
 from tests.builders import build_connector
 
 REPLY = "Hi {{ event.contact.name }}, you said {{ event.message.text }}"
@@ -181,9 +183,46 @@ def test_a_message_signalled_again_starts_each_connector_once(
     )  # fmt: skip
     with django_capture_on_commit_callbacks() as enqueued:
         for _ in range(2):
-            message_received.send(sender=Message, message=message, contact=asha, channel=sandbox)
+            messages_received.send(sender=Message, messages=[message], channel=sandbox)
     assert sorted(Event.objects.values_list("connector", flat=True)) == [first.pk, second.pk]
-    assert len(enqueued) == 2  # one worker hand-off per event
+    assert len(enqueued) == 1  # one worker hand-off for the batch; none for the repeat
+
+
+def test_a_batch_of_messages_looks_its_connectors_up_once(
+    project, sandbox, django_capture_on_commit_callbacks
+):
+    first, second = replier(project, name="First"), replier(project, name="Second")
+    replier(project, name="URL only", trigger=Connector.Trigger.WEBHOOK)
+    Connector.objects.update(sample_payload={"message": {"text": "Hello"}})
+    senders = [crm.upsert_contact(project, f"9198470{n:05d}", name=f"Lead {n}") for n in range(3)]
+
+    def received(count):
+        return Message.objects.bulk_create(
+            Message(
+                project=project, channel=sandbox, contact=senders[n % 3],
+                direction=Message.Direction.IN, address=senders[n % 3].number,
+                body=f"Message {n}", status=Message.Status.RECEIVED,
+            )
+            for n in range(count)
+        )  # fmt: skip
+
+    statements = []
+    for messages in (received(1), received(50)):
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks() as enqueued,
+        ):
+            messages_received.send(sender=Message, messages=messages, channel=sandbox)
+        statements.append(len(queries))
+        assert len(enqueued) == 1
+    # 50 messages cost what one costs: one look-up of the connectors, one INSERT.
+    assert statements[0] == statements[1]
+    assert first.events.count() == second.events.count() == 51
+    keys = set(Event.objects.values_list("connector", "idempotency_key"))
+    assert len(keys) == 102
+    assert (first.pk, f"picky-message:{Message.objects.last().pk}") in keys
+    late = Event.objects.get(connector=second, payload__message__text="Message 49")
+    assert late.payload["contact"]["number"] == senders[49 % 3].number
 
 
 def test_an_outbound_message_starts_nothing(project, sandbox):
@@ -193,7 +232,7 @@ def test_an_outbound_message_starts_nothing(project, sandbox):
         project=project, channel=sandbox, contact=asha, direction=Message.Direction.OUT,
         address=asha.number, body="Hi Asha, you said Hello",
     )  # fmt: skip
-    message_received.send(sender=Message, message=reply, contact=asha, channel=sandbox)
+    messages_received.send(sender=Message, messages=[reply], channel=sandbox)
     assert not Event.objects.exists()
 
 

@@ -116,15 +116,15 @@ def test_a_sender_that_is_not_a_number_is_kept_without_a_contact(
     """Alphanumeric senders (VM-AMAZON) and short codes write to business numbers: their
     messages are kept, with the address as sent, and no contact (none can be messaged)."""
     from crm.models import Contact
-    from teambox.signals import message_received
+    from teambox.signals import messages_received
 
     senders = ["VM-AMAZON", "VM-AMAZON1234567", "56161", "12"]
     received = []
 
-    def on_message(sender, message, contact, channel, **kwargs):
-        received.append((message.address, contact))
+    def on_messages(sender, messages, channel, **kwargs):
+        received.extend((message.address, message.contact) for message in messages)
 
-    message_received.connect(on_message)
+    messages_received.connect(on_messages)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
@@ -133,7 +133,7 @@ def test_a_sender_that_is_not_a_number_is_kept_without_a_contact(
                 content_type="application/json",
             )
     finally:
-        message_received.disconnect(on_message)
+        messages_received.disconnect(on_messages)
     assert response.json() == {"status": "ok", "messages": 4, "statuses": 0}
     stored = Message.objects.filter(direction=Message.Direction.IN)
     assert sorted(stored.values_list("address", "contact", "body")) == sorted(

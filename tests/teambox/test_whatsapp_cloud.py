@@ -250,20 +250,20 @@ def test_inbound_message_creates_the_contact_and_is_stored_once(
     client, cloud, django_capture_on_commit_callbacks
 ):
     from crm.models import Contact
-    from teambox.signals import message_received
+    from teambox.signals import messages_received
 
     received = []
 
-    def on_message(sender, message, contact, channel, **kwargs):
-        received.append((message.body, contact.number, channel.pk))
+    def on_messages(sender, messages, channel, **kwargs):
+        received.extend((message.body, message.contact.number, channel.pk) for message in messages)
 
-    message_received.connect(on_message)
+    messages_received.connect(on_messages)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = post_webhook(client, cloud, inbound_payload())
             again = post_webhook(client, cloud, inbound_payload())
     finally:
-        message_received.disconnect(on_message)
+        messages_received.disconnect(on_messages)
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "messages": 1, "statuses": 0}
     assert again.status_code == 200
