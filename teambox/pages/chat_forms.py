@@ -8,10 +8,14 @@ from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
 from django.utils import timezone
 
+from crm import services as crm
+from crm.models import Tag
+
 from ..assignment import NOTE_MAX_LENGTH
 from ..models import Agent, Conversation, Department
 from ..services import session_open
 
+TAG_LENGTH = Tag._meta.get_field("name").max_length
 WEB_ADDRESS = URLValidator(schemes=["http", "https"], message="Give a web address (http or https).")
 
 
@@ -143,6 +147,18 @@ class LockForm(forms.Form):
 
 class TagForm(forms.Form):
     names = forms.CharField(max_length=300, label="Tags (comma-separated)")
+
+    def clean_names(self):
+        names = crm.clean_names(self.cleaned_data["names"])
+        if not names:
+            raise forms.ValidationError("Name a tag.")
+        too_long = [name for name in names if len(name) > TAG_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                f"A tag has at most {TAG_LENGTH} characters; {too_long[0][:20]}… has "
+                f"{len(too_long[0])}."
+            )
+        return names
 
 
 class ContactNoteForm(forms.Form):

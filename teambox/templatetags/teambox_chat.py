@@ -3,6 +3,8 @@ built once per request from the chat: `{% chat_state conversation as state %}`.
 
 A tag rather than view context, so the partials work whichever view renders the page."""
 
+import json
+
 from django import template
 
 from crm.models import Reminder
@@ -40,6 +42,13 @@ def form_of(request, chat, name, form_class, **kwargs):
     if error:
         form.add_error(None, error)
     return form
+
+
+def shown_value(value):
+    """An attribute as the panel shows it: text as is, lists and objects as JSON."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
 
 
 @register.simple_tag(takes_context=True)
@@ -80,7 +89,9 @@ def build_state(request, chat):
         "contact_note_form": form_of(request, chat, "contact_note", ContactNoteForm),
         "reminder_form": form_of(request, chat, "reminder", ReminderForm),
         "tags": list(contact.tags.order_by("name")),
-        "attributes": sorted(contact.attributes.items()) if contact.attributes else [],
+        "attributes": [
+            (name, shown_value(value)) for name, value in sorted((contact.attributes or {}).items())
+        ],
         "notes": list(contact.notes.select_related("author").order_by("-created_at")[:PANEL_NOTES]),
         "reminders": list(
             Reminder.objects.filter(contact=contact, done=False)

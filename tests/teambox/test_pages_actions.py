@@ -317,3 +317,34 @@ def test_the_contact_panel_lists_the_contact_s_connector_runs(client, project, m
     assert "Website leads" in html
     assert "The CRM answered 500" in html
     assert reverse("admin:connectors_run_change", args=[run.pk]) in html
+
+
+def test_a_tag_too_long_is_a_field_error(anita, project, own):
+    response = anita.post(url("add_tags", project, own), {"names": "vip, " + "x" * 101})
+    assert response.status_code == 302
+    assert "A tag has at most 100 characters" in page(anita, project, own)
+    assert not own.contact.tags.exists()
+
+
+def test_the_panel_shows_the_contact_s_details(anita, project, own):
+    own.contact.email = "lead@example.com"
+    own.contact.attributes = {"city": "Kochi", "orders": ["A-17", "A-18"]}
+    own.contact.save()
+    html = page(anita, project, own).split('id="contact-panel"')[1]
+    assert "+919800000001" in html
+    assert "lead@example.com" in html
+    assert "Kochi" in html
+    assert "[&quot;A-17&quot;, &quot;A-18&quot;]" in html
+
+
+def test_opening_the_chat_reads_it_and_an_admin_unlocks_it(client, anita, project, team, own):
+    ConversationAssignee.objects.filter(conversation=own).update(unread_count=3)
+    own.locked = True
+    own.save(update_fields=["locked"])
+    page(anita, project, own)
+    assert ConversationAssignee.objects.get(conversation=own).unread_count == 0
+    client.force_login(team["boss"])
+    client.post(url("lock", project, own), {"locked": ""})
+    own.refresh_from_db()
+    assert not own.locked
+    assert "This chat is locked" not in page(client, project, own)
