@@ -531,6 +531,11 @@ class Conversation(models.Model):
                 name="conversation_waiting",
                 condition=Q(waiting_since__isnull=False),
             ),
+            models.Index(
+                fields=["snoozed_until"],
+                name="conversation_snoozed",
+                condition=Q(status="snoozed"),
+            ),
         ]
 
     def __str__(self):
