@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import assignment, broadcasts, inbound, services
+from . import assignment, broadcasts, inbound, services, snooze
 from .queue import enqueue_broadcast_batch
 
 
@@ -40,3 +40,8 @@ def prune_inbound_deliveries():
 @shared_task(ignore_result=True)
 def sweep_unanswered_chats():
     assignment.sweep_unanswered_chats()
+
+
+@shared_task(ignore_result=True)
+def wake_snoozed_chats():
+    snooze.wake_snoozed_chats()
