@@ -28,6 +28,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_DELAY_SWEEP_SECONDS", 5),
     ("picky: nudge and reassign unanswered chats", "teambox.tasks.sweep_unanswered_chats",
      "PICKY_CHAT_SWEEP_SECONDS", 60),
+    ("picky: wake snoozed chats", "teambox.tasks.wake_snoozed_chats",
+     "PICKY_CHAT_SWEEP_SECONDS", 60),
 ]  # fmt: skip
 
 
