@@ -76,14 +76,15 @@ def latest_run(event_id):
 
 
 def done_before_resume(run):
-    """The outputs of the actions that ran in the runs `run` resumes, by (step, action,
-    iteration): `run` does not run them again."""
+    """The outputs of the actions done in the runs `run` resumes, by (step, action,
+    iteration): those that ran, and those skipped (a message to a lead without a number),
+    as a redelivery counts them (claims.earlier_attempts). `run` does not run them again."""
     root = run.resume_of_id
     rows = (
         RunLog.objects.filter(
             Q(run_id=root) | Q(run__resume_of_id=root, run_id__lt=run.pk),
             kind=RunLog.Kind.ACTION,
-            status=RunLog.Status.RAN,
+            status__in=[RunLog.Status.RAN, RunLog.Status.SKIPPED],
         )
         .order_by("id")
         .values_list("step_id", "action_id", "iteration", "outputs")

@@ -108,6 +108,33 @@ def test_resume_after_a_failed_request_does_not_send_the_thank_you_again(
 
 
 @pytest.mark.django_db
+def test_a_resumption_does_not_run_again_a_message_skipped_for_want_of_a_number(
+    project, sandbox, httpserver
+):
+    """A message skipped because the lead has no number is done, as a ran one is: the
+    resumed run does not try it again (nor warn about it again) before the failed request."""
+    connector = build_connector(
+        project,
+        steps=[{"actions": [
+            ("send_message", {"channel": "Sandbox", "to": ["{{ event.phone }}"], "text": "Hi"}),
+            ("http_request", {"url": crm_url(httpserver), "method": "GET"}),
+        ]}],
+    )  # fmt: skip
+    crm_down_then_up(httpserver)
+    first = engine.process_event(ingest(connector, {"name": "Asha"}).pk)
+    assert first.status == Run.Status.FAILED
+    skipped = first.logs.get(action_type="send_message")
+    assert skipped.status == RunLog.Status.SKIPPED and "no phone number" in skipped.error
+
+    second = resumed(first)
+
+    assert second.status == Run.Status.SUCCEEDED, second.error
+    lines = list(second.logs.order_by("id").values_list("kind", "action_type", "status"))
+    assert lines == [("action", "http_request", "ran"), ("step", "", "ran")]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
 def test_run_again_from_the_start_repeats_the_message(project, sandbox, httpserver):
     crm_down_then_up(httpserver)
     connector = lead_flow(project, httpserver)
