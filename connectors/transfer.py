@@ -19,6 +19,7 @@ from actions.models import Action
 from actions.registry import get_type
 from picky.json_input import unstorable_character
 from picky.templating import TemplateSyntaxError, compile_path, template_errors
+from teambox.services import unknown_channel_message
 
 from .delays import delay_errors
 from .filters import filter_errors
@@ -232,12 +233,6 @@ def clean_trigger(project, trigger, errors, path="trigger"):
     if channel is None:
         errors.append((f"{path}.channel", unknown_channel_message(project, name.strip())))
     return kind, channel
-
-
-def unknown_channel_message(project, name):
-    names = project.channels.order_by("name").values_list("name", flat=True)
-    known = f"its channels: {', '.join(names)}" if names else "it has no channel yet"
-    return f"this project has no channel named {name!r} ({known})"
 
 
 def clean_step(project, step, path, errors):

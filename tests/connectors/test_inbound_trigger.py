@@ -278,14 +278,14 @@ def test_the_trigger_travels_in_the_connector_json(project, sandbox):
             {"type": "inbound_message", "channel": "Telegram"},
             (
                 "trigger.channel",
-                "this project has no channel named 'Telegram' (its channels: Sandbox)",
+                "No channel named 'Telegram' in this project. Its channels: Sandbox.",
             ),
         ),
         (
             {"type": "inbound_message", "channel": "Globex line"},
             (
                 "trigger.channel",
-                "this project has no channel named 'Globex line' (its channels: Sandbox)",
+                "No channel named 'Globex line' in this project. Its channels: Sandbox.",
             ),
         ),
         (
