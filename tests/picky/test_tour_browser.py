@@ -133,7 +133,20 @@ def test_the_readme_tour(live_server, demo, screenshot_dir):
         screenshot("add-tag")
         page.click("input[name=_save]")
         page.wait_for_selector(".messagelist .success")
-        assert "Add Tag" in page.inner_text("#actions-group")
+        page.get_by_role("link", name="Add an action").click()
+        page.get_by_role("link", name="Set Variable", exact=True).click()
+        page.fill("#id_config__name", "region")
+        page.fill("#id_config__value", "{{ event.state }}")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        # Drag into order (sortable2's move-to-top button does the drag's work).
+        rows = page.locator("#actions-group tbody tr.has_original")
+        rows.nth(1).locator(".move-begin").click()
+        page.click("input[name=_continue]")
+        page.wait_for_selector(".messagelist .success")
+        labels = page.locator("#actions-group tbody tr.has_original .field-type_label")
+        assert [text.strip() for text in labels.all_inner_texts()] == ["Set Variable", "Add Tag"]
+        screenshot("actions")
 
         page.goto(f"{base}/admin/connectors/connector/{connector.pk}/change/")
         page.get_by_role("link", name="Simulate").click()
