@@ -278,6 +278,8 @@ PICKY_WHATSAPP_CLOUD_BASE_URL = env.str(
     "PICKY_WHATSAPP_CLOUD_BASE_URL", default="https://graph.facebook.com/v21.0"
 )
 PICKY_OFFICIAL_DAILY_CAP = env.int("PICKY_OFFICIAL_DAILY_CAP", default=1000)
+# The largest received file (a WhatsApp Cloud API media id) Picky fetches and shows an agent.
+PICKY_TEAMBOX_MEDIA_MAX_BYTES = env.int("PICKY_TEAMBOX_MEDIA_MAX_BYTES", default=16 * 1024 * 1024)
 PICKY_BROADCAST_BATCH_SIZE = env.int("PICKY_BROADCAST_BATCH_SIZE", default=200)
 PICKY_MESSAGE_LEASE_SECONDS = env.int("PICKY_MESSAGE_LEASE_SECONDS", default=120)
 PICKY_MESSAGE_SWEEP_SECONDS = env.int("PICKY_MESSAGE_SWEEP_SECONDS", default=30)

@@ -5,7 +5,9 @@ An adapter wraps a `Channel` row. Outbound: `send_text`, `send_media` and
 message id) or raise `ChannelError(message, permanent=...)`; `send` picks the
 right one. Inbound: `parse_inbound` and `parse_status` turn a webhook body
 into `Incoming` messages and `StatusChange`s; `verify_subscription` answers a
-provider's webhook handshake; `check_signature` authenticates a webhook.
+provider's webhook handshake; `check_signature` authenticates a webhook;
+`inbound_media` reads the media, order or button reply a received message's
+payload carries, and `fetch_media` fetches media the provider keeps behind its token.
 Each kind declares its settings as a Django form (`credentials_form`) that
 validates `Channel.credentials`, and which of them are secrets (`secret_credentials`).
 """
@@ -60,6 +62,41 @@ class StatusChange:
     error: str = ""
     # When the provider says it happened; None: when the webhook came.
     at: datetime | None = None
+
+
+@dataclass
+class OrderItem:
+    product: str
+    quantity: str = ""
+    price: str = ""
+    currency: str = ""
+
+
+@dataclass
+class InboundMedia:
+    """What a received message carries beside its text, as the conversation page shows it.
+
+    `kind`: image, video, audio, voice, document, sticker, order or button. Media is
+    either a web address (`url`) or a provider's media id (`media_id`) that only the
+    channel's adapter can fetch (`fetch_media`)."""
+
+    kind: str
+    url: str = ""
+    media_id: str = ""
+    mime_type: str = ""
+    filename: str = ""
+    caption: str = ""
+    # A button reply: the title of the button the contact pressed.
+    title: str = ""
+    # An order: its products and the contact's note.
+    items: list = field(default_factory=list)
+
+
+@dataclass
+class FetchedMedia:
+    content: bytes
+    content_type: str
+    filename: str = ""
 
 
 class NoCredentialsForm(forms.Form):
@@ -126,6 +163,17 @@ class ChannelAdapter:
     def parse_status(self, data):
         """The delivery status changes a webhook body carries (a list of StatusChange)."""
         return []
+
+    @classmethod
+    def inbound_media(cls, payload):
+        """The InboundMedia a received message's payload carries beyond its `media_url`,
+        else None."""
+        return None
+
+    def fetch_media(self, media_id, max_bytes):
+        """FetchedMedia of a provider's media id, at most `max_bytes` long; raises
+        ChannelError when the provider does not give it."""
+        raise ChannelError(f"{self.label} channels keep no media to fetch.")
 
 
 SEND_TIMEOUT_SECONDS = 20

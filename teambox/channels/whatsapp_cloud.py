@@ -10,20 +10,29 @@ Inbound: Meta verifies the webhook with GET ?hub.mode=subscribe&hub.verify_token
 "entry": [{"changes": [{"value": {"contacts": [...], "messages": [...],
 "statuses": [...]}}]}]}, signed with X-Hub-Signature-256 (HMAC-SHA256 of the
 body with the app secret) when the channel has an app secret.
+Received media come as a media id: GET {base_url}/{media-id} with the token answers
+{"url", "mime_type", "file_size"}, and GET url with the token answers the file.
 """
 
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 
+from picky import outbound
+
 from .base import (
+    SEND_TIMEOUT_SECONDS,
     ChannelAdapter,
     ChannelError,
+    FetchedMedia,
+    InboundMedia,
     Incoming,
+    OrderItem,
     Sent,
     StatusChange,
     WebhookError,
@@ -35,6 +44,11 @@ MEDIA_TYPES = {
     "video": {"mp4", "3gp"},
     "audio": {"mp3", "ogg", "opus", "aac", "amr", "m4a"},
 }
+RECEIVED_MEDIA = ("image", "video", "audio", "document", "sticker")
+# Meta's media ids are digits; anything else is not put into a Graph API path.
+MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+# The Graph API's description of a media file is a small JSON object.
+MEDIA_INFO_MAX_BYTES = 64 * 1024
 STATUSES = {"sent": "submitted", "delivered": "delivered", "read": "read", "failed": "failed"}
 
 
@@ -83,9 +97,17 @@ class WhatsAppCloudAdapter(ChannelAdapter):
     secret_credentials = ("access_token", "verify_token", "app_secret")
 
     @property
-    def messages_url(self):
+    def base_url(self):
         base = self.credentials.get("base_url") or settings.PICKY_WHATSAPP_CLOUD_BASE_URL
-        return f"{base.rstrip('/')}/{self.credentials.get('phone_number_id', '')}/messages"
+        return base.rstrip("/")
+
+    @property
+    def messages_url(self):
+        return f"{self.base_url}/{self.credentials.get('phone_number_id', '')}/messages"
+
+    @property
+    def auth_headers(self):
+        return {"Authorization": f"Bearer {self.credentials.get('access_token', '')}"}
 
     def send_text(self, message):
         return self.post(
@@ -124,8 +146,9 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             "to": message.address,
             **content,
         }
-        headers = {"Authorization": f"Bearer {self.credentials.get('access_token', '')}"}
-        response, answer = post_json("WhatsApp Cloud API", self.messages_url, body, headers)
+        response, answer = post_json(
+            "WhatsApp Cloud API", self.messages_url, body, self.auth_headers
+        )
         if not response.ok:
             raise ChannelError(
                 f"WhatsApp Cloud API refused the message (HTTP {response.status}): "
@@ -180,6 +203,88 @@ class WhatsAppCloudAdapter(ChannelAdapter):
                 )
         return incoming
 
+    @classmethod
+    def inbound_media(cls, payload):
+        item = payload if isinstance(payload, dict) else {}
+        kind = item.get("type", "")
+        content = item.get(kind) if isinstance(item.get(kind), dict) else {}
+        if kind in RECEIVED_MEDIA and content.get("id"):
+            return InboundMedia(
+                kind="voice" if kind == "audio" and content.get("voice") else kind,
+                media_id=str(content["id"]),
+                mime_type=str(content.get("mime_type") or ""),
+                filename=str(content.get("filename") or ""),
+                caption=str(content.get("caption") or ""),
+            )
+        if kind == "order":
+            products = content.get("product_items")
+            return InboundMedia(
+                kind="order",
+                caption=str(content.get("text") or ""),
+                items=[
+                    OrderItem(
+                        product=str(product.get("product_retailer_id") or ""),
+                        quantity=str(product.get("quantity") or ""),
+                        price=str(product.get("item_price") or ""),
+                        currency=str(product.get("currency") or ""),
+                    )
+                    for product in (products if isinstance(products, list) else [])
+                    if isinstance(product, dict)
+                ],
+            )
+        title = button_title(kind, content)
+        if title:
+            return InboundMedia(kind="button", title=title)
+        return None
+
+    def fetch_media(self, media_id, max_bytes):
+        if not MEDIA_ID.match(media_id):
+            raise ChannelError(f"{media_id!r} is not a WhatsApp media id.")
+        info = self.get("the media's address", f"{self.base_url}/{media_id}",
+                        params={"phone_number_id": self.credentials.get("phone_number_id", "")},
+                        max_bytes=MEDIA_INFO_MAX_BYTES)  # fmt: skip
+        try:
+            answer = info.json()
+            url = str(answer["url"])
+        except (ValueError, KeyError, TypeError):
+            raise ChannelError(
+                f"WhatsApp Cloud API answered without the media's address: {info.text[:300]}"
+            ) from None
+        size = str(answer.get("file_size") or "")
+        if size.isdigit() and int(size) > max_bytes:
+            raise ChannelError(too_large(int(size), max_bytes))
+        media = self.get("the media", url, max_bytes=max_bytes)
+        return FetchedMedia(
+            content=media.content,
+            content_type=media.content_type or str(answer.get("mime_type") or ""),
+        )
+
+    def get(self, what, url, params=None, max_bytes=None):
+        """GET `url` with the channel's token; ChannelError unless it answers 2xx."""
+        try:
+            response = outbound.send(
+                "GET", url, headers=self.auth_headers, params=params,
+                timeout=SEND_TIMEOUT_SECONDS, max_bytes=max_bytes,
+            )  # fmt: skip
+        except outbound.ResponseTooLarge as exc:
+            raise ChannelError(too_large(None, max_bytes)) from exc
+        except outbound.OutboundError as exc:
+            raise ChannelError(
+                f"WhatsApp Cloud API not reached for {what}: {exc.message}",
+                permanent=not exc.retryable,
+            ) from exc
+        if not response.ok:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            raise ChannelError(
+                f"WhatsApp Cloud API refused {what} (HTTP {response.status}): "
+                f"{error_text(answer, response.text)}",
+                permanent=response.status < 500 and response.status != 429,
+            )
+        return response
+
     def parse_status(self, data):
         changes = []
         for value in change_values(data):
@@ -220,14 +325,36 @@ def message_text(item):
     if kind in ("image", "video", "audio", "document", "sticker"):
         caption = content.get("caption", "")
         return f"[{kind}] {caption}".strip()
-    if kind == "button":
-        return content.get("text", "")
-    if kind == "interactive":
-        reply = content.get("button_reply") or content.get("list_reply") or {}
-        return reply.get("title", "")
+    if kind in ("button", "interactive"):
+        return button_title(kind, content)
+    if kind == "order":
+        products = content.get("product_items")
+        count = len(products) if isinstance(products, list) else 0
+        products = f"{count} product{'' if count == 1 else 's'}"
+        return f"[order] {products} {content.get('text') or ''}".strip()
     if kind == "location":
         return f"[location] {content.get('latitude')},{content.get('longitude')}"
     return f"[{kind or 'message'}]"
+
+
+def button_title(kind, content):
+    """The title of the button a contact pressed: a template's quick reply ("button") or an
+    interactive message's reply button or list row; "" for anything else."""
+    if kind == "button":
+        return str(content.get("text") or "")
+    if kind == "interactive":
+        reply = content.get("button_reply") or content.get("list_reply")
+        return str(reply.get("title") or "") if isinstance(reply, dict) else ""
+    return ""
+
+
+def too_large(size, max_bytes):
+    """Why a file is refused; `size` in bytes when the provider said it, else None."""
+    shown = f" ({size / 1048576:.1f} MB)" if size else ""
+    return (
+        f"The file{shown} is larger than the {max_bytes / 1048576:.1f} MB Picky shows "
+        "(PICKY_TEAMBOX_MEDIA_MAX_BYTES). Open it in WhatsApp instead."
+    )
 
 
 def from_timestamp(value):

@@ -4,10 +4,9 @@ write itself: colours must read as colours (webcolors) and become #rrggbb, links
 http(s) addresses, anything else is dropped or shown as plain text."""
 
 import webcolors
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 
-WEB_ADDRESS = URLValidator(schemes=["http", "https"])
+from ..media import web_address
+
 INLINE = "inline"
 IMAGE_ENDINGS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 # Card keys to CSS properties.
@@ -27,16 +26,6 @@ def safe_colour(value):
         )
     except ValueError:
         return None
-
-
-def web_address(value):
-    """`value` when it is an http(s) address; else ""."""
-    text = str(value or "").strip()
-    try:
-        WEB_ADDRESS(text)
-    except ValidationError:
-        return ""
-    return text
 
 
 def style_of(settings):

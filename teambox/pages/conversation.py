@@ -7,9 +7,10 @@ from crm.models import TimelineEntry
 
 from ..conversations import mark_read
 from ..inbox import MINE, filter_inbox, inbox_page
+from ..media import media_of
 from ..timeline import conversation_timeline
 from .access import get_visible_conversation, project_page, visible_conversations
-from .cards import card_of, web_address
+from .cards import card_of
 from .layout import render_page
 
 Kind = TimelineEntry.Kind
@@ -28,7 +29,7 @@ def conversation(request, project, pk):
         if entry.kind == Kind.EVENT_FEED:
             entry.card = card_of(entry.data)
         elif getattr(entry, "message", None) is not None:
-            entry.media_url = web_address(entry.message.media_url)
+            entry.media = media_of(entry.message)
     mark_read(chat, request.user)
     mine = filter_inbox(
         visible_conversations(request.user, project, request.role), request.user, tab=MINE,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import chat_actions, contact_panel, conversation, inbox
+from . import chat_actions, contact_panel, conversation, inbox, media
 
 app_name = "teambox_pages"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", inbox.home, name="home"),
     path("<slug:slug>/", inbox.inbox, name="inbox"),
     path("<slug:slug>/c/<int:pk>/", conversation.conversation, name="conversation"),
+    path("<slug:slug>/media/<int:pk>/", media.media, name="media"),
     path("<slug:slug>/live/", live.live, name="live"),
     path("<slug:slug>/presence/", presence.set_presence, name="presence"),
     path("<slug:slug>/notifications/clear/", notifications.clear_all, name="notifications_clear"),
