@@ -214,21 +214,21 @@
       });
   }
 
-  // Browser notifications only after the agent asks for them, from a button.
+  // Browser notifications only after the agent asks for them, from a button; a refusal
+  // is explained when it answers that click, not on every page.
   function setUpPermission() {
     var button = document.getElementById("notification-permission");
     var note = document.getElementById("notification-permission-note");
     if (!button || !("Notification" in window)) return;
-    function show() {
-      button.hidden = Notification.permission !== "default";
-      note.hidden = Notification.permission !== "denied";
-      note.textContent =
-        "Browser notifications are blocked for this site in the browser's settings.";
-    }
+    button.hidden = Notification.permission !== "default";
     button.addEventListener("click", function () {
-      Notification.requestPermission().then(show);
+      Notification.requestPermission().then(function (answer) {
+        button.hidden = answer !== "default";
+        note.hidden = answer !== "denied";
+        note.textContent =
+          "Browser notifications are blocked for this site in the browser's settings.";
+      });
     });
-    show();
   }
 
   if (!url || !window.fetch) return;
