@@ -434,6 +434,16 @@ def add_timeline_entries(entries):
     )
 
 
+def credit_timeline_entries(contact, kind, author, **data):
+    """Name `author` on the contact's timeline lines of `kind` whose data holds `data` and
+    that name nobody yet (a reply an agent sent, recorded as the message was queued);
+    how many."""
+    lines = TimelineEntry.objects.filter(contact=contact, kind=kind, author__isnull=True)
+    return lines.filter(**{f"data__{key}": value for key, value in data.items()}).update(
+        author=author
+    )
+
+
 def timeline_of(contact, limit=100):
     """The contact's latest timeline lines, newest first, with their authors."""
     return list(

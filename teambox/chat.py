@@ -64,15 +64,16 @@ def send_reply(
     template_params=(),
 ):
     """Send an agent's reply through the chat's channel to its contact; the same `nonce`
-    (one per reply form shown) sends once, however often the form is submitted. Raises
-    ChatRefused when the chat is locked against `author`, MessagingError when the message
-    cannot go out (no session on an official channel without a template, ...)."""
+        (one per reply form shown) sends once, however often the form is submitted; its line
+    on the timeline names `author`. Raises
+        ChatRefused when the chat is locked against `author`, MessagingError when the message
+        cannot go out (no session on an official channel without a template, ...)."""
     refusal = reply_refusal(conversation, author)
     if refusal:
         raise ChatRefused(refusal)
     if not conversation.channel.enabled:
         raise MessagingError(f"The channel {conversation.channel.name!r} is disabled.")
-    return queue_message(
+    message = queue_message(
         conversation.channel,
         conversation.contact,
         body=body,
@@ -82,6 +83,10 @@ def send_reply(
         template_params=template_params,
         idempotency_key=REPLY_KEY.format(conversation=conversation.pk, nonce=nonce),
     )
+    crm.credit_timeline_entries(
+        conversation.contact, TimelineEntry.Kind.MESSAGE_OUT, author, message=message.pk
+    )
+    return message
 
 
 def sent_templates(channel, most=50):

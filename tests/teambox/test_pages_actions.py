@@ -14,7 +14,7 @@ from connectors.models import Event, Run
 from crm.models import Reminder, TimelineEntry
 from teambox.assignment import assign_users
 from teambox.conversations import open_conversation
-from teambox.models import Conversation, ConversationAssignee, Message
+from teambox.models import Conversation, ConversationAssignee, Department, Message
 from tests.builders import build_connector
 
 Kind = TimelineEntry.Kind
@@ -52,7 +52,7 @@ def anita(client, team):
 
 
 def test_a_reply_goes_out_through_the_sandbox_once_however_often_it_is_sent(
-    anita, project, own, eager_celery, django_capture_on_commit_callbacks
+    anita, project, team, own, eager_celery, django_capture_on_commit_callbacks
 ):
     form = {"nonce": uuid.uuid4().hex, "body": "Hello <b>Lead</b>, your order ships today"}
     with django_capture_on_commit_callbacks(execute=True):
@@ -66,6 +66,7 @@ def test_a_reply_goes_out_through_the_sandbox_once_however_often_it_is_sent(
         form["body"],
     )
     assert message.status == Message.Status.DELIVERED
+    assert TimelineEntry.objects.get(kind=Kind.MESSAGE_OUT).author == team["a"]
     html = page(anita, project, own)
     assert "Hello &lt;b&gt;Lead&lt;/b&gt;" in html
     assert "Hello <b>Lead" not in html
@@ -348,3 +349,10 @@ def test_opening_the_chat_reads_it_and_an_admin_unlocks_it(client, anita, projec
     own.refresh_from_db()
     assert not own.locked
     assert "This chat is locked" not in page(client, project, own)
+
+
+def test_a_transfer_to_a_department_without_agents_is_refused(anita, project, team, own):
+    empty = Department.objects.create(project=project, name="Billing")
+    response = anita.post(url("assign", project, own), {"department": empty.pk, "mode": "transfer"})
+    assert "Nobody would take the chat: that department has no agents." in flash(response)
+    assert assignee_ids(own) == {team["a"].pk}
