@@ -102,7 +102,8 @@ def assign(request, project, pk):
     except chat_services.ChatRefused as exc:
         return refuse(request, project, chat, exc.message, form, "assign")
     names = ", ".join(user.get_full_name() or user.get_username() for user in assignees)
-    messages.success(request, f"Assigned to {names or 'nobody'}.")
+    verb = "Transferred" if data["mode"] == AssignForm.TRANSFER else "Assigned"
+    messages.success(request, f"{verb} to {names or 'nobody'}.")
     return back_to(request, project, chat)
 
 
