@@ -3,7 +3,8 @@ reader's unread count, assignees and the contact's tags.
 
 Keyset pagination (the last row's activity time and id), so the hundredth page costs
 what the first does, and a fixed number of queries whatever the page's size: the page
-itself, its assignees and its contacts' tags."""
+itself, its assignees, its contacts' tags and its details (unread counts, last
+messages)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from django.db.models.functions import Coalesce
 from crm.models import Contact
 from crm.services import normalise_number
 
-from .models import ConversationAssignee, Message
+from .models import Conversation, ConversationAssignee, Message
 
 PAGE_SIZE = 50
 NO_TIME = "-"
@@ -98,13 +99,14 @@ class Cursor:
 
     def after(self):
         """Condition on Conversation: the row comes after the cursor's in the inbox order
-        (last activity descending, never-active last, then id descending)."""
+        (never-active first, then last activity descending; id descending within each).
+        Written so that the activity index can start its scan at the cursor."""
         if self.last_message_at is None:
-            return Q(last_message_at__isnull=True, pk__lt=self.pk)
-        return (
-            Q(last_message_at__lt=self.last_message_at)
-            | Q(last_message_at=self.last_message_at, pk__lt=self.pk)
-            | Q(last_message_at__isnull=True)
+            return Q(last_message_at__isnull=True, pk__lt=self.pk) | Q(
+                last_message_at__isnull=False
+            )
+        return Q(last_message_at__lte=self.last_message_at) & (
+            Q(last_message_at__lt=self.last_message_at) | Q(pk__lt=self.pk)
         )
 
 
@@ -125,30 +127,35 @@ def search_condition(text):
     return condition
 
 
-def last_message_text():
-    """The conversation's latest message text (its body, else its template's name)."""
+def with_page_details(rows, reader):
+    """Set on each of `rows` (a page of conversations) the reader's unread count
+    (`unread`, 0 when not assigned) and the latest message's text (`last_text`, else
+    `last_template`), in one query for the page: computed inside the page's own query,
+    they would be computed for every chat the database sorts, not just those shown."""
+    unread = ConversationAssignee.objects.filter(conversation=OuterRef("pk"), user=reader)
     latest = Message.objects.filter(
         contact_id=OuterRef("contact_id"), channel_id=OuterRef("channel_id")
     ).order_by("-created_at", "-id")
-    return Subquery(latest.values("body")[:1]), Subquery(latest.values("template")[:1])
+    details = Conversation.objects.filter(pk__in=[row.pk for row in rows]).values_list(
+        "pk",
+        Coalesce(
+            Subquery(unread.values("unread_count")[:1], output_field=IntegerField()), Value(0)
+        ),
+        Subquery(latest.values("body")[:1]),
+        Subquery(latest.values("template")[:1]),
+    )
+    by_id = {pk: rest for pk, *rest in details} if rows else {}
+    for row in rows:
+        row.unread, row.last_text, row.last_template = by_id.get(row.pk, (0, None, None))
 
 
 def inbox_page(conversations, reader, *, after=None, size=PAGE_SIZE):
     """A page of `conversations` (already filtered: access, tab, filters) as the inbox
-    shows it for `reader`: each with `unread` (the reader's unread count, 0 when not
-    assigned), `last_text`, `last_template`, its assignees (`assignments`, users
-    loaded) and its contact's tags."""
-    unread = ConversationAssignee.objects.filter(conversation=OuterRef("pk"), user=reader).values(
-        "unread_count"
-    )[:1]
-    last_body, last_template = last_message_text()
+    shows it for `reader`, newest activity first (a chat without any yet counts as
+    newest): each with its contact, channel, department, assignees (`assignments`,
+    users loaded), contact's tags and with_page_details'."""
     rows = (
         conversations.select_related("contact", "channel", "department")
-        .annotate(
-            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
-            last_text=last_body,
-            last_template=last_template,
-        )
         .prefetch_related(
             Prefetch(
                 "assignments",
@@ -156,12 +163,15 @@ def inbox_page(conversations, reader, *, after=None, size=PAGE_SIZE):
             ),
             "contact__tags",
         )
-        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+        # DESC NULLS FIRST on both databases: the (project, status, last_message_at)
+        # index read backwards gives this order, so a page reads only its rows.
+        .order_by(F("last_message_at").desc(nulls_first=True), "-pk")
     )
     if after is not None:
         rows = rows.filter(after.after())
     rows = list(rows[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
+    with_page_details(rows, reader)
     next_cursor = Cursor(rows[-1].last_message_at, rows[-1].pk) if more else None
     return InboxPage(rows, next_cursor)
