@@ -15,8 +15,8 @@ from django.utils import timezone
 from crm import services as crm
 from picky.models import Membership
 from teambox.assignment import assign_users, remove_assignees
-from teambox.conversations import open_conversation
-from teambox.models import Agent, Notification
+from teambox.conversations import mark_read, open_conversation
+from teambox.models import Agent, Message, Notification
 from teambox.notifications import notify_agents
 from tests.builders import build_agent
 
@@ -267,3 +267,32 @@ def test_the_drawer_and_switch_forms_need_the_csrf_token(project, team):
     assert Notification.objects.filter(read_at__isnull=True).count() == 1
     page = inbox(client, project).content.decode()
     assert page.count('name="csrfmiddlewaretoken"') >= 3  # clear all, mark read, presence
+
+
+def test_a_delivery_status_and_reading_the_chat_move_the_stamps(anita, project, team, sandbox):
+    chat = team["chats"]["a_own"]
+    with time_machine.travel(START, tick=False) as clock:
+        write_in(Client(), sandbox, chat.contact.number, "Hello?")
+        reply = Message.objects.create(
+            project=project,
+            channel=sandbox,
+            contact=chat.contact,
+            direction=Message.Direction.OUT,
+            address=chat.contact.number,
+            body="Hi!",
+        )
+        before = poll(anita, project, conversation=chat.pk)
+        clock.shift(timedelta(seconds=2))
+        reply.status = Message.Status.DELIVERED
+        reply.save()
+        after = poll(anita, project, conversation=chat.pk)
+        assert after["conversation"]["stamp"] != before["conversation"]["stamp"]
+        assert after["inbox"] == before["inbox"]
+        mark_read(chat, team["a"])  # her unread count drops: the list's badge changes
+        assert poll(anita, project)["inbox"] != after["inbox"]
+
+
+def test_a_poll_ignores_what_is_not_a_chat_number(anita, project, team):
+    answer = poll(anita, project, conversation="1 OR 1=1", seen="x", notifications="<b>")
+    assert "conversation" not in answer
+    assert answer["notifications"]["alerts"] == []
