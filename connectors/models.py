@@ -127,7 +127,9 @@ class Event(models.Model):
         ]
 
     def __str__(self):
-        return f"Event {self.pk} ({self.status})"
+        # The outcome of its runs is on the page; the event's own status (processed: handed to
+        # its runs) would read as a result.
+        return f"Event {self.pk}"
 
 
 class Step(models.Model):

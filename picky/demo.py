@@ -34,7 +34,9 @@ SAMPLE_LEAD = {
 def setup_demo():
     user, created = get_user_model().objects.get_or_create(
         username=DEMO_USERNAME,
-        defaults={"is_staff": True, "is_superuser": True, "email": "demo@picky.local"},
+        # An owner of the demo project, as a business user is: not a superuser, so the admin
+        # shows what an owner sees.
+        defaults={"is_staff": True, "email": "demo@picky.local"},
     )
     if created:
         user.set_password(DEMO_PASSWORD)

@@ -43,3 +43,13 @@ def test_the_demo_thanks_the_lead_and_the_message_shows_in_the_admin(
     assert "Hi Asha Rao, thanks for asking about Solar Lamp!" in listing.content.decode()
     page = client.get(f"/admin/crm/contact/{message.contact_id}/change/")
     assert "Hi Asha Rao, thanks for asking" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_demo_login_is_the_projects_owner_and_sees_no_internals(client):
+    setup_demo()
+    assert client.login(username=DEMO_USERNAME, password=DEMO_PASSWORD)
+    index = client.get("/admin/").content.decode()
+    assert "/admin/connectors/connector/" in index
+    assert "/admin/django_celery_beat/" not in index and "/admin/auth/group/" not in index
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 403
