@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import chat_actions, contact_panel, conversation, inbox, media
+from . import chat_actions, contact_panel, conversation, inbox, live, media, notifications, presence
 
 app_name = "teambox_pages"
 
