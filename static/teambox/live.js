@@ -129,7 +129,11 @@
 
   function alertInBrowser(alert) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    new Notification(alert.title, { body: alert.body, tag: "picky-" + alert.id });
+    var shown = new Notification(alert.title, { body: alert.body, tag: "picky-" + alert.id });
+    shown.onclick = function () {
+      window.focus();
+      if (alert.url) window.location.assign(alert.url);
+    };
   }
 
   function apply(answer) {

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -36,6 +37,10 @@ def heartbeat_due(agent, now):
     window between writes keeps the agent online with few writes."""
     every = timedelta(seconds=max(1, settings.PICKY_AGENT_PRESENCE_SECONDS // 4))
     return agent.last_seen_at is None or agent.last_seen_at <= now - every
+
+
+def chat_url(project, pk):
+    return reverse("teambox_pages:conversation", args=[project.slug, pk]) if pk else ""
 
 
 def number(text):
@@ -72,7 +77,7 @@ def live(request, project):
 def notifications_answer(request, project):
     """The drawer's stamp and count; when the page's stamp (?notifications=) is not the
     current one, its list as HTML and `alerts`: the notifications newer than the page's
-    ?seen=<id> that asked for a browser notification."""
+    ?seen=<id> that asked for a browser notification (with their chat's URL, if any)."""
     unread = unread_notifications(request.user, project)
     stamp, count = notifications_stamp(unread)
     answer = {"stamp": stamp, "count": count}
@@ -83,7 +88,7 @@ def notifications_answer(request, project):
     answer["html"] = render_list(request, project, notifications)
     answer["seen"] = max((n.pk for n in notifications), default=seen or 0)
     answer["alerts"] = [
-        {"id": n.pk, "title": n.title, "body": n.description}
+        {"id": n.pk, "title": n.title, "body": n.description, "url": chat_url(project, n.chat)}
         for n in notifications
         if n.browser and seen is not None and n.pk > seen
     ]

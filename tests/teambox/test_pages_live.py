@@ -215,6 +215,8 @@ def test_the_drawer_lists_notifications_newest_first_escaped_with_their_record(
 
 
 def test_a_poll_brings_the_drawer_when_it_changed_and_browser_alerts_once(anita, project, team):
+    chat = team["chats"]["a_own"]
+    chat_url = reverse("teambox_pages:conversation", args=[project.slug, chat.pk])
     first = poll(anita, project, notifications="", seen="0")["notifications"]
     assert (first["count"], first["alerts"]) == (0, [])
     assert "No new notifications." in first["html"]
@@ -225,12 +227,16 @@ def test_a_poll_brings_the_drawer_when_it_changed_and_browser_alerts_once(anita,
 
     quiet, loud = (
         notify_agents(project, [team["a"]], "Quiet")[0],
-        notify_agents(project, [team["a"]], "New <order>", "Two lamps", browser=True)[0],
+        notify_agents(
+            project, [team["a"]], "New <order>", "Two lamps", browser=True, contact=chat.contact
+        )[0],
     )
     second = poll(anita, project, notifications=first["stamp"], seen="0")["notifications"]
     assert second["count"] == 2
     assert "New &lt;order&gt;" in second["html"] and "Quiet" in second["html"]
-    assert second["alerts"] == [{"id": loud.pk, "title": "New <order>", "body": "Two lamps"}]
+    assert second["alerts"] == [
+        {"id": loud.pk, "title": "New <order>", "body": "Two lamps", "url": chat_url}
+    ]
     assert second["seen"] == max(quiet.pk, loud.pk)
     again = poll(anita, project, notifications="other", seen=str(second["seen"]))
     assert again["notifications"]["alerts"] == []
