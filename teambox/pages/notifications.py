@@ -54,9 +54,13 @@ def drawer_context(request, project):
 
 
 def render_list(request, project, notifications):
-    return render_to_string(
-        LIST_TEMPLATE, {"project": project, "notifications": notifications}, request=request
-    )
+    """The drawer's list for the live refresh; its forms return to the page that polled."""
+    context = {
+        "project": project,
+        "notifications": notifications,
+        "back_to": request.headers.get("Referer", ""),
+    }
+    return render_to_string(LIST_TEMPLATE, context, request=request)
 
 
 def back(request, project):

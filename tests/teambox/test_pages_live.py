@@ -29,8 +29,9 @@ def anita(client, team):
     return client
 
 
-def poll(client, project, **params):
-    response = client.get(reverse("teambox_pages:live", args=[project.slug]), params)
+def poll(client, project, headers=None, **params):
+    url = reverse("teambox_pages:live", args=[project.slug])
+    response = client.get(url, params, headers=headers)
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
     return response.json()
@@ -231,7 +232,11 @@ def test_a_poll_brings_the_drawer_when_it_changed_and_browser_alerts_once(anita,
             project, [team["a"]], "New <order>", "Two lamps", browser=True, contact=chat.contact
         )[0],
     )
-    second = poll(anita, project, notifications=first["stamp"], seen="0")["notifications"]
+    page = "http://testserver" + reverse("teambox_pages:inbox", args=[project.slug]) + "?tab=all"
+    second = poll(
+        anita, project, headers={"referer": page}, notifications=first["stamp"], seen="0"
+    )["notifications"]
+    assert f'name="next" value="{page}"' in second["html"]  # its forms return to the page
     assert second["count"] == 2
     assert "New &lt;order&gt;" in second["html"] and "Quiet" in second["html"]
     assert second["alerts"] == [
