@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .support import PYTHON, ROOT, machine
 
-BENCHMARKS = ["ingest", "engine", "delays", "assignment"]
+BENCHMARKS = ["ingest", "engine", "delays", "assignment", "teambox"]
 TIMEOUT_SECONDS = 1800
 
 
