@@ -35,7 +35,7 @@ from .models import (
 class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
-        fields = ["project", "name", "kind", "credentials", "daily_cap", "enabled"]
+        fields = ["project", "name", "kind", "number", "credentials", "daily_cap", "enabled"]
         field_classes = {"credentials": MaskedJSONField}
         widgets = {
             "credentials": forms.Textarea(

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from crm.models import Contact
-from picky.models import Project
+from crm.models import Contact, validate_number
+from picky.models import ApiToken, Project
 
 
 def new_channel_token():
@@ -38,6 +38,13 @@ class Channel(models.Model):
         blank=True,
         help_text="Most broadcast recipients in any 24 hours (empty: no cap). "
         "Official WhatsApp numbers start at 1,000.",
+    )
+    number = models.CharField(
+        max_length=15,
+        blank=True,
+        validators=[validate_number],
+        help_text="The channel's own number, digits with country code (e.g. 919737001155): "
+        "Push API calls may name the channel by it as their application.",
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -168,6 +175,26 @@ class BroadcastRecipient(models.Model):
         return f"{self.contact} ({self.status})"
 
 
+class Push(models.Model):
+    """One call of the Push API: the messages it queued carry its id (the answer's push_id)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="pushes")
+    api_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reference_number = models.CharField(max_length=100, blank=True)
+    numbers = models.PositiveIntegerField(default=0, help_text="Entries in the call's data.")
+    queued = models.PositiveIntegerField(default=0, help_text="Messages queued by the call.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Push {self.pk} to {self.channel}"
+
+
 class Message(models.Model):
     class Direction(models.TextChoices):
         IN = "in", "Received"
@@ -205,6 +232,17 @@ class Message(models.Model):
     )
     broadcast = models.ForeignKey(
         Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    push = models.ForeignKey(
+        Push,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        help_text="The Push API call that sent it.",
+    )
+    reference_number = models.CharField(
+        max_length=100, blank=True, help_text="The Push API caller's own reference."
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
