@@ -18,7 +18,7 @@ from django.utils import timezone
 from crm import services as crm
 from crm.models import TimelineEntry
 
-from .assignment import route_conversation
+from .assignment import route_conversation, routes_chats
 from .message_log import later_of_last_message, message_data, message_text
 from .models import Conversation, ConversationAssignee
 
@@ -124,10 +124,11 @@ def record_on_channel(messages):
         )
         for message in messages
     )
+    routing = routes_chats(channel.project_id)
     for conversation in conversations.values():
         conversation.last_message_at = max(conversation.last_message_at or at, at)
         conversation.waiting_since = conversation.waiting_since or at
-        if conversation.pk in reopened or conversation.pk not in assigned:
+        if routing and (conversation.pk in reopened or conversation.pk not in assigned):
             route_conversation(conversation)
     # After routing, so that the agent just given a chat has its messages unread.
     unread = {}
