@@ -283,6 +283,8 @@ class Message(models.Model):
                 fields=["contact", "channel", "direction", "created_at"],
                 name="message_session",
             ),
+            # A chat's latest message (the inbox's last line, read backwards).
+            models.Index(fields=["contact", "channel", "created_at", "id"], name="message_latest"),
             models.Index(
                 fields=["next_attempt_at"],
                 name="message_queued_sweep",
