@@ -30,6 +30,9 @@ MAPPING = {"number": "{{ event.phone }}", "name": "{{ event.name }}"}
 ORDER = {"phone": "+91 98470 12345", "name": "Asha Rao", "order": "A-17", "total": "4,980"}
 # Live refresh polls every few seconds: waits allow a few polls.
 LIVE_WAIT = 20_000
+# A kept-alive webhook connection would keep a live server thread, and its database
+# connection, open past the test (PostgreSQL then refuses to drop the test database).
+CLOSE = {"Connection": "close"}
 
 
 @pytest.fixture
@@ -109,7 +112,9 @@ def test_an_agent_s_day_in_the_browser(live_server, project, shop):
 
         # The webhook runs Orders: its assign_chat gives Anita the chat; her open inbox
         # shows it without a reload.
-        response = requests.post(f"{base}/hooks/{shop['orders'].token}", json=ORDER, timeout=30)
+        response = requests.post(
+            f"{base}/hooks/{shop['orders'].token}", json=ORDER, timeout=30, headers=CLOSE
+        )
         assert response.status_code == 200, response.text
         row = page.locator(".chat-row", has_text="Asha Rao")
         row.wait_for(timeout=LIVE_WAIT)
@@ -145,7 +150,9 @@ def test_an_agent_s_day_in_the_browser(live_server, project, shop):
         page.goto(inbox)
 
         # An instant notification reaches Anita's drawer; "Clear all" empties it.
-        response = requests.post(f"{base}/hooks/{shop['calls'].token}", json=ORDER, timeout=30)
+        response = requests.post(
+            f"{base}/hooks/{shop['calls'].token}", json=ORDER, timeout=30, headers=CLOSE
+        )
         assert response.status_code == 200, response.text
         page.locator("#notification-count", has_text="1").wait_for(timeout=LIVE_WAIT)
         page.click("#notification-drawer summary")
