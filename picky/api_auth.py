@@ -35,18 +35,27 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Authorization header must be 'Bearer <api token>'."
             )
-        raw = parts[1].decode("latin-1")
-        token = (
-            ApiToken.objects.select_related("project")
-            .filter(token_hash=hash_api_token(raw), revoked=False)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
-        if token.allowed_ip and client_ip(request) != token.allowed_ip:
-            raise exceptions.AuthenticationFailed("This API token is not allowed from your IP.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return TokenUser(token), token
+        return token_user(parts[1].decode("latin-1"), request)
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class IpNotAllowed(exceptions.AuthenticationFailed):
+    """A valid token used from an address it is not tied to."""
+
+
+def token_user(raw, request):
+    """(TokenUser, token) of the raw API token `raw`, its use recorded; AuthenticationFailed
+    (IpNotAllowed from an address the token is not tied to) otherwise."""
+    token = (
+        ApiToken.objects.select_related("project")
+        .filter(token_hash=hash_api_token(raw), revoked=False)
+        .first()
+    )
+    if token is None:
+        raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+    if token.allowed_ip and client_ip(request) != token.allowed_ip:
+        raise IpNotAllowed("This API token is not allowed from your IP.")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return TokenUser(token), token

@@ -1,4 +1,4 @@
-"""The REST API (/api/v1/), its OpenAPI schema and its docs page."""
+"""The REST API (/api/v1/), the Push API (/api/v2/push), their OpenAPI schema and docs page."""
 
 from django.http import JsonResponse
 from django.urls import include, path, re_path
@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from connectors.api import ActionTypeListView, ConnectorViewSet, EventViewSet
+from teambox.api_push import PushView
 
 from .api import ApiRootView, ProjectView
 
@@ -30,4 +31,5 @@ urlpatterns = [
     path("v1/action-types", ActionTypeListView.as_view(), name="action-types"),
     path("v1/", include(router.urls)),
     re_path(r"^v1/(?P<rest>.*)$", unknown_endpoint),
+    path("v2/push", PushView.as_view(), name="push-api"),
 ]
