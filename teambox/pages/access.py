@@ -25,6 +25,7 @@ from picky.models import Membership, Project
 
 from ..inbox import assigned_to, unassigned
 from ..models import Agent, Conversation
+from .accounts import LOGIN_URL
 
 Role = Membership.Role
 MANAGERS = (Role.OWNER, Role.ADMIN)
@@ -84,7 +85,7 @@ def project_page(view):
     answers 404 to a non-member, and calls view(request, project, ...) with
     request.project and request.role set, times shown in the project's time zone."""
 
-    @login_required(login_url="admin:login")
+    @login_required(login_url=LOGIN_URL)
     @wraps(view)
     def page(request, slug, *args, **kwargs):
         project = get_object_or_404(Project, slug=slug)

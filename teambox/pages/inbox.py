@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from ..inbox import ALL, MINE, NOBODY, UNASSIGNED, Cursor, filter_inbox, inbox_page
 from ..models import Agent, Channel, Conversation, Department
 from .access import project_page, sees_all, visible_conversations
+from .accounts import LOGIN_URL
 from .layout import member_projects, render_page
 
 ANY_STATUS = "any"
@@ -84,7 +85,7 @@ class InboxFilters(forms.Form):
         }
 
 
-@login_required(login_url="admin:login")
+@login_required(login_url=LOGIN_URL)
 def home(request):
     """/teambox/: the inbox of the user's first project."""
     project = member_projects(request.user).first()

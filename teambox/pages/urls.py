@@ -2,12 +2,25 @@
 
 from django.urls import path
 
-from . import chat_actions, contact_panel, conversation, inbox, live, media, notifications, presence
+from . import (
+    accounts,
+    chat_actions,
+    contact_panel,
+    conversation,
+    inbox,
+    live,
+    media,
+    notifications,
+    presence,
+)
 
 app_name = "teambox_pages"
 
 urlpatterns = [
     path("", inbox.home, name="home"),
+    # Before the project pages: a project slugged "login" or "logout" would be shadowed.
+    path("login/", accounts.LoginView.as_view(), name="login"),
+    path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path("<slug:slug>/", inbox.inbox, name="inbox"),
     path("<slug:slug>/c/<int:pk>/", conversation.conversation, name="conversation"),
     path("<slug:slug>/media/<int:pk>/", media.media, name="media"),

@@ -45,7 +45,7 @@ def test_pages_are_for_logged_in_members(client, project, other_project, team):
     inbox = reverse("teambox_pages:inbox", args=[project.slug])
     response = client.get(inbox)
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("admin:login") + "?next=")
+    assert response["Location"].startswith(reverse("teambox_pages:login") + "?next=")
     client.force_login(team["a"])
     assert client.get(inbox).status_code == 200
     other = client.get(reverse("teambox_pages:inbox", args=[other_project.slug]))
@@ -57,3 +57,24 @@ def test_pages_are_for_logged_in_members(client, project, other_project, team):
 def test_a_user_without_a_project_gets_404_at_home(client, db):
     client.force_login(get_user_model().objects.create_user("loner"))
     assert client.get(reverse("teambox_pages:home")).status_code == 404
+
+
+def test_an_agent_who_is_not_staff_logs_in_to_the_teambox_and_out(client, project, team):
+    agent = team["a"]
+    agent.is_staff = False
+    agent.set_password("chats-all-day")
+    agent.save()
+    inbox = reverse("teambox_pages:inbox", args=[project.slug])
+    login = reverse("teambox_pages:login")
+    refused = client.post(login, {"username": agent.username, "password": "wrong", "next": inbox})
+    assert refused.status_code == 200
+    assert "Please enter a correct username and password" in refused.content.decode()
+    answer = client.post(
+        login, {"username": agent.username, "password": "chats-all-day", "next": inbox}
+    )
+    assert answer["Location"] == inbox
+    page = client.get(inbox)
+    assert page.status_code == 200
+    assert reverse("teambox_pages:logout") in page.content.decode()
+    assert client.post(reverse("teambox_pages:logout"))["Location"] == login
+    assert client.get(inbox).status_code == 302
