@@ -98,6 +98,7 @@ def demo_guide(connector, base_url, public_base_url):
     return "\n".join(
         [
             f"  Admin:      {base}/admin/",
+            f"  Teambox:    {base}/teambox/ (the agents' inbox)",
             f"  Login:      {DEMO_USERNAME} / {DEMO_PASSWORD}",
             f"  Project:    {project.name} (slug: {project.slug})",
             f"  Connector:  {url}",

@@ -172,6 +172,7 @@ def try_the_banner(embedded, port):
     banner = embedded.text()
     base = f"http://127.0.0.1:{port}"
     assert f"Admin:      {base}/admin/" in banner
+    assert f"Teambox:    {base}/teambox/" in banner
     assert "Login:      demo / demo-picky" in banner
     assert "Project:    Demo shop (slug: demo)" in banner
     assert f"API:        {base}/api/v1/ (docs: {base}/api/docs/)" in banner
