@@ -6,9 +6,12 @@ agent B gets 404 for the chat's URL; an instant notification reaches A's drawer 
 "Clear all" empties it.
 
 Screenshots of the inbox, the conversation with its card, the card's drawer and the
-notifications drawer are written to docs/screenshots/ (the README's "Teambox pages" shows them).
+notifications drawer are written to $PICKY_SCREENSHOT_DIR (CI keeps var/ci-screenshots/),
+else to the test's temporary folder; the README's "Teambox pages" shows the copies in
+docs/screenshots/, refreshed with PICKY_SCREENSHOT_DIR=docs/screenshots.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
 ]
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 MAPPING = {"number": "{{ event.phone }}", "name": "{{ event.name }}"}
 ORDER = {"phone": "+91 98470 12345", "name": "Asha Rao", "order": "A-17", "total": "4,980"}
 # Live refresh polls every few seconds: waits allow a few polls.
@@ -100,11 +102,12 @@ def shop(transactional_db, project, httpserver, eager_runs):
     return {"anita": anita, "bala": bala, "orders": orders, "calls": calls}
 
 
-def test_an_agent_s_day_in_the_browser(live_server, project, shop):
+def test_an_agent_s_day_in_the_browser(live_server, project, shop, tmp_path):
+    screenshots = Path(os.environ.get("PICKY_SCREENSHOT_DIR") or tmp_path)
     base = live_server.url
     inbox = f"{base}/teambox/{project.slug}/"
     cookies = {name: session_cookie(shop[name], base) for name in ("anita", "bala")}
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
     with browser_page() as page:
         page.context.add_cookies([cookies["anita"]])
         page.goto(inbox)
@@ -118,19 +121,19 @@ def test_an_agent_s_day_in_the_browser(live_server, project, shop):
         assert response.status_code == 200, response.text
         row = page.locator(".chat-row", has_text="Asha Rao")
         row.wait_for(timeout=LIVE_WAIT)
-        page.screenshot(path=str(SCREENSHOTS / "teambox-inbox.png"))
+        page.screenshot(path=str(screenshots / "teambox-inbox.png"))
 
         # The chat, its card, and the card's inline button in the sandboxed drawer.
         row.locator("a").click()
         card = page.locator(".entry.card", has_text="Order A-17 paid")
         card.wait_for()
         assert "Paid order A-17: check the address" in page.inner_text("#timeline")
-        page.screenshot(path=str(SCREENSHOTS / "teambox-conversation.png"))
+        page.screenshot(path=str(screenshots / "teambox-conversation.png"))
         card.get_by_role("link", name="Open order").click()
         page.wait_for_selector("#card-drawer.open")
         frame = page.frame(name="card-frame")
         frame.wait_for_selector("text=Order A-17: 2 solar lamps")
-        page.screenshot(path=str(SCREENSHOTS / "teambox-card-drawer.png"))
+        page.screenshot(path=str(screenshots / "teambox-card-drawer.png"))
         page.click("#card-drawer-close")
 
         # A reply goes out through the sandbox channel and shows with its status.
@@ -157,7 +160,7 @@ def test_an_agent_s_day_in_the_browser(live_server, project, shop):
         page.locator("#notification-count", has_text="1").wait_for(timeout=LIVE_WAIT)
         page.click("#notification-drawer summary")
         page.locator(".notification", has_text="Order A-17 needs a call").wait_for()
-        page.screenshot(path=str(SCREENSHOTS / "teambox-notifications.png"))
+        page.screenshot(path=str(screenshots / "teambox-notifications.png"))
         page.click("#notification-drawer button:has-text('Clear all')")
         page.locator("#notification-list", has_text="No new notifications.").wait_for()
 
