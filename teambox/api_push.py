@@ -90,13 +90,17 @@ class PushTokenAuthentication(ApiTokenAuthentication):
 
 
 class PushTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's word on the Push API's token: the body's `token`, or this header."""
+
     target_class = "teambox.api_push.PushTokenAuthentication"
-    name = "ApiToken"
+    name = "PushApiToken"
 
     def get_security_definition(self, auto_schema):
-        return build_bearer_security_scheme_object(
+        definition = build_bearer_security_scheme_object(
             header_name="Authorization", token_prefix="Bearer"
         )
+        definition["description"] = 'The API token: as "token" in the body, or this header.'
+        return definition
 
 
 # The call's shape (validation and the OpenAPI schema) --------------------------------
