@@ -14,8 +14,9 @@ write them. Pages are rendered in process by Django's test client (middleware, a
 rule, templates and all), BENCH_TEAMBOX_REQUESTS (30) times each after a warm-up; the
 figure is the median. Each page's queries are counted, and counted again where it shows
 fewer rows (an inbox tab of 5 chats, a conversation of 5 messages): the numbers must
-not grow with the rows shown. The ratio is the median over the 100 ms target (≤ 1 is met);
-the CPU time of the process (Django's share of the work) is printed beside it.
+not grow with the rows shown. The ratio is the 100 ms target over the median, as the other
+benchmarks' ratios read (≥ 1 is met: 2 means twice as fast as needed); the CPU time of
+the process (Django's share of the work) is printed beside it.
 The last line is `RESULT name=value ...`.
 """
 
@@ -112,7 +113,7 @@ def seed():
         insert_timeline(cursor, project, channel)
     # As autovacuum would leave them, before it wakes up during the measures.
     with connection.cursor() as cursor:
-        for model in (Message, TimelineEntry, Conversation):
+        for model in (Message, TimelineEntry, Conversation, ConversationAssignee, Contact):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return {
         "project": project,
@@ -260,10 +261,10 @@ def main():
         median, p90, cpu, queries = measure(client, url)
         fewer = queries_of(client, fewer_url)
         constant = constant and fewer == queries
-        ratio = median / TARGET_MS
+        ratio = TARGET_MS / median
         print(
             f"{label:<40} {median:6.1f} ms (p90 {p90:5.1f}, CPU {cpu:5.1f})  {queries:>2} queries"
-            f"   ratio {ratio:.2f} of {TARGET_MS:g} ms ({support.against(ratio, 1, False)})"
+            f"   ratio {TARGET_MS:g} ms/median {ratio:.2f} ({support.against(ratio, 1)})"
         )
         print(f"{fewer_label:<40} {'':>30}  {fewer:>2} queries")
         figures[f"{key}_ms"] = median
