@@ -3,13 +3,13 @@ reader's unread count, assignees and the contact's tags.
 
 Keyset pagination (the last row's activity time and id), so the hundredth page costs
 what the first does, and a fixed number of queries whatever the page's size: the page
-itself, its assignees, its contacts' tags and its details (unread counts, last
-messages)."""
+itself, its assignees' names, its contacts' tags' names and its details (unread counts,
+last messages)."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, F, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from crm.models import Contact
@@ -149,20 +149,39 @@ def with_page_details(rows, reader):
         row.unread, row.last_text, row.last_template = by_id.get(row.pk, (0, None, None))
 
 
+def with_names(rows):
+    """Set on each of `rows` its assignees' names (`assignee_names`, in the order they were
+    assigned) and its contact's tags' names (`tag_names`, by name), one query each: the
+    names alone, as the list shows nothing else of them (model instances for a page's
+    assignees, users and tags cost more than the rest of its row)."""
+    assignees, tags = {}, {}
+    if rows:
+        people = (
+            ConversationAssignee.objects.filter(conversation_id__in=[row.pk for row in rows])
+            .order_by("pk")
+            .values_list("conversation_id", "user__first_name", "user__last_name", "user__username")
+        )
+        for chat, first, last, username in people:
+            assignees.setdefault(chat, []).append(f"{first} {last}".strip() or username)
+        labels = (
+            Contact.tags.through.objects.filter(contact_id__in={row.contact_id for row in rows})
+            .order_by("tag__name")
+            .values_list("contact_id", "tag__name")
+        )
+        for contact, name in labels:
+            tags.setdefault(contact, []).append(name)
+    for row in rows:
+        row.assignee_names = assignees.get(row.pk, [])
+        row.tag_names = tags.get(row.contact_id, [])
+
+
 def inbox_page(conversations, reader, *, after=None, size=PAGE_SIZE):
     """A page of `conversations` (already filtered: access, tab, filters) as the inbox
     shows it for `reader`, newest activity first (a chat without any yet counts as
-    newest): each with its contact, channel, department, assignees (`assignments`,
-    users loaded), contact's tags and with_page_details'."""
+    newest): each with its contact, channel and department, with_names' and
+    with_page_details'."""
     rows = (
         conversations.select_related("contact", "channel", "department")
-        .prefetch_related(
-            Prefetch(
-                "assignments",
-                queryset=ConversationAssignee.objects.select_related("user").order_by("pk"),
-            ),
-            "contact__tags",
-        )
         # DESC NULLS FIRST on both databases: the (project, status, last_message_at)
         # index read backwards gives this order, so a page reads only its rows.
         .order_by(F("last_message_at").desc(nulls_first=True), "-pk")
@@ -172,6 +191,7 @@ def inbox_page(conversations, reader, *, after=None, size=PAGE_SIZE):
     rows = list(rows[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
+    with_names(rows)
     with_page_details(rows, reader)
     next_cursor = Cursor(rows[-1].last_message_at, rows[-1].pk) if more else None
     return InboxPage(rows, next_cursor)

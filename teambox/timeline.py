@@ -41,14 +41,16 @@ def conversation_timeline(conversation, *, before=None, size=PAGE_SIZE):
 
 
 def attach_messages(project_id, entries):
-    """Set `message` (its channel loaded) on each message line from one query."""
+    """Set `message` (its channel loaded) on each message line, from one query for the
+    messages and one for their channels (a page's hundred messages share one or two: one
+    instance each, not a hundred)."""
     ids = {
         entry.data.get("message")
         for entry in entries
         if entry.kind in MESSAGE_KINDS and isinstance(entry.data.get("message"), int)
     }
     # The payload names a received message's media, order or button reply (teambox/media.py).
-    messages = Message.objects.filter(project_id=project_id, pk__in=ids).select_related("channel")
+    messages = Message.objects.filter(project_id=project_id, pk__in=ids).prefetch_related("channel")
     by_id = {message.pk: message for message in messages} if ids else {}
     for entry in entries:
         if entry.kind in MESSAGE_KINDS:
