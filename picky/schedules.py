@@ -30,6 +30,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_CHAT_SWEEP_SECONDS", 60),
     ("picky: wake snoozed chats", "teambox.tasks.wake_snoozed_chats",
      "PICKY_CHAT_SWEEP_SECONDS", 60),
+    ("picky: send due webhook deliveries", "webhooks.tasks.sweep_deliveries",
+     "PICKY_WEBHOOK_SWEEP_SECONDS", 5),
 ]  # fmt: skip
 
 

@@ -229,6 +229,13 @@ PICKY_HTTP_RETRY_BACKOFF_SECONDS = env.float("PICKY_HTTP_RETRY_BACKOFF_SECONDS",
 # this many seconds.
 PICKY_ALERT_SWEEP_SECONDS = env.int("PICKY_ALERT_SWEEP_SECONDS", default=60)
 PICKY_ALERT_INTERVAL_SECONDS = env.int("PICKY_ALERT_INTERVAL_SECONDS", default=3600)
+# Event and inbound webhooks (webhooks/deliveries.py): each attempt's deadline, how often the
+# sweep hands out due retries, after how long a worker sending one counts as dead, and how long
+# every delivery must have been given up before the project's webhooks are disabled.
+PICKY_WEBHOOK_TIMEOUT_SECONDS = env.float("PICKY_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+PICKY_WEBHOOK_SWEEP_SECONDS = env.int("PICKY_WEBHOOK_SWEEP_SECONDS", default=5)
+PICKY_WEBHOOK_LEASE_SECONDS = env.int("PICKY_WEBHOOK_LEASE_SECONDS", default=300)
+PICKY_WEBHOOK_DISABLE_AFTER_HOURS = env.int("PICKY_WEBHOOK_DISABLE_AFTER_HOURS", default=72)
 PICKY_RUN_LEASE_SECONDS = env.int("PICKY_RUN_LEASE_SECONDS", default=300)
 # One execution of a run (a delayed run's resumption is another) fails when it has taken
 # longer than this, checked before each step and action: it may overrun by the action in

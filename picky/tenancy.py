@@ -55,6 +55,8 @@ SECTION_ACCESS = {
     "teambox.routingrule": MANAGERS,
     "teambox.conversation": MANAGERS_AND_READING_AGENTS,
     "teambox.notification": EVERY_MEMBER_READS,
+    "webhooks.webhooksettings": MANAGERS,
+    "webhooks.delivery": MANAGERS,
 }
 
 

@@ -31,7 +31,7 @@ from .conversations import record_inbound_batch
 from .models import InboundDelivery, Message
 from .queries import insert_message_rows
 from .queue import enqueue_inbound_delivery
-from .signals import messages_received
+from .signals import message_statuses_changed, messages_received
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +272,13 @@ def apply_statuses(channel, changes, received_at):
         ["status", "error", "delivered_at", "read_at", "failed_at", "updated_at"],
         batch_size=crm.BULK_BATCH,
     )
+    if changed:
+        transaction.on_commit(
+            partial(
+                message_statuses_changed.send, sender=Message, messages=list(changed.values())
+            ),
+            robust=True,
+        )
     return applied
 
 

@@ -23,6 +23,7 @@ from .channels import ChannelError, adapter_for
 from .message_log import record_outbound
 from .models import Broadcast, Channel, Message
 from .queue import enqueue_broadcast_batch, enqueue_message
+from .signals import message_statuses_changed
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ def deliver_message(message_id):
     Message.objects.filter(pk=message.pk).update(**fields)
     for name, value in fields.items():
         setattr(message, name, value)
+    status_changed(message)
     return message
 
 
@@ -272,7 +274,15 @@ def send_failed(message, error, permanent):
     Message.objects.filter(pk=message.pk).update(**fields)
     for name, value in fields.items():
         setattr(message, name, value)
+    if message.status == Message.Status.FAILED:
+        status_changed(message)
     return message
+
+
+def status_changed(message):
+    transaction.on_commit(
+        lambda: message_statuses_changed.send(sender=Message, messages=[message]), robust=True
+    )
 
 
 def retry_messages(messages):

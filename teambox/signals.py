@@ -6,8 +6,13 @@ stored them commits: `messages` is the list of new Message rows of `channel`, in
 order received, each with its `contact` loaded (None for a sender that is not a number,
 an alphanumeric sender such as VM-AMAZON). One signal per batch, not per message, so
 that a receiver can look up what it needs once for thousands of messages.
+
+`message_statuses_changed(sender=Message, messages)` is sent after the commit that moved
+outbound messages' statuses (a send's result, a provider's status webhook): `messages` is
+the list of those Message rows as saved, one signal per batch.
 """
 
 from django.dispatch import Signal
 
 messages_received = Signal()
+message_statuses_changed = Signal()

@@ -101,6 +101,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="When the sweep tries again."
     )
+    handed_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last handed to a worker."
+    )
     sending_since = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

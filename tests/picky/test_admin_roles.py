@@ -24,6 +24,7 @@ from teambox.models import (
 )
 from tests.api_client import api_client
 from tests.builders import build_connector
+from webhooks.models import Delivery, WebhookSettings
 
 OWNER, ADMIN, AGENT = Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.AGENT
 # What agents read: contacts, messages, conversations and their own notifications; every
@@ -35,7 +36,7 @@ NO_ADD_PAGE = {
     "picky.project", "picky.apitoken", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
     "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
-    "teambox.notification",
+    "teambox.notification", "webhooks.delivery",
 }  # fmt: skip
 
 
@@ -111,6 +112,12 @@ def rows(project):
         "teambox.routingrule": RoutingRule.objects.create(project=project, channel=channel),
         "teambox.conversation": Conversation.objects.create(
             project=project, channel=channel, contact=contact
+        ),
+        "webhooks.webhooksettings": WebhookSettings.objects.create(
+            project=project, event_url="https://acme.example/acme-row", secret="s"
+        ),
+        "webhooks.delivery": Delivery.objects.create(
+            project=project, kind="event", event=1, url="https://acme.example/acme-row", body="{}"
         ),
     }
 

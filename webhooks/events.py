@@ -1,0 +1,136 @@
+"""The event webhook's payloads (Picky Assist's documented events 1 to 4) and when they go.
+
+1 Delivery report: an outbound message's status moved (a send's result, a provider's
+  status webhook); one delivery per project and batch of changes.
+2 WhatsApp filter report: none of Picky's channels can tell whether a number is on WhatsApp
+  before messaging it (the WhatsApp Cloud API has no such look-up), so it is never sent.
+3 Group member joined or left: `group_member_event`, for the WhatsApp groups work to call.
+4 New subscriber: the first inbound message of a contact.
+"""
+
+from zoneinfo import ZoneInfo
+
+from teambox.models import Message
+
+from .deliveries import enqueue_many
+from .models import Delivery, Event, WebhookSettings
+
+# Picky Assist's delivery report statuses, by Picky's message status.
+REPORT_STATUS = {
+    Message.Status.QUEUED: 0,  # unknown: not handed to the channel yet
+    Message.Status.DELIVERED: 1,
+    Message.Status.FAILED: 2,
+    Message.Status.READ: 3,
+    Message.Status.SUBMITTED: 4,
+}
+# 5 (refunded) is never sent: Picky debits no credits.
+UNKNOWN = 0
+GROUP_ACTIONS = ("joined", "left")
+UNAVAILABLE = {Event.FILTER_REPORT}
+
+
+def listening(project_ids, event):
+    """{project id: WebhookSettings} of the projects whose event webhook takes `event`."""
+    found = (
+        WebhookSettings.objects.filter(project_id__in=project_ids, enabled=True)
+        .exclude(event_url="")
+        .select_related("project")
+    )
+    return {hooks.project_id: hooks for hooks in found if hooks.sends(event)}
+
+
+def send_event(hooks, event, data):
+    payload = {"project_id": hooks.project_id, "event_id": int(event), "data": data}
+    items = [(hooks.event_url, payload, None)]
+    created = enqueue_many(hooks, Delivery.Kind.EVENT, items, event=event)
+    return created[0] if created else None
+
+
+def delivery_reports(messages):
+    """Event 1 for outbound messages whose status moved: one delivery per project."""
+    outbound = [m for m in messages if m.direction == Message.Direction.OUT]
+    hooks_of = listening({m.project_id for m in outbound}, Event.DELIVERY_REPORT)
+    by_project = {}
+    for message in outbound:
+        if message.project_id in hooks_of:
+            by_project.setdefault(message.project_id, []).append(delivery_report(message))
+    for project_id, data in by_project.items():
+        send_event(hooks_of[project_id], Event.DELIVERY_REPORT, data)
+
+
+def delivery_report(message):
+    failed = message.status == Message.Status.FAILED
+    return {
+        "push_id": "",
+        "number": message.address,
+        "msg_id": message.pk,
+        "status": REPORT_STATUS.get(message.status, UNKNOWN),
+        "reference_number": "",
+        "error_code": "",
+        "error_message": message.error if failed else "",
+    }
+
+
+def group_member_event(project, *, group_id, group_name, members, action, at):
+    """Event 3: `members` [(number, name)] joined or left the WhatsApp group; `action` is
+    "joined" or "left", `at` when (an aware datetime)."""
+    if action not in GROUP_ACTIONS:
+        raise ValueError(f"action must be one of {GROUP_ACTIONS}, not {action!r}")
+    hooks = listening([project.pk], Event.GROUP_MEMBER).get(project.pk)
+    if hooks is None:
+        return None
+    data = [
+        {
+            "group_id": group_id,
+            "group_name": group_name,
+            "number": number,
+            "name": name,
+            "action": action,
+            "date": local_iso(at, project),
+        }
+        for number, name in members
+    ]
+    return send_event(hooks, Event.GROUP_MEMBER, data)
+
+
+def new_subscribers(messages, channel):
+    """Event 4 for each contact whose first inbound message is among `messages`."""
+    hooks = listening([channel.project_id], Event.NEW_SUBSCRIBER).get(channel.project_id)
+    if hooks is None:
+        return
+    firsts = {}
+    for message in messages:
+        if message.contact is not None:
+            firsts.setdefault(message.contact_id, message)
+    heard_before = set(
+        Message.objects.filter(contact_id__in=list(firsts), direction=Message.Direction.IN)
+        .exclude(pk__in=[message.pk for message in messages])
+        .values_list("contact_id", flat=True)
+        .distinct()
+    )
+    data = [
+        new_subscriber(message, channel)
+        for contact_id, message in firsts.items()
+        if contact_id not in heard_before
+    ]
+    if data:
+        send_event(hooks, Event.NEW_SUBSCRIBER, data)
+
+
+def new_subscriber(message, channel):
+    contact = message.contact
+    return {
+        "subscriber_id": contact.pk,
+        "mobile": contact.number,
+        "name": contact.name,
+        "email": contact.email,
+        "profile_pic": "",
+        "channel": channel.name,
+        "channel_id": channel.pk,
+        "message": message.body,
+        "date": local_iso(message.created_at, channel.project),
+    }
+
+
+def local_iso(moment, project):
+    return moment.astimezone(ZoneInfo(project.time_zone)).isoformat(timespec="seconds")
