@@ -233,8 +233,11 @@ def add_internal_note(conversation, text, author):
 
 
 def mark_read(conversation, user):
-    """`user` has read the conversation: their unread count is 0."""
-    ConversationAssignee.objects.filter(conversation=conversation, user=user).update(unread_count=0)
+    """`user` has read the conversation: their unread count is 0. Written only when it was
+    not (opening a read chat writes nothing)."""
+    ConversationAssignee.objects.filter(
+        conversation=conversation, user=user, unread_count__gt=0
+    ).update(unread_count=0)
 
 
 def contact_conversations(contact, channel=None):

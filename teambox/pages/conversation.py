@@ -60,7 +60,6 @@ def conversation(request, project, pk):
         "teambox/conversation.html",
         {
             "conversation": chat,
-            "assignees": [a.user for a in chat.assignments.select_related("user").order_by("pk")],
             "timeline": timeline,
             "page": page,
             "current": chat,
