@@ -60,12 +60,13 @@ def delivery_reports(messages):
 
 def delivery_report(message):
     failed = message.status == Message.Status.FAILED
+    # Ids as text, as the Push API answers them.
     return {
-        "push_id": "",
+        "push_id": str(message.push_id or ""),
         "number": message.address,
-        "msg_id": message.pk,
+        "msg_id": str(message.pk),
         "status": REPORT_STATUS.get(message.status, UNKNOWN),
-        "reference_number": "",
+        "reference_number": message.reference_number,
         "error_code": "",
         "error_message": message.error if failed else "",
     }

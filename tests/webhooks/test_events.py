@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from werkzeug import Response
 
 from crm import services as crm
-from teambox.models import Channel, Message
+from teambox.models import Channel, Message, Push
 from teambox.services import queue_message
 from webhooks import deliveries, events
 from webhooks.models import Delivery
@@ -45,6 +45,7 @@ def test_a_status_webhook_sends_a_delivery_report(
         credentials={"url": "https://push.example/api", "token": "t", "application": "1"},
     )
     asha = crm.upsert_contact(project, "919847012345", name="Asha")
+    call = Push.objects.create(project=project, channel=push, reference_number="ship-7")
 
     def sent(provider_id):
         return Message.objects.create(
@@ -56,6 +57,8 @@ def test_a_status_webhook_sends_a_delivery_report(
             body="Your order shipped",
             status=Message.Status.SUBMITTED,
             provider_id=provider_id,
+            push=call,
+            reference_number=f"ship-7-{provider_id}",
         )
 
     read, failed, untouched = sent("PA-1"), sent("PA-2"), sent("PA-3")
@@ -72,27 +75,27 @@ def test_a_status_webhook_sends_a_delivery_report(
             "event_id": 1,
             "data": [
                 {
-                    "push_id": "",
+                    "push_id": str(call.pk),
                     "number": "919847012345",
-                    "msg_id": read.pk,
+                    "msg_id": str(read.pk),
                     "status": 3,
-                    "reference_number": "",
+                    "reference_number": "ship-7-PA-1",
                     "error_code": "",
                     "error_message": "",
                 },
                 {
-                    "push_id": "",
+                    "push_id": str(call.pk),
                     "number": "919847012345",
-                    "msg_id": failed.pk,
+                    "msg_id": str(failed.pk),
                     "status": 2,
-                    "reference_number": "",
+                    "reference_number": "ship-7-PA-2",
                     "error_code": "",
                     "error_message": "Number not on WhatsApp",
                 },
             ],
         }
     ]
-    assert untouched.pk not in [item["msg_id"] for item in received[0]["data"]]
+    assert str(untouched.pk) not in [item["msg_id"] for item in received[0]["data"]]
 
 
 def test_a_sent_message_is_reported_only_to_projects_that_chose_the_event(
