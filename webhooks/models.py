@@ -132,6 +132,11 @@ class DeliveryAttempt(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     response_excerpt = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What Picky did with the answer: the instant reply it sent, or why none.",
+    )
 
     class Meta:
         ordering = ["at", "id"]

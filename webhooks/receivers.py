@@ -5,7 +5,7 @@ from django.dispatch import receiver
 from teambox.models import Message
 from teambox.signals import message_statuses_changed, messages_received
 
-from . import events
+from . import events, inbound
 
 
 @receiver(message_statuses_changed, sender=Message, dispatch_uid="webhooks.delivery_reports")
@@ -16,3 +16,8 @@ def send_delivery_reports(sender, messages, **kwargs):
 @receiver(messages_received, sender=Message, dispatch_uid="webhooks.new_subscribers")
 def send_new_subscribers(sender, messages, channel, **kwargs):
     events.new_subscribers(messages, channel)
+
+
+@receiver(messages_received, sender=Message, dispatch_uid="webhooks.inbound")
+def forward_inbound_messages(sender, messages, channel, **kwargs):
+    inbound.forward_messages(messages, channel)
