@@ -178,9 +178,9 @@ def test_a_slow_receiver_does_not_hold_up_the_ingest_and_times_out_without_a_rep
         return Response('{"message-out": "too late"}', content_type="application/json")
 
     httpserver.expect_request(PATH).respond_with_handler(slow)
-    started = time.monotonic()
-    message = write("hello?")  # no worker ran: the message is stored, the delivery waits
-    assert time.monotonic() - started < 0.3
+    # The webhook is answered with the message stored and its delivery waiting for a
+    # worker (none runs here): the receiver has not been called.
+    message = write("hello?")
     delivery = Delivery.objects.get()
     assert (delivery.message, delivery.status) == (message, Delivery.Status.PENDING)
     assert httpserver.log == []
