@@ -16,6 +16,9 @@ from .layout import render_page
 from .moments import Moment
 
 Kind = TimelineEntry.Kind
+# The column of the agent's open chats beside the chat: what fits a screen, with a
+# link to the inbox for the rest (a row costs as much to render as two timeline lines).
+CHAT_COLUMN_SIZE = 20
 
 
 def entry_id(text):
@@ -53,7 +56,7 @@ def conversation(request, project, pk):
         visible_conversations(request.user, project, request.role), request.user, tab=MINE,
         status=chat.Status.OPEN,
     )  # fmt: skip
-    page = inbox_page(mine, request.user)
+    page = inbox_page(mine, request.user, size=CHAT_COLUMN_SIZE)
     show_rows(project, page.conversations)
     return render_page(
         request,

@@ -12,9 +12,10 @@ from django.urls import reverse
 
 from crm import services as crm
 from crm.models import TimelineEntry
-from teambox.conversations import add_internal_note, record_inbound
+from teambox.conversations import add_internal_note, open_conversation, record_inbound
 from teambox.message_log import record_outbound
 from teambox.models import ConversationAssignee, Message
+from teambox.pages.conversation import CHAT_COLUMN_SIZE
 from teambox.timeline import conversation_timeline
 
 Kind = TimelineEntry.Kind
@@ -151,6 +152,23 @@ def test_queries_do_not_grow_with_the_timeline(as_anita, chat):
         message(chat, "out", f"reply {n}", status="delivered")
         card(chat, subject=f"Card {n}", buttons=[{"name": "Go", "url": "https://x.example"}])
     assert count() == few
+
+
+def test_the_column_of_open_chats_shows_a_screenful_and_links_to_the_rest(
+    as_anita, chat, team, sandbox
+):
+    project = chat.project
+    assert "All my open chats" not in as_anita.get(url(chat)).content.decode()
+    for n in range(CHAT_COLUMN_SIZE):
+        contact = crm.upsert_contact(project, f"9198000003{n:02d}", name=f"Column {n}")
+        other, _ = open_conversation(sandbox, contact)
+        ConversationAssignee.objects.create(conversation=other, user=team["a"])
+    response = as_anita.get(url(chat))
+    html = response.content.decode()
+    assert len(response.context["page"].conversations) == CHAT_COLUMN_SIZE
+    assert html.count('<li class="chat-row') == CHAT_COLUMN_SIZE
+    inbox = reverse("teambox_pages:inbox", args=[project.slug])
+    assert f'<a href="{inbox}">All my open chats</a>' in html
 
 
 def test_earlier_lines_come_in_pages(chat, team):
