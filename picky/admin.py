@@ -1,7 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils.html import format_html
 from django_celery_beat.models import (
     ClockedSchedule,
     CrontabSchedule,
@@ -12,7 +13,8 @@ from django_celery_beat.models import (
 
 from .models import ApiToken, Membership, Project
 from .secret_values import SecretField, SecretInput
-from .tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
+from .tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
+from .wording import counted
 
 
 class MembershipInline(ProjectScopedInlineMixin, admin.TabularInline):
@@ -131,7 +133,18 @@ class ProjectAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "project", "token_prefix", "allowed_ip", "last_used_at", "revoked"]
+    """Owners and admins add tokens (the raw token is shown once, in a message after the
+    save; only its hash is kept), rename them, bind them to an IP and revoke them."""
+
+    list_display = [
+        "name",
+        "project",
+        "token_prefix",
+        "allowed_ip",
+        "created_at",
+        "last_used_at",
+        "revoked",
+    ]
     list_filter = ["revoked", "project"]
     search_fields = ["name", "token_prefix"]
     readonly_fields = ["project", "token_prefix", "created_at", "last_used_at"]
@@ -144,13 +157,47 @@ class ApiTokenAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "last_used_at",
     ]
+    add_fields = ["project", "name", "allowed_ip"]
+    actions = ["revoke"]
 
-    def has_add_permission(self, request, *args):
-        # Tokens are issued by `manage.py create_api_token`, which shows the raw token once.
-        return False
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
-        # Revoking is final: a revoked token never works again (issue a new one).
-        if obj is not None and obj.revoked:
+        if obj is None:
+            return []
+        # Revoking is final: a revoked token never works again (add a new one).
+        if obj.revoked:
             return [*self.readonly_fields, "revoked"]
         return self.readonly_fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        projects = self.user_projects(request, EDIT)[:2]
+        if len(projects) == 1:
+            initial.setdefault("project", projects[0].pk)
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        raw = None if change else obj.draw_secret()
+        super().save_model(request, obj, form, change)
+        if raw is not None:
+            messages.warning(
+                request,
+                format_html(
+                    "The API token {name}: <code>{raw}</code> — copy it now: it is shown "
+                    "only this once (Picky keeps only a hash of it). Send it as "
+                    "<code>Authorization: Bearer &lt;token&gt;</code>.",
+                    name=obj.name,
+                    raw=raw,
+                ),
+            )
+
+    @admin.action(description="Revoke selected API tokens (final)")
+    def revoke(self, request, queryset):
+        revoked = queryset.filter(revoked=False).update(revoked=True)
+        messages.success(
+            request,
+            f"Revoked {counted(revoked, 'API token')}; requests with "
+            f"{'it' if revoked == 1 else 'them'} are refused from now on.",
+        )

@@ -13,7 +13,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from .models import AlertState
@@ -25,8 +26,15 @@ MAX_ERROR_CHARS = 5000
 SWEEP_BATCH = 500
 
 
-def record_failure(project, source, *, label, error, recipients=(), link=""):
-    """Count one failure of `source`; `recipients` empty means the project's alert email."""
+def record_failure(
+    project, source, *, label, error, recipients=(), link="", subject="", mail_interval=None
+):
+    """Count one failure of `source`; `recipients` empty means the project's alert email.
+
+    By default the mail says "`label` failed N times", at most once per
+    PICKY_ALERT_INTERVAL_SECONDS. With a `subject` it has that subject and says "`label` N
+    times" (label is then a clause: "The API limit ... was reached"); a `mail_interval`
+    (a timedelta) replaces the setting for this source."""
     state, _ = AlertState.objects.get_or_create(
         project=project, source=source, defaults={"label": label[:300]}
     )
@@ -37,6 +45,8 @@ def record_failure(project, source, *, label, error, recipients=(), link=""):
         label=label[:300],
         recipients=list(recipients),
         link=link[:500],
+        subject=subject[:200],
+        mail_interval=mail_interval,
     )
 
 
@@ -53,16 +63,25 @@ def next_mail_at(state):
     """The earliest time another mail about `state` may go out (None: right away)."""
     if state is None or state.last_mailed_at is None:
         return None
-    return state.last_mailed_at + interval()
+    return state.last_mailed_at + interval(state)
 
 
-def interval():
+def interval(state=None):
+    """How long after a mail about `state` the next may go out."""
+    if state is not None and state.mail_interval is not None:
+        return state.mail_interval
     return timedelta(seconds=settings.PICKY_ALERT_INTERVAL_SECONDS)
 
 
 def due_filter(now):
+    own_interval_over = LessThanOrEqual(
+        ExpressionWrapper(F("last_mailed_at") + F("mail_interval"), output_field=DateTimeField()),
+        now,
+    )
     return Q(pending_failures__gt=0) & (
-        Q(last_mailed_at__isnull=True) | Q(last_mailed_at__lte=now - interval())
+        Q(last_mailed_at__isnull=True)
+        | Q(mail_interval__isnull=True, last_mailed_at__lte=now - interval())
+        | Q(own_interval_over, mail_interval__isnull=False)
     )
 
 
@@ -109,15 +128,15 @@ def send_alert(state_id, now):
 
 def alert_message(state, count):
     times = "once" if count == 1 else f"{count} times"
-    subject = f"[Picky] {state.label} failed {times}"
+    what = f"{state.label} {times}" if state.subject else f"{state.label} failed {times}"
+    subject = state.subject or f"[Picky] {what}"
     since = (
         f" since the last alert ({state.last_mailed_at:%Y-%m-%d %H:%M} UTC)"
         if state.last_mailed_at
         else ""
     )
-    hours = settings.PICKY_ALERT_INTERVAL_SECONDS / 3600
     lines = [
-        f"{state.label} failed {times}{since} in project {state.project.name}.",
+        f"{what}{since} in project {state.project.name}.",
         "",
         f"Latest error ({state.latest_failure_at:%Y-%m-%d %H:%M:%S} UTC):",
         state.latest_error,
@@ -126,7 +145,14 @@ def alert_message(state, count):
     if state.link:
         lines += [f"Details: {state.link}", ""]
     lines.append(
-        f"You get at most one alert every {counted(hours, 'hour')} for this; "
+        f"You get at most one alert every {every(interval(state))} for this; "
         '"Reset Mail Timeout" on it in the admin lets the next failure be mailed at once.'
     )
     return subject, "\n".join(lines)
+
+
+def every(duration):
+    minutes = duration.total_seconds() / 60
+    if minutes < 60:
+        return counted(minutes, "minute")
+    return counted(minutes / 60, "hour")

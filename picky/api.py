@@ -18,7 +18,7 @@ from .models import Project
 
 NOT_AUTHENTICATED = (
     "No API token: send it in the header 'Authorization: Bearer <api token>' "
-    "(create one with `manage.py create_api_token`)."
+    "(a project owner or admin adds one in the admin under API tokens)."
 )
 
 
@@ -63,12 +63,14 @@ class ProjectSerializer(serializers.ModelSerializer):
             "retention_days",
             "alert_email",
             "http_rate_limit_per_minute",
+            "api_rate_limit_per_minute",
             "chatgpt_base_url",
             "chatgpt_api_key",
             "has_chatgpt_api_key",
             "created_at",
         ]
-        read_only_fields = ["slug", "created_at"]
+        # The API's own limit is set in the admin, not by the tokens it limits.
+        read_only_fields = ["slug", "api_rate_limit_per_minute", "created_at"]
         extra_kwargs = {
             "retention_days": {
                 "min_value": 1,
@@ -131,8 +133,9 @@ class ApiRootView(APIView):
                 "name": "Picky API",
                 "version": "v1",
                 "authentication": (
-                    "Send the header 'Authorization: Bearer <api token>'; create a token "
-                    "with `manage.py create_api_token --project <slug> --name <name>`."
+                    "Send the header 'Authorization: Bearer <api token>'; a project owner "
+                    "or admin adds a token in the admin under API tokens (or with "
+                    "`manage.py create_api_token --project <slug> --name <name>`)."
                 ),
                 "docs": site + reverse("api-docs"),
                 "schema": site + reverse("schema"),

@@ -1,11 +1,14 @@
-"""Bearer-token authentication for the REST API, scoped to the token's project."""
+"""Bearer-token authentication for the REST API, scoped to the token's project, and the
+project's per-minute limit of API requests."""
 
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.throttling import BaseThrottle
 
 from .models import ApiToken, hash_api_token
 from .net import client_ip
+from .ratelimit import count_api_request
 
 
 class TokenUser:
@@ -59,3 +62,28 @@ def token_user(raw, request):
         raise IpNotAllowed("This API token is not allowed from your IP.")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return TokenUser(token), token
+
+
+class ApiRateLimited(exceptions.Throttled):
+    """429 with Retry-After (DRF's exception handler sets it from `wait`)."""
+
+    def __init__(self, refusal):
+        super().__init__(detail=refusal.message)  # the message already says when to retry
+        self.wait = refusal.retry_after
+
+
+class ProjectRateThrottle(BaseThrottle):
+    """The project's API requests per minute (picky/ratelimit.py), counted once the token
+    is known; a request over the limit is refused before its view does anything.
+
+    Requests without a project (no token: refused by the permission check anyway, or the
+    schema and docs pages) are not counted."""
+
+    def allow_request(self, request, view):
+        project = getattr(request.user, "project", None)
+        if project is None:
+            return True
+        refusal = count_api_request(project)
+        if refusal is not None:
+            raise ApiRateLimited(refusal)
+        return True

@@ -7,7 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 
 
@@ -26,6 +26,10 @@ def default_http_rate_limit():
     return settings.PICKY_HTTP_RATE_LIMIT_PER_MINUTE
 
 
+def default_api_rate_limit():
+    return settings.PICKY_API_RATE_LIMIT_PER_MINUTE
+
+
 def default_retention_days():
     return settings.PICKY_DEFAULT_RETENTION_DAYS
 
@@ -37,6 +41,13 @@ class Project(models.Model):
     alert_email = models.EmailField(blank=True)
     retention_days = models.PositiveIntegerField(default=default_retention_days)
     http_rate_limit_per_minute = models.PositiveIntegerField(default=default_http_rate_limit)
+    api_rate_limit_per_minute = models.PositiveIntegerField(
+        "API rate limit per minute",
+        default=default_api_rate_limit,
+        validators=[MinValueValidator(1)],
+        help_text="Requests the REST API and the Push API accept from this project's tokens "
+        "per minute; more are refused (429) and its owners and admins are mailed.",
+    )
     chatgpt_api_key = models.CharField(
         "ChatGPT API key",
         max_length=300,
@@ -130,22 +141,25 @@ class ApiToken(models.Model):
         revoked = ApiToken.objects.filter(pk=self.pk, revoked=True)
         if not self._state.adding and not self.revoked and revoked.exists():
             raise ValidationError(
-                f"API token {self} is revoked, and revoking is final: issue a new token "
-                "with `manage.py create_api_token`."
+                f"API token {self} is revoked, and revoking is final: add a new token "
+                "(Admin › API tokens › Add, or `manage.py create_api_token`)."
             )
         super().save(*args, **kwargs)
 
+    def draw_secret(self):
+        """Give this unsaved token a new secret; returns the raw token, which is never
+        stored (only its hash and first characters are)."""
+        raw = self.PREFIX + secrets.token_urlsafe(32)
+        self.token_hash = hash_api_token(raw)
+        self.token_prefix = raw[:10]
+        return raw
+
     @classmethod
     def issue(cls, project, name, allowed_ip=None):
-        """Create a token and return (row, raw token); the raw token is never stored."""
-        raw = cls.PREFIX + secrets.token_urlsafe(32)
-        row = cls.objects.create(
-            project=project,
-            name=name,
-            token_hash=hash_api_token(raw),
-            token_prefix=raw[:10],
-            allowed_ip=allowed_ip or None,
-        )
+        """Create a token and return (row, raw token)."""
+        row = cls(project=project, name=name, allowed_ip=allowed_ip or None)
+        raw = row.draw_secret()
+        row.save()
         return row, raw
 
 
@@ -175,6 +189,16 @@ class AlertState(models.Model):
     source = models.CharField(max_length=100, help_text='What fails, e.g. "action:42".')
     label = models.CharField(max_length=300, help_text="What fails, in words, for the mail.")
     link = models.CharField(max_length=500, blank=True, help_text="Where to look, in the mail.")
+    subject = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The mail's subject; empty: one saying what failed and how often.",
+    )
+    mail_interval = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="At most one mail per this long; empty: PICKY_ALERT_INTERVAL_SECONDS.",
+    )
     recipients = models.JSONField(default=list, blank=True)
     pending_failures = models.PositiveIntegerField(
         default=0, help_text="Failures since the last alert mail."

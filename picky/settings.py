@@ -188,6 +188,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["picky.api_auth.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Each project's API requests per minute, counted once its token is known.
+    "DEFAULT_THROTTLE_CLASSES": ["picky.api_auth.ProjectRateThrottle"],
     # JSON only, through the JSON sanitiser (picky/json_input.py), as every entry point.
     "DEFAULT_PARSER_CLASSES": ["picky.api_parser.JSONInputParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -216,6 +218,8 @@ PICKY_MAX_PAYLOAD_BYTES = env.int("PICKY_MAX_PAYLOAD_BYTES", default=1024 * 1024
 # (of its first byte on a kept-alive connection): picky/gunicorn_worker.py cuts it then.
 PICKY_REQUEST_READ_SECONDS = env.float("PICKY_REQUEST_READ_SECONDS", default=10.0)
 PICKY_HTTP_RATE_LIMIT_PER_MINUTE = env.int("PICKY_HTTP_RATE_LIMIT_PER_MINUTE", default=10)
+# Default API (REST and Push) requests per minute of a new project (picky/ratelimit.py).
+PICKY_API_RATE_LIMIT_PER_MINUTE = env.int("PICKY_API_RATE_LIMIT_PER_MINUTE", default=90)
 PICKY_OUTBOUND_ALLOWLIST = env.list("PICKY_OUTBOUND_ALLOWLIST", default=[])
 # Caps of every outbound HTTP request (picky/outbound.py).
 PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS = env.float("PICKY_OUTBOUND_TIMEOUT_CAP_SECONDS", default=60.0)

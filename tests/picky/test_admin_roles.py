@@ -33,7 +33,7 @@ AGENT_READS = {"crm.contact", "teambox.message", "teambox.conversation", "teambo
 # Sections whose rows are made elsewhere (commands, webhooks, runs): no add page for anyone
 # but superusers, whatever the role.
 NO_ADD_PAGE = {
-    "picky.project", "picky.apitoken", "picky.alertstate", "connectors.event",
+    "picky.project", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
     "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
     "teambox.notification", "webhooks.delivery",
@@ -280,6 +280,7 @@ class TestMembers:
             "alert_email": "",
             "retention_days": project.retention_days,
             "http_rate_limit_per_minute": project.http_rate_limit_per_minute,
+            "api_rate_limit_per_minute": project.api_rate_limit_per_minute,
             "chatgpt_base_url": project.chatgpt_base_url,
             "memberships-TOTAL_FORMS": "2",
             "memberships-INITIAL_FORMS": "2",

@@ -23,6 +23,7 @@ def test_get_shows_the_tokens_project(api, project, other_project):
         "retention_days": 30,
         "alert_email": "",
         "http_rate_limit_per_minute": project.http_rate_limit_per_minute,
+        "api_rate_limit_per_minute": 90,
         "chatgpt_base_url": "https://api.openai.com/v1",
         "has_chatgpt_api_key": False,
         "created_at": body["created_at"],
