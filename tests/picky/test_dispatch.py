@@ -94,9 +94,10 @@ def test_batches_are_capped_and_a_broker_outage_leaves_the_events_to_the_sweep(
 
 
 def test_the_web_application_publishes_events_in_batches(monkeypatch):
+    # Patched before the first import too, whose batcher would outlive the test.
+    monkeypatch.setattr(queue, "_event_batcher", None)
     import picky.wsgi
 
-    monkeypatch.setattr(queue, "_event_batcher", None)
     importlib.reload(picky.wsgi)  # as gunicorn loads it
     assert queue._event_batcher is not None
     assert queue._event_batcher.task.name == "connectors.tasks.process_events"
