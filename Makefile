@@ -19,8 +19,12 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python manage.py run_embedded
 
+# Two processes (pytest-xdist), a test file's tests in one of them; PYTEST_ARGS="-n 0" runs
+# the suite in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
