@@ -128,10 +128,20 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     token_prefix = models.CharField(max_length=12, editable=False)
-    allowed_ip = models.GenericIPAddressField(null=True, blank=True)
+    allowed_ip = models.GenericIPAddressField(
+        "Allowed IP",
+        null=True,
+        blank=True,
+        help_text="Only requests from this address may use the token; empty: any address.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked = models.BooleanField(default=False)
+    revoked = models.BooleanField(
+        default=False, help_text="A revoked token is refused; revoking is final."
+    )
+
+    class Meta:
+        verbose_name = "API token"
 
     def __str__(self):
         return f"{self.name} ({self.token_prefix}…)"
