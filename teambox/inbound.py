@@ -274,9 +274,7 @@ def apply_statuses(channel, changes, received_at):
     )
     if changed:
         transaction.on_commit(
-            partial(
-                message_statuses_changed.send, sender=Message, messages=list(changed.values())
-            ),
+            partial(message_statuses_changed.send, sender=Message, messages=list(changed.values())),
             robust=True,
         )
     return applied
