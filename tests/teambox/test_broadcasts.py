@@ -1,6 +1,5 @@
 """Broadcasts: segments, batches, blacklist and opt-out, the daily cap."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,10 +45,8 @@ def test_two_thousand_contacts_in_batches_within_the_daily_cap(
         body="Hi {{ contact.name }}, spring sale today!",
         batch_size=200,
     )
-    started = time.perf_counter()
     with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
         broadcasts.start_broadcast(broadcast)
-    first_day = time.perf_counter() - started
     broadcast.refresh_from_db()
     assert (broadcast.total, broadcast.skipped, broadcast.sent) == (2000, 25, 1000)
     assert broadcast.status == Broadcast.Status.WAITING
@@ -75,8 +72,6 @@ def test_two_thousand_contacts_in_batches_within_the_daily_cap(
     assert Message.objects.values("contact").distinct().count() == 1975
     assert not Message.objects.filter(contact__blacklisted=True).exists()
     assert broadcasts.progress(broadcast)["delivered"] == 1975
-    # Keep the acceptance test fast: the 1,000 recipients of the first day take seconds.
-    assert first_day < 30
 
 
 def test_the_cap_counts_other_messages_of_the_channel(project, sandbox, asha):
