@@ -410,10 +410,16 @@ def post_chunked(cluster, path, body, chunk_size):
     conn = http.client.HTTPConnection("127.0.0.1", cluster.web_port, timeout=30)
     try:
         pieces = (body[at : at + chunk_size] for at in range(0, len(body), chunk_size))
-        conn.request(
-            "POST", path, pieces, {"Content-Type": "application/json"}, encode_chunked=True
-        )
-        response = conn.getresponse()
+        try:
+            conn.request(
+                "POST", path, pieces, {"Content-Type": "application/json"}, encode_chunked=True
+            )
+            response = conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError):
+            # A body over the limit: the server answered 413 and closed while chunks were
+            # still going out. Its answer is already in the socket's buffer: read it there.
+            response = http.client.HTTPResponse(conn.sock)
+            response.begin()
         return response.status, json.loads(response.read())
     finally:
         conn.close()
