@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from picky.models import Membership
 from picky.names import name_in, name_is
+from picky.wording import listed
 
 from . import queries
 from .models import (
@@ -356,18 +357,16 @@ def member_addresses(project):
     return {value.lower() for row in rows for value in row if value}
 
 
-def members_listed(project, most=20):
+def members_listed(project):
     """The project's members by username, as a sentence for a message naming none of them."""
-    names = list(
-        get_user_model()
-        .objects.filter(pk__in=Membership.objects.filter(project=project).values("user"))
-        .order_by("username")
-        .values_list("username", flat=True)[: most + 1]
+    members = get_user_model().objects.filter(
+        pk__in=Membership.objects.filter(project=project).values("user")
     )
-    if not names:
-        return "It has no members yet: add them on the project's page."
-    more = " and more" if len(names) > most else ""
-    return f"Its members: {', '.join(names[:most])}{more}."
+    return listed(
+        members.order_by("username").values_list("username", flat=True),
+        "members",
+        "add them on the project's page",
+    )
 
 
 def change_owner(contact, owner):

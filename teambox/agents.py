@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from picky.names import name_in
+from picky.wording import listed
 
 from .models import Agent, Department
 
@@ -91,27 +92,21 @@ def departments_named(project, names):
     return departments, unknown
 
 
-def agents_listed(project, most=20):
+def agents_listed(project):
     """The project's agents by username, as a sentence for a message naming none of them."""
-    names = list(
-        Agent.objects.filter(project=project)
-        .order_by("user__username")
-        .values_list("user__username", flat=True)[: most + 1]
+    names = Agent.objects.filter(project=project).order_by("user__username")
+    return listed(
+        names.values_list("user__username", flat=True),
+        "agents",
+        "add them under Teambox → Agents",
     )
-    if not names:
-        return "It has no agents yet: add them under Teambox → Agents."
-    more = " and more" if len(names) > most else ""
-    return f"Its agents: {', '.join(names[:most])}{more}."
 
 
-def departments_listed(project, most=20):
+def departments_listed(project):
     """The project's departments, as a sentence for a message naming none of them."""
-    names = list(
-        Department.objects.filter(project=project)
-        .order_by("name")
-        .values_list("name", flat=True)[: most + 1]
+    names = Department.objects.filter(project=project).order_by("name")
+    return listed(
+        names.values_list("name", flat=True),
+        "departments",
+        "add them under Teambox → Departments",
     )
-    if not names:
-        return "It has no departments yet: add them under Teambox → Departments."
-    more = " and more" if len(names) > most else ""
-    return f"Its departments: {', '.join(names[:most])}{more}."
