@@ -5,6 +5,7 @@ from connectors import engine
 from connectors.models import Connector
 from picky import dispatch
 from picky.models import Membership, Project
+from teambox.models import Channel
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +37,31 @@ def member(project):
     user = get_user_model().objects.create_user("member", password="pw-member-1", is_staff=True)
     Membership.objects.create(project=project, user=user, role=Membership.Role.ADMIN)
     return user
+
+
+# Channels the messaging tests of every app send through.
+@pytest.fixture
+def local_outbound(settings):
+    """Let the outbound client reach pytest-httpserver on 127.0.0.1."""
+    settings.PICKY_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+
+
+@pytest.fixture
+def sandbox(project):
+    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
+
+
+@pytest.fixture
+def cloud(project, httpserver, local_outbound):
+    return Channel.objects.create(
+        project=project,
+        name="WhatsApp",
+        kind=Channel.Kind.WHATSAPP_CLOUD,
+        credentials={
+            "phone_number_id": "106540352242922",
+            "access_token": "EAAG-test-token",
+            "verify_token": "verify-me-please",
+            "app_secret": "app-secret",
+            "base_url": httpserver.url_for("/v21.0"),
+        },
+    )

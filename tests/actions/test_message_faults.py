@@ -11,7 +11,7 @@ from connectors.models import Event, Run, RunLog
 from connectors.transfer import FORMAT, import_connector
 from crm.models import Contact
 from picky.models import Membership
-from teambox.models import Channel, Message
+from teambox.models import Message
 
 REP = "919800000099"
 THANK_YOU = {
@@ -24,11 +24,6 @@ ALERT_THE_REP = {
     "name": "Alert the rep",
     "config": {"channel": "Sandbox", "to": [REP], "text": "New lead: {{ event.name }}"},
 }
-
-
-@pytest.fixture
-def sandbox(project):
-    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
 
 
 @pytest.fixture

@@ -28,11 +28,6 @@ def run(key, ctx, config):
 
 
 @pytest.fixture
-def sandbox(project):
-    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
-
-
-@pytest.fixture
 def asha(project):
     return crm.upsert_contact(project, "919847012345", name="Asha", email="asha@example.com")
 

@@ -35,11 +35,6 @@ def eager_celery():
 
 
 @pytest.fixture
-def sandbox(project):
-    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
-
-
-@pytest.fixture
 def sales(project):
     return Department.objects.create(project=project, name="Sales")
 

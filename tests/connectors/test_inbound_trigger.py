@@ -21,28 +21,6 @@ REPLY = "Hi {{ event.contact.name }}, you said {{ event.message.text }}"
 
 
 @pytest.fixture
-def sandbox(project):
-    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
-
-
-@pytest.fixture
-def cloud(project, httpserver, settings):
-    settings.PICKY_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-    return Channel.objects.create(
-        project=project,
-        name="WhatsApp",
-        kind=Channel.Kind.WHATSAPP_CLOUD,
-        credentials={
-            "phone_number_id": "106540352242922",
-            "access_token": "EAAG-test-token",
-            "verify_token": "verify-me-please",
-            "app_secret": "app-secret",
-            "base_url": httpserver.url_for("/v21.0"),
-        },
-    )
-
-
-@pytest.fixture
 def eager_celery():
     from picky.celery import app
 

@@ -9,33 +9,6 @@ from tests.builders import build_agent
 
 
 @pytest.fixture
-def local_outbound(settings):
-    """Let the outbound client reach pytest-httpserver on 127.0.0.1."""
-    settings.PICKY_OUTBOUND_ALLOWLIST = ["127.0.0.1"]
-
-
-@pytest.fixture
-def sandbox(project):
-    return Channel.objects.create(project=project, name="Sandbox", kind=Channel.Kind.SANDBOX)
-
-
-@pytest.fixture
-def cloud(project, httpserver, local_outbound):
-    return Channel.objects.create(
-        project=project,
-        name="WhatsApp",
-        kind=Channel.Kind.WHATSAPP_CLOUD,
-        credentials={
-            "phone_number_id": "106540352242922",
-            "access_token": "EAAG-test-token",
-            "verify_token": "verify-me-please",
-            "app_secret": "app-secret",
-            "base_url": httpserver.url_for("/v21.0"),
-        },
-    )
-
-
-@pytest.fixture
 def push(project, httpserver, local_outbound):
     return Channel.objects.create(
         project=project,
