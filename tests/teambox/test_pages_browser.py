@@ -7,7 +7,7 @@ agent B gets 404 for the chat's URL; an instant notification reaches A's drawer 
 
 Screenshots of the inbox, the conversation with its card, the card's drawer and the
 notifications drawer are written to $PICKY_SCREENSHOT_DIR (CI keeps var/ci-screenshots/),
-else to the test's temporary folder; the README's "Teambox pages" shows the copies in
+else to the test's temporary folder; the README's "The agents' inbox" shows the copies in
 docs/screenshots/, refreshed with PICKY_SCREENSHOT_DIR=docs/screenshots.
 """
 
