@@ -15,29 +15,27 @@ from ..conversations import ConversationError, add_internal_note, set_status
 from ..services import MessagingError
 from .access import get_visible_conversation, project_page, sees_all, visible_conversations
 from .chat_forms import AssignForm, KickForm, LockForm, NoteForm, ReplyForm, StatusForm
-from .forms_kept import keep_form
+from .forms_kept import back_to_chat, send_form_back
 
 
 def back_to(request, project, chat):
     """The chat's page, or the inbox when the user no longer sees the chat (they
     transferred it or removed themselves)."""
     if visible_conversations(request.user, project, request.role).filter(pk=chat.pk).exists():
-        return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
+        return back_to_chat(project, chat)
     messages.info(request, f"The chat with {chat.contact} is no longer yours.")
     return redirect("teambox_pages:inbox", slug=project.slug)
 
 
 def refuse(request, project, chat, message, form=None, name=""):
-    messages.error(request, message)
     if form is not None:
-        keep_form(request, chat, name, form.data, error=message)
-    return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
+        return send_form_back(request, project, chat, name, form, message, error=message)
+    messages.error(request, message)
+    return back_to_chat(project, chat)
 
 
 def invalid(request, project, chat, name, form):
-    keep_form(request, chat, name, form.data)
-    messages.error(request, "The form has an error; see below.")
-    return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
+    return send_form_back(request, project, chat, name, form, "The form has an error; see below.")
 
 
 @project_page
@@ -62,7 +60,7 @@ def reply(request, project, pk):
     except (chat_services.ChatRefused, MessagingError) as exc:
         return refuse(request, project, chat, exc.message, form, "reply")
     messages.success(request, f"Reply to {chat.contact} {message.get_status_display().lower()}.")
-    return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
+    return back_to_chat(project, chat)
 
 
 @project_page
@@ -77,7 +75,7 @@ def note(request, project, pk):
     except ConversationError as exc:
         return refuse(request, project, chat, str(exc), form, "note")
     messages.success(request, "Internal note added.")
-    return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
+    return back_to_chat(project, chat)
 
 
 @project_page

@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib import messages
-from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from crm import services as crm
 
 from .access import get_visible_conversation, project_page
 from .chat_forms import ContactNoteForm, ReminderForm, TagForm
-from .forms_kept import keep_form
+from .forms_kept import back_to_chat, send_form_back
 
 
 @dataclass
@@ -52,14 +51,10 @@ def sections_for(contact, user):
     return [section for section in sections if section is not None]
 
 
-def back(project, chat):
-    return redirect("teambox_pages:conversation", slug=project.slug, pk=chat.pk)
-
-
 def invalid(request, project, chat, name, form):
-    keep_form(request, chat, name, form.data)
-    messages.error(request, "The form has an error; see the contact panel.")
-    return back(project, chat)
+    return send_form_back(
+        request, project, chat, name, form, "The form has an error; see the contact panel."
+    )
 
 
 @project_page
@@ -72,7 +67,7 @@ def add_tags(request, project, pk):
     added = crm.add_tags(chat.contact, form.cleaned_data["names"])
     if added:
         messages.success(request, f"Tagged {', '.join(added)}.")
-    return back(project, chat)
+    return back_to_chat(project, chat)
 
 
 @project_page
@@ -84,7 +79,7 @@ def remove_tag(request, project, pk):
         removed = crm.remove_tags(chat.contact, form.cleaned_data["names"])
         if removed:
             messages.success(request, f"Removed the tag {', '.join(removed)}.")
-    return back(project, chat)
+    return back_to_chat(project, chat)
 
 
 @project_page
@@ -96,7 +91,7 @@ def add_note(request, project, pk):
         return invalid(request, project, chat, "contact_note", form)
     crm.add_note(chat.contact, form.cleaned_data["text"], author=request.user)
     messages.success(request, f"Note added to {chat.contact}.")
-    return back(project, chat)
+    return back_to_chat(project, chat)
 
 
 @project_page
@@ -109,4 +104,4 @@ def add_reminder(request, project, pk):
     data = form.cleaned_data
     crm.add_reminder(chat.contact, data["text"], data["due_at"], assignee=request.user)
     messages.success(request, "Reminder added.")
-    return back(project, chat)
+    return back_to_chat(project, chat)
