@@ -19,6 +19,9 @@ fails the run's step when the agent is gone by then, naming it either way. A nam
 template is checked when the action runs.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import webcolors
 from django import forms
 from django.core.exceptions import ValidationError
@@ -59,20 +62,6 @@ def quoted(names):
     return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} and {listed[-1]}"
 
 
-def unknown_agents_message(project, refs):
-    if len(refs) == 1:
-        return f"No agent of this project is called {quoted(refs)}. {team.agents_listed(project)}"
-    return f"{quoted(refs)} are not agents of this project. {team.agents_listed(project)}"
-
-
-def unknown_departments_message(project, names):
-    if len(names) == 1:
-        start = f"No department of this project is called {quoted(names)}."
-    else:
-        start = f"{quoted(names)} are not departments of this project."
-    return f"{start} {team.departments_listed(project)}"
-
-
 def check_count(names, noun):
     """A template may give any number of names: an action takes MAX_NAMES at most."""
     if len(names) > MAX_NAMES:
@@ -81,28 +70,50 @@ def check_count(names, noun):
         )
 
 
+@dataclass(frozen=True)
+class TeamNames:
+    """Names of one kind of the project's team (agents, departments): looked up on save
+    and at run time, with one wording for those not found."""
+
+    noun: str
+    find: Callable  # (project, names) -> (found, unknown)
+    listed: Callable  # project -> the sentence naming what there is
+
+    def unknown_message(self, project, names):
+        if len(names) == 1:
+            start = f"No {self.noun} of this project is called {quoted(names)}."
+        else:
+            start = f"{quoted(names)} are not {self.noun}s of this project."
+        return f"{start} {self.listed(project)}"
+
+    def unknown(self, project, names):
+        return self.find(project, names)[1]
+
+    def for_run(self, project, names):
+        """Those `names` (rendered) name, or an ActionError naming those not found or
+        saying that the names given all came out empty."""
+        cleaned = crm.clean_names(names)
+        if names and not cleaned:
+            raise ActionError(
+                f"Every {self.noun} came out empty (the event has no value for them)."
+            )
+        check_count(cleaned, f"{self.noun}s")
+        found, unknown = self.find(project, cleaned)
+        if unknown:
+            raise ActionError(self.unknown_message(project, unknown))
+        return found
+
+
+AGENTS = TeamNames("agent", team.agents_named, team.agents_listed)
+DEPARTMENTS = TeamNames("department", team.departments_named, team.departments_listed)
+
+
 def agents_for(project, refs):
-    """The agents named by `refs` (rendered), or an ActionError naming those not found or
-    saying that the names given all came out empty."""
-    names = crm.clean_names(refs)
-    if refs and not names:
-        raise ActionError("Every agent came out empty (the event has no value for them).")
-    check_count(names, "agents")
-    agents, unknown = team.agents_named(project, names)
-    if unknown:
-        raise ActionError(unknown_agents_message(project, unknown))
-    return agents
+    return AGENTS.for_run(project, refs)
 
 
 def departments_for(project, names):
-    given, names = names, crm.clean_names(names)
-    if given and not names:
-        raise ActionError("Every department came out empty (the event has no value for them).")
-    check_count(names, "departments")
-    departments, unknown = team.departments_named(project, names)
-    if unknown:
-        raise ActionError(unknown_departments_message(project, unknown))
-    return departments
+    return DEPARTMENTS.for_run(project, names)
 
 
 def channel_for(ctx, inputs):
@@ -166,16 +177,12 @@ class TeamboxForm(ActionConfigForm):
         cleaned = super().clean()
         if self.project is None:
             return cleaned
-        for name in self.agent_fields:
-            refs = [ref for ref in cleaned.get(name) or [] if literal(ref)]
-            unknown = team.agents_named(self.project, refs)[1]
-            if unknown:
-                self.add_error(name, unknown_agents_message(self.project, unknown))
-        for name in self.department_fields:
-            names = [item for item in cleaned.get(name) or [] if literal(item)]
-            unknown = team.departments_named(self.project, names)[1]
-            if unknown:
-                self.add_error(name, unknown_departments_message(self.project, unknown))
+        for fields, kind in ((self.agent_fields, AGENTS), (self.department_fields, DEPARTMENTS)):
+            for name in fields:
+                names = [item for item in cleaned.get(name) or [] if literal(item)]
+                unknown = kind.unknown(self.project, names)
+                if unknown:
+                    self.add_error(name, kind.unknown_message(self.project, unknown))
         return cleaned
 
 
