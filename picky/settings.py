@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "actions",
     "connectors",
     "webhooks",
+    "journeys",
 ]
 
 MIDDLEWARE = [

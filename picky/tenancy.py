@@ -57,6 +57,10 @@ SECTION_ACCESS = {
     "teambox.notification": EVERY_MEMBER_READS,
     "webhooks.webhooksettings": MANAGERS,
     "webhooks.delivery": MANAGERS,
+    "journeys.sequence": MANAGERS,
+    "journeys.sequencemessage": MANAGERS,
+    "journeys.subscription": MANAGERS,
+    "journeys.delivery": MANAGERS,
 }
 
 

@@ -1,0 +1,1 @@
+"""Signal receivers of the journeys app (connected in JourneysConfig.ready)."""
