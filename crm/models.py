@@ -219,3 +219,17 @@ class TimelineEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.text[:60]}"
+
+
+# The record store lives in its own package; imported here so its models belong to crm.
+from .records.models import (  # noqa: E402, F401
+    Field,
+    Funnel,
+    FunnelMove,
+    FunnelPlacement,
+    FunnelStage,
+    MacroButton,
+    Module,
+    Record,
+    RecordEntry,
+)
