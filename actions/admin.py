@@ -14,16 +14,19 @@ from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
+from connectors.models import Step
 from picky.json_input import JSONInputError, parse_json
-from picky.tenancy import ProjectScopedAdminMixin
+from picky.models import Project
+from picky.tenancy import EDIT, ProjectScopedAdminMixin, has_access
 
 from . import http_admin  # noqa: F401 (admin pages of the HTTP actions)
 from .base import ActionConfigForm, Effect
 from .models import Action
+from .pickers import PickerInput, get_picker, names_for, source_of
 from .registry import all_types, get_type
 from .types.fields import JSONValueField
 
@@ -52,6 +55,23 @@ class ActionForm(forms.ModelForm):
         for name in self.config_names():
             if name in config:
                 self.initial[CONFIG_PREFIX + name] = config[name]
+        self.point_pickers_at_project()
+
+    def point_pickers_at_project(self):
+        """Give the picker boxes the endpoint answering for the action's project (the
+        step's: saved, or named by the add page's ?step=)."""
+        step_id = self.instance.step_id or self.initial.get("step")
+        project_id = (
+            Step.objects.filter(pk=step_id).values_list("connector__project", flat=True).first()
+            if str(step_id or "").isdigit()
+            else None
+        )
+        if project_id is None:
+            return
+        for field in self.fields.values():
+            if isinstance(field.widget, PickerInput):
+                url = reverse("admin:actions_action_pick", args=[field.widget.source])
+                field.widget.url = f"{url}?project={project_id}"
 
     def config_names(self):
         return [
@@ -93,7 +113,11 @@ def action_form_for(action_type):
     if action_type is not None:
         for name, field in action_type.form_class.base_fields.items():
             field_copy = copy.deepcopy(field)
-            if isinstance(field_copy, forms.JSONField):
+            source = source_of(field_copy)
+            if source:
+                if not isinstance(field_copy.widget, PickerInput):
+                    field_copy.widget = PickerInput(source)
+            elif isinstance(field_copy, forms.JSONField):
                 field_copy.widget = forms.Textarea(
                     attrs={"class": "picky-json", "rows": 5, "spellcheck": "false"}
                 )
@@ -182,11 +206,34 @@ class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["picky/admin.css"]}
-        js = ["picky/json-editor.js", "picky/unsaved.js"]
+        js = ["picky/json-editor.js", "picky/unsaved.js", "picky/picker.js"]
 
     def get_model_perms(self, request):
         # Actions are reached from their step's page, not from the index.
         return {}
+
+    def get_urls(self):
+        pick = self.admin_site.admin_view(self.pick_view)
+        return [
+            path("pick/<str:source>/", pick, name="actions_action_pick"),
+            *super().get_urls(),
+        ]
+
+    def pick_view(self, request, source):
+        """The names picker `source` offers in the project ?project= for the typed ?term=,
+        as {"results": [...]}: for those who build the project's connectors."""
+        if get_picker(source) is None:
+            raise Http404(f"No picker called {source!r}.")
+        project_id = request.GET.get("project", "")
+        if not project_id.isdigit():
+            return JsonResponse({"error": "Name the project: ?project=<id>."}, status=400)
+        if not has_access(request, self.section, EDIT, int(project_id)):
+            raise PermissionDenied
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None:
+            raise Http404("No such project.")
+        names = names_for(source, project, request.GET.get("term", ""))
+        return JsonResponse({"results": names})
 
     def action_type_for(self, request, obj):
         return get_type(obj.type if obj else request.GET.get("type", ""))

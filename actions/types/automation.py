@@ -7,6 +7,7 @@ from django import forms
 from crm import services as crm
 
 from ..base import ActionConfigForm, ActionError, ActionType, Result
+from ..pickers import PickerInput
 from ..registry import register
 from .crm import (
     UNIT_CHOICES,
@@ -58,7 +59,11 @@ class BlacklistRemove(ContactFlagType):
 
 
 class OptOutForm(ActionConfigForm):
-    list = forms.CharField(max_length=100, help_text='Opt-out list name, e.g. "Promotions".')
+    list = forms.CharField(
+        max_length=100,
+        widget=PickerInput("optout_lists"),
+        help_text='Opt-out list name, e.g. "Promotions".',
+    )
 
 
 def list_name(inputs):

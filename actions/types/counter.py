@@ -5,11 +5,16 @@ from django import forms
 from connectors import services as connector_services
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..pickers import PickerInput
 from ..registry import register
 
 
 class TriggerCounterForm(ActionConfigForm):
-    name = forms.CharField(max_length=200, help_text="Counter name (templates allowed).")
+    name = forms.CharField(
+        max_length=200,
+        widget=PickerInput("counters"),
+        help_text="Counter name (templates allowed).",
+    )
     amount = forms.IntegerField(required=False, initial=1, help_text="Added each time; default 1.")
 
 
@@ -51,7 +56,7 @@ class TriggerCounter(ActionType):
 
 
 class ResetCounterForm(ActionConfigForm):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, widget=PickerInput("counters"))
     value = forms.IntegerField(required=False, initial=0, help_text="Value after reset; default 0.")
 
 

@@ -18,6 +18,7 @@ from picky.json_input import JSONInputField
 from picky.templating import to_text
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..pickers import PickerInput
 from ..registry import register
 from .fields import MemberField, TextListField
 
@@ -221,11 +222,17 @@ class ChangeOwner(ContactActionType):
 
 
 class TagsForm(ActionConfigForm):
-    tags = NameListField(help_text='Tag names: ["VIP", "{{ event.source }}"] or "VIP, Lead".')
+    tags = NameListField(
+        widget=PickerInput("tags", multiple=True),
+        help_text='Tag names: ["VIP", "{{ event.source }}"] or "VIP, Lead".',
+    )
 
 
 class CategoriesForm(ActionConfigForm):
-    categories = NameListField(help_text='Category names: ["Retail"] or "Retail, Wholesale".')
+    categories = NameListField(
+        widget=PickerInput("categories", multiple=True),
+        help_text='Category names: ["Retail"] or "Retail, Wholesale".',
+    )
 
 
 class NamesActionType(ContactActionType):

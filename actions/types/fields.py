@@ -79,6 +79,8 @@ class JSONValueField(forms.Field):
 class ChannelNameField(ProjectNameField):
     """The name of one of the project's channels, whatever its case."""
 
+    picker = "channels"
+
     def check_in_project(self, name, project):
         if messaging.find_channel(project, name) is None:
             raise ValidationError(messaging.unknown_channel_message(project, name))
@@ -86,6 +88,8 @@ class ChannelNameField(ProjectNameField):
 
 class MemberField(ProjectNameField):
     """A member of the project, by username or e-mail address, whatever its case."""
+
+    picker = "members"
 
     def check_in_project(self, name, project):
         try:

@@ -13,6 +13,7 @@ from teambox import channels as adapters
 from teambox import services as messaging
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, not_sent
+from ..pickers import PickerInput
 from ..registry import register
 from .crm import NameListField
 from .fields import ChannelNameField, TemplatedEmailListField, TextListField
@@ -129,7 +130,9 @@ class SendEmail(ActionType):
 
 class RouteConnectorForm(ActionConfigForm):
     connector = forms.CharField(
-        max_length=200, help_text="Name of the connector (same project) that gets the payload."
+        max_length=200,
+        widget=PickerInput("connectors"),
+        help_text="Name of the connector (same project) that gets the payload.",
     )
 
 
@@ -226,7 +229,10 @@ class MessageContentForm(ActionConfigForm):
         required=False, help_text="The template's body values, in order."
     )
     optout_list = forms.CharField(
-        required=False, max_length=100, help_text="Skip contacts on this opt-out list."
+        required=False,
+        max_length=100,
+        widget=PickerInput("optout_lists"),
+        help_text="Skip contacts on this opt-out list.",
     )
 
     def clean(self):
@@ -433,8 +439,16 @@ class SendMessage(ActionType):
 
 class BroadcastForm(MessageContentForm):
     name = forms.CharField(required=False, max_length=200, help_text="Shown in the admin.")
-    tags = NameListField(required=False, help_text="Contacts with any of these tags.")
-    categories = NameListField(required=False, help_text="Contacts in any of these categories.")
+    tags = NameListField(
+        required=False,
+        widget=PickerInput("tags", multiple=True),
+        help_text="Contacts with any of these tags.",
+    )
+    categories = NameListField(
+        required=False,
+        widget=PickerInput("categories", multiple=True),
+        help_text="Contacts in any of these categories.",
+    )
     attributes = JSONInputField(
         required=False, help_text='Contacts whose attributes equal these: {"state": "Kerala"}.'
     )

@@ -38,6 +38,7 @@ from teambox import assignment, conversations, notifications
 from teambox import services as messaging
 
 from ..base import VARIABLE_NAME, ActionConfigForm, ActionError, ActionType, Effect, Result
+from ..pickers import PickerInput
 from ..registry import register
 from .crm import the_contact
 from .fields import ChannelNameField, TextListField
@@ -457,10 +458,13 @@ class AssignChatForm(TeamboxForm):
     )
     users = NameListField(
         required=False,
+        widget=PickerInput("members", multiple=True),
         help_text="Agents by username, e-mail address or user id; templates allowed.",
     )
     departments = NameListField(
-        required=False, help_text="Every enabled agent of these departments is assigned."
+        required=False,
+        widget=PickerInput("departments", multiple=True),
+        help_text="Every enabled agent of these departments is assigned.",
     )
     internal_message = TextField(
         required=False,
@@ -571,7 +575,8 @@ class KickAllUsersForm(ActionConfigForm):
 
 class KickUserForm(TeamboxForm, KickAllUsersForm):
     users = NameListField(
-        help_text="Agents by username, e-mail address or user id; templates allowed."
+        widget=PickerInput("members", multiple=True),
+        help_text="Agents by username, e-mail address or user id; templates allowed.",
     )
     agent_fields = ("users",)
 
@@ -632,7 +637,9 @@ class SendInstantNotificationForm(TeamboxForm):
         initial=CHOSEN_AGENTS,
     )
     agents = NameListField(
-        required=False, help_text="Agents by username, e-mail address or user id."
+        required=False,
+        widget=PickerInput("members", multiple=True),
+        help_text="Agents by username, e-mail address or user id.",
     )
     map_by = forms.ChoiceField(
         choices=[
@@ -786,10 +793,16 @@ class GetUsersForm(TeamboxForm):
     presence = forms.ChoiceField(
         choices=[(key, key.title()) for key in PRESENCES], required=False, initial="online"
     )
-    departments = NameListField(required=False, help_text="Agents of any of these departments.")
+    departments = NameListField(
+        required=False,
+        widget=PickerInput("departments", multiple=True),
+        help_text="Agents of any of these departments.",
+    )
     roles = RoleListField(required=False, help_text="Project roles: owner, admin, agent.")
     users = NameListField(
-        required=False, help_text="Only these agents (username, e-mail address or user id)."
+        required=False,
+        widget=PickerInput("members", multiple=True),
+        help_text="Only these agents (username, e-mail address or user id).",
     )
     levels = LevelListField(required=False, help_text="Hierarchy levels, e.g. 1, 2.")
     sort = forms.ChoiceField(choices=SORTS, required=False, initial="last_assigned")
