@@ -18,6 +18,17 @@ class Connector(models.Model):
     class Trigger(models.TextChoices):
         WEBHOOK = "webhook", "Its URL only"
         INBOUND_MESSAGE = "inbound_message", "A message arrives (and its URL)"
+        RECORD_CREATED = "record_created", "A record is created in a module (and its URL)"
+        RECORD_UPDATED = "record_updated", "A record is updated in a module (and its URL)"
+        RECORD_DELETED = "record_deleted", "A record is deleted in a module (and its URL)"
+        MACRO_BUTTON = "macro_button", "An agent submits a macro button (and its URL)"
+
+    # The triggers a module's record changes start, by the change they name.
+    RECORD_TRIGGERS = {
+        "created": Trigger.RECORD_CREATED,
+        "updated": Trigger.RECORD_UPDATED,
+        "deleted": Trigger.RECORD_DELETED,
+    }
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connectors")
     name = models.CharField(max_length=200)
@@ -38,6 +49,24 @@ class Connector(models.Model):
         related_name="triggered_connectors",
         help_text="The channel whose inbound messages start a run; empty: any channel "
         "of the project.",
+    )
+    # SET_NULL: deleting a module (or a button) keeps the connectors it started, which then
+    # start on their URL only until the admin gives them another.
+    trigger_module = models.ForeignKey(
+        "crm.Module",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggered_connectors",
+        help_text="The module whose records start a run when they are created, updated or deleted.",
+    )
+    trigger_macro = models.ForeignKey(
+        "crm.MacroButton",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggered_connectors",
+        help_text="The macro button whose submissions start a run.",
     )
     token = models.CharField(
         max_length=64, unique=True, default=new_connector_token, editable=False
