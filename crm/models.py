@@ -196,6 +196,7 @@ class TimelineEntry(models.Model):
         ASSIGNMENT = "assignment", "Assignment"
         STATUS = "status", "Status change"
         KICK = "kick", "Removed from the chat"
+        FLOW = "flow", "Chatbot flow"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="timeline")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="timeline")

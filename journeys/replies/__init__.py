@@ -1,0 +1,1 @@
+"""Smart replies: keyword and phrase rules that answer a contact's message."""
