@@ -32,6 +32,10 @@ SYSTEM_SCHEDULES = [
      "PICKY_CHAT_SWEEP_SECONDS", 60),
     ("picky: send due webhook deliveries", "webhooks.tasks.sweep_deliveries",
      "PICKY_WEBHOOK_SWEEP_SECONDS", 5),
+    ("picky: send due sequence messages", "journeys.tasks.sweep_sequences",
+     "PICKY_SEQUENCE_SWEEP_SECONDS", 10),
+    ("picky: end chatbot flows after their silence", "journeys.tasks.end_silent_flows",
+     "PICKY_CHAT_SWEEP_SECONDS", 60),
 ]  # fmt: skip
 
 

@@ -2,12 +2,17 @@
 after subscribing. Each subscription plans one Delivery row per step; beat sweeps the due
 rows (journeys/sequences/sweep.py), so no long ETA task ever sits in the broker."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 
 from crm.models import Contact
 from picky.models import Project
+from picky.templating import template_errors
 from teambox.models import Channel, Message
+from teambox.services import MessagingError, check_content
+
+from .timing import Timing, Unit, timing_errors
 
 DEFAULT_STOP_KEYWORDS = "STOP, UNSUBSCRIBE"
 
@@ -64,14 +69,7 @@ class SequenceMessage(models.Model):
         MEDIA = "media", "Media"
         TEMPLATE = "template", "Approved template"
 
-    class Timing(models.TextChoices):
-        AFTER = "after", "After a delay"
-        ON_DAY = "on_day", "On day N at a time"
-
-    class Unit(models.TextChoices):
-        MINUTES = "minutes", "minutes"
-        HOURS = "hours", "hours"
-        DAYS = "days", "days"
+    Timing, Unit = Timing, Unit
 
     project_path = "sequence__project"
 
@@ -123,6 +121,61 @@ class SequenceMessage(models.Model):
             return f"Template {self.template}"
         summary = self.text or self.media_url
         return summary if len(summary) <= 60 else f"{summary[:59]}…"
+
+    def clean(self):
+        errors = {**content_errors(self), **timing_errors(self)}
+        if errors:
+            raise ValidationError(errors)
+
+    def content(self):
+        """What the step sends, as teambox's queueing takes it (only its kind's parts)."""
+        if self.kind == self.Kind.TEMPLATE:
+            return {
+                "template": self.template.strip(),
+                "template_language": self.template_language or "en",
+                "template_params": [str(value) for value in self.template_params],
+            }
+        if self.kind == self.Kind.MEDIA:
+            return {"body": self.text, "media_url": self.media_url}
+        return {"body": self.text}
+
+
+def content_errors(step):
+    """{field: message} for a step that has nothing to send or that its sequence's channel
+    cannot send."""
+    Kind = SequenceMessage.Kind
+    errors = {}
+    if step.kind == Kind.TEXT and not step.text.strip():
+        errors["text"] = "A text message needs its text."
+    elif step.kind == Kind.MEDIA and not step.media_url.strip():
+        errors["media_url"] = "A media message needs the media's URL."
+    elif step.kind == Kind.TEMPLATE:
+        if not step.template.strip():
+            errors["template"] = "Name the approved template to send."
+        params = step.template_params
+        if not isinstance(params, list) or any(isinstance(v, (dict, list)) for v in params):
+            errors["template_params"] = 'Give the values as a list, e.g. ["{{ contact.name }}"].'
+    for name in ("text", "media_url"):
+        for problem in template_errors(getattr(step, name)):
+            errors.setdefault(name, problem)
+    if isinstance(step.template_params, list):
+        for value in step.template_params:
+            for problem in template_errors(str(value)):
+                errors.setdefault("template_params", problem)
+    # In the admin, a new sequence's steps are checked before the sequence is saved.
+    sequence = getattr(step, "sequence", None)
+    if not errors and sequence is not None and sequence.channel_id:
+        content = step.content()
+        try:
+            check_content(
+                sequence.channel,
+                content.get("body", ""),
+                content.get("media_url", ""),
+                content.get("template", ""),
+            )
+        except MessagingError as exc:
+            errors["kind"] = f"The channel {sequence.channel.name!r}: {exc.message}"
+    return errors
 
 
 class Subscription(models.Model):
