@@ -1,13 +1,17 @@
-"""Automation actions: stop_processing, blacklist, opt-out lists, smart replies."""
+"""Automation actions: stop_processing, blacklist, opt-out lists, smart replies, sequences."""
 
 from datetime import timedelta
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from crm import services as crm
+from journeys.sequences import services as sequences
+from journeys.sequences.models import Sequence
+from picky.wording import counted
 
-from ..base import ActionConfigForm, ActionError, ActionType, Result
-from ..pickers import PickerInput
+from ..base import ActionConfigForm, ActionError, ActionType, ProjectNameField, Result
+from ..pickers import PickerInput, matching, picker
 from ..registry import register
 from .crm import (
     UNIT_CHOICES,
@@ -126,3 +130,101 @@ class PauseSmartReplies(ContactFlagType):
         contact = crm.pause_smart_replies(the_contact(ctx), pause_duration(inputs))
         until = contact.smart_replies_paused_until.isoformat()
         return changed(ctx, contact, paused_until=until)
+
+
+# Sequences (drip campaigns) -------------------------------------------------------------
+
+
+@picker("sequences")
+def sequence_names(project, term):
+    return matching(Sequence.objects.filter(project=project), term)
+
+
+class SequenceNameField(ProjectNameField):
+    """The name of one of the project's sequences, whatever its case."""
+
+    picker = "sequences"
+
+    def check_in_project(self, name, project):
+        if sequences.find_sequence(project, name) is None:
+            raise ValidationError(sequences.unknown_sequence_message(project, name))
+
+
+def the_sequence(ctx, inputs):
+    name = str(inputs.get("sequence") or "").strip()
+    if not name:
+        raise ActionError("The sequence name is empty after templating.")
+    sequence = sequences.find_sequence(ctx.project, name)
+    if sequence is None:
+        raise ActionError(sequences.unknown_sequence_message(ctx.project, name))
+    return sequence
+
+
+class SequenceSubscribeForm(ActionConfigForm):
+    sequence = SequenceNameField(max_length=100, help_text="The sequence, e.g. Welcome.")
+    start_at = forms.IntegerField(
+        min_value=1,
+        required=False,
+        initial=1,
+        help_text="Start at this step (1 is the first); the steps before it are not sent.",
+    )
+    restart = forms.BooleanField(
+        required=False,
+        help_text="Restart if already subscribed: send the sequence again from the start step. "
+        "Without it, a contact who is or was in the sequence is left as they are.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        name, start_at = cleaned.get("sequence"), cleaned.get("start_at")
+        if self.project is None or not name or "{{" in name or not start_at or self.errors:
+            return cleaned
+        steps = sequences.find_sequence(self.project, name.strip()).messages.count()
+        if start_at > steps:
+            has = f"has {counted(steps, 'step')}: start at 1 to {steps}" if steps else "has no step"
+            self.add_error("start_at", f"The sequence {name.strip()!r} {has}.")
+        return cleaned
+
+
+@register("sequence_subscribe")
+class SequenceSubscribe(ContactFlagType):
+    label = "Sequence Subscribe"
+    description = "Subscribe the contact to a sequence: its messages go out at their times."
+    form_class = SequenceSubscribeForm
+    literal_fields = ("start_at", "restart")
+
+    def run(self, ctx, inputs):
+        contact, sequence = the_contact(ctx), the_sequence(ctx, inputs)
+        try:
+            subscription, planned = sequences.subscribe(
+                sequence,
+                contact,
+                start_at=int(inputs.get("start_at") or 1),
+                restart=bool(inputs.get("restart")),
+            )
+        except sequences.SequenceError as exc:
+            raise ActionError(exc.message) from exc
+        return Result(
+            outputs={
+                "sequence": sequence.name,
+                "subscribed": planned,
+                "status": subscription.status,
+                "started_at": subscription.started_at.isoformat(),
+            }
+        )
+
+
+class SequenceUnsubscribeForm(ActionConfigForm):
+    sequence = SequenceNameField(max_length=100, help_text="The sequence, e.g. Welcome.")
+
+
+@register("sequence_unsubscribe")
+class SequenceUnsubscribe(ContactFlagType):
+    label = "Sequence Unsubscribe"
+    description = "Take the contact out of a sequence: nothing more of it is sent."
+    form_class = SequenceUnsubscribeForm
+
+    def run(self, ctx, inputs):
+        contact, sequence = the_contact(ctx), the_sequence(ctx, inputs)
+        left = sequences.unsubscribe(sequence, contact)
+        return Result(outputs={"sequence": sequence.name, "unsubscribed": left})

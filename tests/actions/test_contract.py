@@ -55,6 +55,8 @@ MINIMAL_CONFIGS = {
     "send_email": {"to": ["{{ event.email }}"], "subject": "Hello", "body": "Hello"},
     "send_message": {"channel": "WhatsApp", "to": ["{{ contact.number }}"], "text": "Hello"},
     "send_instant_notification": {"agents": ["{{ event.agent }}"], "title": "New lead"},
+    "sequence_subscribe": {"sequence": "{{ event.sequence }}"},
+    "sequence_unsubscribe": {"sequence": "{{ event.sequence }}"},
 }
 
 PAYLOAD = {"phone": "+91 98470 12345", "email": "asha@shop.example", "name": "Asha"}
