@@ -4,6 +4,7 @@ from django.dispatch import receiver
 
 from teambox.signals import messages_received
 
+from .inbound import answer_messages
 from .sequences.models import Subscription
 from .sequences.services import end_subscriptions
 
@@ -30,3 +31,9 @@ def stop_sequences_on_keyword(sender, messages, channel, **kwargs):
                 Subscription.Status.STOPPED,
                 f"The contact replied {reply!r}.",
             )
+
+
+@receiver(messages_received, dispatch_uid="journeys.answer_messages")
+def answer_messages_of_contacts(sender, messages, channel, **kwargs):
+    """Senders in a chatbot flow move it on; the others' messages may get a smart reply."""
+    answer_messages(messages, channel)
