@@ -56,6 +56,10 @@ class Sequence(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        if self.channel_id and self.project_id and self.channel.project_id != self.project_id:
+            raise ValidationError({"channel": "Choose a channel of the sequence's project."})
+
     def stop_keyword_set(self):
         """The stop keywords in lower case."""
         return {word.strip().lower() for word in self.stop_keywords.split(",") if word.strip()}
