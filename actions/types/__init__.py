@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     counter,
     crm,
     delay,
+    flow,
     formatter,
     http,
     notification,

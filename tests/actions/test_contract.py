@@ -47,6 +47,7 @@ MINIMAL_CONFIGS = {
     "assign_chat": {"channel": "WhatsApp"},
     "broadcast": {"channel": "WhatsApp", "text": "Hello"},
     "cancel_delay": {"targets": [{"connector": "", "identifier": "order-1"}]},
+    "chatbot_add": {"flow": "{{ event.flow }}", "channel": "WhatsApp"},
     "get_users": {"save_as": "team"},
     "http_request": {"url": "https://api.example.com/leads"},
     "kick_all_users": {"channel": "WhatsApp"},
