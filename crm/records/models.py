@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from picky.models import Project
+from picky.wording import counted
 
 FIELD_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
 validate_field_key = RegexValidator(
@@ -147,8 +148,36 @@ class Field(models.Model):
             errors["related_module"] = "Only relation fields point to another module."
         if self.unique and self.type in (self.Type.MULTI_CHOICE, self.Type.LONG_TEXT):
             errors["unique"] = f"A {self.get_type_display().lower()} field cannot be unique."
+        errors.update(self._data_errors(errors))
         if errors:
             raise ValidationError(errors)
+
+    def _data_errors(self, errors):
+        """What the module's records say against this field: values in another type's
+        form, or values a unique index cannot take."""
+        from .indexes import duplicated_values, records_with_value
+
+        if self.pk is None or errors:
+            return {}
+        before = Field.objects.filter(pk=self.pk).values_list("type", "key", "unique").first()
+        if before is None:
+            return {}
+        type_, key, unique = before
+        if (type_, key) != (self.type, self.key):
+            holding = records_with_value(self.module_id, key)
+            if holding:
+                return {
+                    "type": f"“{key}” has values in {counted(holding, 'record')}: its type "
+                    "and key can change only while it is empty (add a new field instead)."
+                }
+        if self.unique and not unique:
+            shared = duplicated_values(self)
+            if shared:
+                listed = ", ".join(str(value) for value in shared)
+                return {
+                    "unique": f"Several records share a value ({listed}): make them differ first."
+                }
+        return {}
 
 
 class Record(models.Model):

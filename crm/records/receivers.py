@@ -1,10 +1,13 @@
-"""A new project gets the prebuilt modules (crm/records/prebuilt.py)."""
+"""A new project gets the prebuilt modules (crm/records/prebuilt.py); a field marked
+sortable or unique gets its index, built after the save commits (crm/records/indexes.py)."""
 
-from django.db.models.signals import post_save
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from picky.models import Project
 
+from .indexes import drop_index, sort_index_name, sync_field_indexes, unique_index_name
 from .models import Field, Module
 from .prebuilt import create_prebuilt_modules
 
@@ -13,3 +16,32 @@ from .prebuilt import create_prebuilt_modules
 def give_prebuilt_modules(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         create_prebuilt_modules(instance, Module, Field)
+
+
+@receiver(pre_save, sender=Field, dispatch_uid="crm_field_indexes_before")
+def remember_indexed_state(sender, instance, raw=False, **kwargs):
+    instance._indexed_before = (
+        None
+        if raw or instance.pk is None
+        else Field.objects.filter(pk=instance.pk)
+        .values_list("type", "key", "sortable", "unique")
+        .first()
+    )
+
+
+@receiver(post_save, sender=Field, dispatch_uid="crm_field_indexes")
+def index_saved_field(sender, instance, raw=False, **kwargs):
+    previous = getattr(instance, "_indexed_before", None)
+    now = (instance.type, instance.key, instance.sortable, instance.unique)
+    if raw or previous == now or (previous is None and not (instance.sortable or instance.unique)):
+        return
+    transaction.on_commit(lambda: sync_field_indexes(instance, previous))
+
+
+@receiver(post_delete, sender=Field, dispatch_uid="crm_field_indexes_dropped")
+def drop_deleted_field_indexes(sender, instance, **kwargs):
+    field_id = instance.pk
+    if instance.sortable:
+        transaction.on_commit(lambda: drop_index(sort_index_name(field_id)))
+    if instance.unique:
+        transaction.on_commit(lambda: drop_index(unique_index_name(field_id)))

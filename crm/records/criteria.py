@@ -1,0 +1,207 @@
+"""Record searches: criteria and sorts compiled to the ORM on `Record.data`, the same on
+PostgreSQL and SQLite.
+
+Criteria have the shape of a step's filter (DESIGN.md "Filters"): a list of OR groups,
+each a list of AND conditions `{"field": key, "op": op, "value": v, "value2": v2}`, with
+values already rendered. A condition's value is normalised as the field's values are on
+write (crm/records/values.py), so "+91 98470 12345" finds 919847012345 and "won" finds
+"Won". Each field type allows the operators that make sense for it. As in step filters,
+a record without a value for the field fails every condition on it but `is_empty`.
+
+Fields compare through their type's sort expression, the expression of their index when
+they are sortable or unique; on PostgreSQL, equality on a type whose equal values are
+equal JSON goes through `data @> {key: value}`, which the GIN index serves.
+"""
+
+from django.db import connection
+from django.db.models import BooleanField, F, Q, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower, NullIf
+
+from picky.wording import listed
+
+from .values import FIELD_TYPES, DateTime, RecordError, is_empty
+
+NO_VALUE_OPS = {"is_empty", "is_not_empty", "is_true", "is_false"}
+NEGATED = {"not_equals": "equals", "not_contains": "contains", "not_in_list": "in_list"}
+RANGE_LOOKUPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte", "before": "lt", "after": "gt"}
+
+
+class Attribute:
+    """A record attribute criteria and sorts may name beside the fields (a column)."""
+
+    def __init__(self, key, label, type_, column, expression=None):
+        self.key, self.label, self.type, self.column = key, label, type_, column
+        self.expression = expression if expression is not None else F(column)
+        self.choices = []
+        self.related_module = None
+
+
+ATTRIBUTES = {
+    attribute.key: attribute
+    for attribute in (
+        Attribute("id", "Id", "number", "id"),
+        Attribute("name", "Name", "text", "name", NullIf(Lower("name"), Value(""))),
+        Attribute("owner", "Owner", "user", "owner_id"),
+        Attribute("contact_id", "Contact", "contact", "contact_id"),
+        Attribute("created_at", "Created", "datetime", "created_at"),
+        Attribute("updated_at", "Updated", "datetime", "updated_at"),
+    )
+}
+ATTRIBUTE_OPS = {"id": ("equals", "not_equals", "gt", "gte", "lt", "lte", "between", "in_list")}
+
+
+def fields_by_key(module):
+    return {field.key: field for field in module.fields.all()}
+
+
+def find_field(module, key, fields):
+    key = str(key or "").strip()
+    if key in fields:
+        return fields[key]
+    if key in ATTRIBUTES:
+        return ATTRIBUTES[key]
+    raise RecordError(
+        f"{module} has no field “{key}”. " + listed(list(fields), "fields", "add it to the module"),
+        field=key,
+    )
+
+
+def expression_of(field):
+    if isinstance(field, Attribute):
+        return field.expression
+    return FIELD_TYPES[field.type].sort_expression(field.key)
+
+
+def operators_of(field):
+    if isinstance(field, Attribute):
+        return ATTRIBUTE_OPS.get(field.key, FIELD_TYPES[field.type].operators)
+    return FIELD_TYPES[field.type].operators
+
+
+def filter_records(queryset, module, criteria, project, fields=None):
+    """`queryset` (the module's records) narrowed to those meeting `criteria`."""
+    if is_empty(criteria):
+        return queryset
+    if not isinstance(criteria, list) or not all(isinstance(g, list) for g in criteria):
+        raise RecordError("Criteria must be a list of groups, each a list of conditions.")
+    fields = fields if fields is not None else fields_by_key(module)
+    aliases = {}
+    matched = Q()
+    for group in criteria:
+        holds = Q()
+        for condition in group:
+            holds &= _condition(module, condition, fields, project, aliases)
+        matched |= holds
+    return queryset.alias(**aliases).filter(matched)
+
+
+def _condition(module, condition, fields, project, aliases):
+    if not isinstance(condition, dict):
+        raise RecordError("Each condition needs a field, an operator and a value.")
+    field = find_field(module, condition.get("field"), fields)
+    op = condition.get("op")
+    allowed = operators_of(field)
+    if op not in allowed:
+        raise RecordError(
+            f"“{field.label}” cannot be compared with “{op}”; use one of {', '.join(allowed)}.",
+            field=field.key,
+        )
+    alias = f"criterion_{field.key}"
+    aliases[alias] = expression_of(field)
+    present = Q(**{f"{alias}__isnull": False})
+    if op == "is_empty":
+        return Q(**{f"{alias}__isnull": True})
+    if op == "is_not_empty":
+        return present
+    if op in ("is_true", "is_false"):
+        return _equals(field, alias, op == "is_true")
+    if op in NEGATED:
+        return present & ~_positive(field, NEGATED[op], condition, alias, project)
+    return _positive(field, op, condition, alias, project)
+
+
+def _positive(field, op, condition, alias, project):
+    value = condition.get("value")
+    if op == "in_list":
+        items = value if isinstance(value, list) else str(value or "").split(",")
+        operands = [_operand(field, item, project) for item in items if not is_empty(item)]
+        if not operands:
+            raise RecordError(f"“{field.label}”: list the values to look for.", field=field.key)
+        if field.type == "multi_choice":
+            return _any(_has_element(field, alias, operand) for operand in operands)
+        return Q(**{f"{alias}__in": operands})
+    operand = _operand(field, value, project)
+    if op == "equals":
+        return _equals(field, alias, operand)
+    if op == "contains":
+        if field.type == "multi_choice":
+            return _has_element(field, alias, operand)
+        return Q(**{f"{alias}__contains": operand})
+    if op in ("starts_with", "ends_with"):
+        return Q(**{f"{alias}__{op.replace('_with', 'with')}": operand})
+    if op in RANGE_LOOKUPS:
+        return Q(**{f"{alias}__{RANGE_LOOKUPS[op]}": operand})
+    if op == "between":
+        upper = _operand(field, condition.get("value2"), project)
+        return Q(**{f"{alias}__gte": operand, f"{alias}__lte": upper})
+    raise RecordError(f"“{op}” is not an operator.", field=field.key)
+
+
+def _operand(field, value, project):
+    if is_empty(value):
+        raise RecordError(f"“{field.label}”: give a value to compare with.", field=field.key)
+    if isinstance(field, Attribute):
+        if field.type == "datetime":
+            # A column compares with a moment, not the text data holds.
+            return DateTime().moment(field, value, project)
+        if field.key == "id":
+            return FIELD_TYPES["user"].read_id(field, value)
+    return FIELD_TYPES[field.type].clean_operand(field, value, project)
+
+
+def _equals(field, alias, operand):
+    if (
+        connection.vendor == "postgresql"
+        and not isinstance(field, Attribute)
+        and FIELD_TYPES[field.type].exact
+    ):
+        return Q(data__contains={field.key: operand})
+    if isinstance(operand, bool):
+        # A yes/no value reads as the text "true" or "false" (->> and SQLite alike).
+        operand = "true" if operand else "false"
+    return Q(**{alias: operand})
+
+
+def _has_element(field, alias, choice):
+    if connection.vendor == "postgresql":
+        return Q(data__contains={field.key: [choice]})
+    # SQLite: one of the list's elements is the choice (json_each walks the list).
+    return Q(
+        RawSQL(
+            'EXISTS (SELECT 1 FROM json_each("crm_record"."data", %s) WHERE value = %s)',
+            (f'$."{field.key}"', choice),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def _any(conditions):
+    combined = Q()
+    for condition in conditions:
+        combined |= condition
+    return combined
+
+
+def order_records(queryset, module, sort, descending, fields=None):
+    """`queryset` sorted by `sort` (a field key or attribute; the id when empty), ties
+    by id. Records without a value come last in ascending order and first in descending
+    order, as PostgreSQL's indexes keep them, on SQLite too."""
+    if not sort or sort == "id":
+        return queryset.order_by("-id" if descending else "id")
+    fields = fields if fields is not None else fields_by_key(module)
+    field = find_field(module, sort, fields)
+    queryset = queryset.alias(sort_key=expression_of(field))
+    if descending:
+        return queryset.order_by(F("sort_key").desc(nulls_first=True), "-id")
+    return queryset.order_by(F("sort_key").asc(nulls_last=True), "id")
