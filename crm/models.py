@@ -170,11 +170,25 @@ class Reminder(models.Model):
         related_name="reminders",
     )
     done = models.BooleanField(default=False)
+    notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the assignee was told it is due (journeys/reminders.py), once.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["done", "due_at"]
-        indexes = [models.Index(fields=["project", "done", "due_at"], name="reminder_due")]
+        indexes = [
+            models.Index(fields=["project", "done", "due_at"], name="reminder_due"),
+            # The sweep's claim: open reminders nobody was told about yet, by due time.
+            models.Index(
+                fields=["due_at"],
+                name="reminder_to_notify",
+                condition=models.Q(done=False, notified_at__isnull=True),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.text[:60]} (due {self.due_at:%Y-%m-%d %H:%M})"

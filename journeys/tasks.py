@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from . import reminders
 from .flows import services as flow_services
 from .sequences import sweep
 
@@ -14,3 +15,8 @@ def sweep_sequences():
 @shared_task(ignore_result=True)
 def end_silent_flows():
     flow_services.end_silent_flows()
+
+
+@shared_task(ignore_result=True)
+def notify_due_reminders():
+    reminders.notify_due_reminders()

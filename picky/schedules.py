@@ -34,6 +34,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_WEBHOOK_SWEEP_SECONDS", 5),
     ("picky: send due sequence messages", "journeys.tasks.sweep_sequences",
      "PICKY_SEQUENCE_SWEEP_SECONDS", 10),
+    ("picky: notify due reminders", "journeys.tasks.notify_due_reminders",
+     "PICKY_REMINDER_SWEEP_SECONDS", 30),
     ("picky: end chatbot flows after their silence", "journeys.tasks.end_silent_flows",
      "PICKY_CHAT_SWEEP_SECONDS", 60),
 ]  # fmt: skip
