@@ -72,6 +72,9 @@ SECTION_ACCESS = {
     "journeys.sequencemessage": MANAGERS,
     "journeys.subscription": MANAGERS,
     "journeys.delivery": MANAGERS,
+    "journeys.flow": MANAGERS,
+    "journeys.flowsession": MANAGERS,
+    "journeys.smartreply": MANAGERS,
 }
 
 

@@ -1,0 +1,17 @@
+"""Smart replies in the admin: the rules in the order they are tried."""
+
+from django.contrib import admin
+
+from picky.tenancy import ProjectScopedAdminMixin
+
+from .models import SmartReply
+
+
+@admin.register(SmartReply)
+class SmartReplyAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "project", "match", "phrases", "reply", "enabled", "position"]
+    list_editable = ["enabled", "position"]
+    list_filter = ["enabled", "project"]
+    search_fields = ["name", "phrases", "reply"]
+    fields = ["project", "name", "enabled", "position", "match", "phrases", "reply", "tags",
+              "categories"]  # fmt: skip
