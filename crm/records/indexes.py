@@ -84,7 +84,7 @@ def duplicated_values(field):
     expression = FIELD_TYPES[field.type].sort_expression(field.key)
     return list(
         Record.objects.filter(module_id=field.module_id)
-        .alias(value=expression)
+        .annotate(value=expression)
         .filter(value__isnull=False)
         .values("value")
         .annotate(records=Count("id"))

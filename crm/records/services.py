@@ -335,9 +335,10 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
 
 
 def _entry(record, before, after, author, fields, text=""):
+    keys = [*fields, *(key for key in {**before, **after} if key not in fields)]
     changes = [
         {"field": key, "before": before.get(key), "after": after.get(key)}
-        for key in [*before, *(k for k in after if k not in before)]
+        for key in keys
         if before.get(key) != after.get(key)
     ]
     summary = "; ".join(

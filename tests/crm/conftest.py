@@ -30,3 +30,13 @@ def every_type(project):
             position=position,
         )
     return module
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process (on_commit callbacks still need capturing in tests)."""
+    from picky.celery import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False
