@@ -75,5 +75,9 @@ def notifications_stamp(unread):
 
 
 def drawer_notifications(unread):
-    """The drawer's notifications, newest first (contact loaded)."""
-    return list(unread.select_related("contact").order_by("-created_at", "-pk")[:DRAWER_SIZE])
+    """The drawer's notifications, newest first (contact and macro button loaded)."""
+    return list(
+        unread.select_related("contact", "macro_button").order_by("-created_at", "-pk")[
+            :DRAWER_SIZE
+        ]
+    )

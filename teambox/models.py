@@ -622,6 +622,11 @@ class Notification(models.Model):
     record_id = models.CharField(
         max_length=100, blank=True, help_text="The CRM record the notification is about."
     )
+    # A trigger_macro notification: the drawer opens this button's form on the record.
+    # SET_NULL: with the button gone, the notification still opens the record.
+    macro_button = models.ForeignKey(
+        "crm.MacroButton", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

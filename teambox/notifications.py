@@ -9,11 +9,20 @@ RECORD_ID_LENGTH = Notification._meta.get_field("record_id").max_length
 
 
 def notify_agents(
-    project, users, title, description="", *, browser=False, contact=None, record_id=""
+    project,
+    users,
+    title,
+    description="",
+    *,
+    browser=False,
+    contact=None,
+    record_id="",
+    macro_button=None,
 ):
     """One unread notification per user (each once); returns them. A title longer than
     the column is cut with an ellipsis rather than refused: it is often a rendered
-    template."""
+    template. `macro_button` (with `record_id`): the notification opens that button's
+    form on the record."""
     title = shorten(str(title or "").strip(), TITLE_LENGTH)
     record_id = str(record_id or "").strip()
     if len(record_id) > RECORD_ID_LENGTH:
@@ -35,6 +44,7 @@ def notify_agents(
                 browser=browser,
                 contact=contact,
                 record_id=record_id,
+                macro_button=macro_button,
             )
         )
     return Notification.objects.bulk_create(notifications)

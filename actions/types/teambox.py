@@ -30,6 +30,8 @@ from django.db.models import prefetch_related_objects
 
 from crm import services as crm
 from crm.models import TimelineEntry
+from crm.records.access import find_project_record
+from crm.records.values import RecordError
 from picky.json_input import JSONInputField
 from picky.models import Membership
 from picky.templating import HOLE, to_text
@@ -683,10 +685,16 @@ class SendInstantNotificationForm(TeamboxForm):
                 self.add_error(
                     "map_value", "Only mapped agents come from a template: leave this empty."
                 )
-        if cleaned.get("attach_record") and not cleaned.get("record_id"):
+        record_id = cleaned.get("record_id")
+        if cleaned.get("attach_record") and not record_id:
             self.add_error("record_id", "Give the id of the record to attach.")
-        if cleaned.get("record_id") and not cleaned.get("attach_record"):
+        if record_id and not cleaned.get("attach_record"):
             self.add_error("attach_record", "Tick this to attach the record.")
+        if record_id and literal(record_id) and self.project is not None:
+            try:
+                find_project_record(self.project, record_id)
+            except RecordError as exc:
+                self.add_error("record_id", exc.message)
         return cleaned
 
 
@@ -728,6 +736,11 @@ class SendInstantNotification(TeamboxActionType):
         if not title:
             raise ActionError("The title came out empty, so nobody was notified.")
         record_id = to_text(inputs.get("record_id")).strip() if inputs.get("attach_record") else ""
+        if record_id:
+            try:
+                record_id = str(find_project_record(ctx.project, record_id).pk)
+            except RecordError as exc:
+                raise ActionError(f"{exc.message} Nobody was notified.") from exc
         try:
             sent = notifications.notify_agents(
                 ctx.project,

@@ -1,5 +1,7 @@
 """The notifications drawer: an agent's unread instant notifications, newest first, each
-linking to its contact's chat when the agent may open it; mark one read, or clear all.
+linking to its contact's chat when the agent may open it, and to its CRM record (or the
+form of the macro button sent with it) when the agent may read the record's module; mark
+one read, or clear all.
 
 The drawer is in every page's header (layout.render_page adds drawer_context); the live
 refresh swaps its list in when a notification arrives or goes."""
@@ -11,6 +13,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from crm.records.access import readable_records
 
 from ..live import drawer_notifications, notifications_stamp
 from ..models import Notification
@@ -37,7 +41,40 @@ def drawer_items(request, project, unread):
             chats.setdefault(contact_id, pk)
     for notification in notifications:
         notification.chat = chats.get(notification.contact_id)
+    link_records(request, project, notifications)
     return notifications
+
+
+def link_records(request, project, notifications):
+    """Set `record_url` and `record_label` on each of `notifications` whose record the
+    user may read (its page, or the form of the macro button sent with it); "" on the
+    others, whose record id is shown as text."""
+    ids = {int(n.record_id) for n in notifications if n.record_id.isdigit()}
+    readable = {}
+    if ids:
+        rows = (
+            readable_records(project, request.role)
+            .filter(pk__in=ids)
+            .values_list("pk", "name", "module__name")
+        )
+        readable = {pk: name or f"{module} #{pk}" for pk, name, module in rows}
+    for notification in notifications:
+        record_id = int(notification.record_id) if notification.record_id.isdigit() else None
+        label = readable.get(record_id)
+        notification.record_url = notification.record_label = ""
+        if label is None:
+            continue
+        button = notification.macro_button
+        if button is not None:
+            notification.record_url = reverse(
+                "teambox_pages:record_macro", args=[project.slug, record_id, button.pk]
+            )
+            notification.record_label = f"{button.name}: {label}"
+        else:
+            notification.record_url = reverse(
+                "teambox_pages:record", args=[project.slug, record_id]
+            )
+            notification.record_label = label
 
 
 def drawer_context(request, project):

@@ -12,6 +12,7 @@ from . import (
     media,
     notifications,
     presence,
+    records,
 )
 
 app_name = "teambox_pages"
@@ -42,4 +43,6 @@ urlpatterns = [
     path("<slug:slug>/c/<int:pk>/tags/remove/", contact_panel.remove_tag, name="remove_tag"),
     path("<slug:slug>/c/<int:pk>/contact-note/", contact_panel.add_note, name="contact_note"),
     path("<slug:slug>/c/<int:pk>/reminder/", contact_panel.add_reminder, name="reminder"),
+    path("<slug:slug>/records/<int:pk>/", records.record, name="record"),
+    path("<slug:slug>/records/<int:pk>/macro/<int:button_pk>/", records.macro, name="record_macro"),
 ]

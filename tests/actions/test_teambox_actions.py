@@ -14,6 +14,7 @@ from connectors.models import Run, RunLog
 from connectors.transfer import FORMAT, ConnectorImportError, import_connector
 from crm import services as crm
 from crm.models import TimelineEntry
+from crm.records.services import add_record, find_module
 from teambox import assignment, conversations
 from teambox.models import Agent, Channel, Conversation, Department, Message, RoutingRule
 from tests.api_client import api_client
@@ -319,24 +320,48 @@ class TestSendInstantNotification:
     def test_notifies_the_chosen_agents_about_the_contact_and_a_record(
         self, project, ravi, meera, deliver
     ):
+        deal = add_record(find_module(project, "Deals"), {"title": "Solar roof"})
         config = {
             "agents": ["ravi", str(meera.user_id)],
             "title": "New order {{ event.order }}",
             "description": "From {{ contact.name }}",
             "browser": True,
             "attach_record": True,
-            "record_id": "{{ event.order }}",
+            "record_id": "{{ event.deal }}",
         }
 
-        run = deliver(project, one_step(("send_instant_notification", config)))
+        run = deliver(
+            project, one_step(("send_instant_notification", config)), {**LEAD, "deal": deal.pk}
+        )
 
         assert run.status == Run.Status.SUCCEEDED, run.actions[0].error
         for agent in (ravi, meera):
             [notification] = agent.user.notifications.all()
             assert (notification.title, notification.description) == ("New order A-17", "From Asha")
-            assert (notification.browser, notification.record_id) == (True, "A-17")
+            assert (notification.browser, notification.record_id) == (True, str(deal.pk))
             assert notification.contact == asha(project)
             assert notification.read_at is None
+
+    def test_a_record_the_project_does_not_have_notifies_nobody(
+        self, project, other_project, ravi, deliver
+    ):
+        elsewhere = add_record(find_module(other_project, "Deals"), {"title": "Not ours"})
+        config = {"agents": ["ravi"], "title": "Order", "attach_record": True}
+
+        for record_id, shown in (("A-17", "A-17"), (str(elsewhere.pk), str(elsewhere.pk))):
+            config["record_id"] = record_id
+            run = deliver(project, one_step(("send_instant_notification", config)))
+
+            assert run.status == Run.Status.FAILED
+            assert run.actions[0].error == (
+                f"This project has no record {shown}. Nobody was notified."
+            )
+        assert not ravi.user.notifications.exists()
+        assert refused(
+            "send_instant_notification",
+            {**config, "record_id": str(elsewhere.pk)},
+            project,
+        ) == {"record_id": [f"This project has no record {elsewhere.pk}."]}
 
     @pytest.mark.parametrize(
         ("map_by", "value"), [("email", "{{ event.owner }}"), ("id", "{{ event.owner_id }}")]
