@@ -329,3 +329,7 @@ class ReminderAdmin(MemberChoicesMixin, ProjectScopedAdminMixin, admin.ModelAdmi
     def mark_done(self, request, queryset):
         count = queryset.update(done=True)
         self.message_user(request, f"{counted(count, 'reminder')} marked done.")
+
+
+# The record store's pages (modules, records, funnels) live beside its models.
+from .records import admin as records_admin  # noqa: E402, F401
