@@ -238,9 +238,10 @@ def truncated(text, limit=LOGGED_BODY_CHARS):
 
 @transaction.atomic
 def log_request(action, call, *, run, trigger, attempt, duration_ms, response=None, error=None):
-    """Keep this request on `action`, and only its KEPT_LOGS most recent ones."""
+    """Keep this request on `action` (a published copy's: on its draft action, whose pages
+    show them), and only its KEPT_LOGS most recent ones."""
     HttpRequestLog.objects.create(
-        action=action,
+        action_id=action.logged_action_id,
         run=run if run is not None and run.pk else None,
         trigger=trigger,
         attempt=attempt,
@@ -254,7 +255,9 @@ def log_request(action, call, *, run, trigger, attempt, duration_ms, response=No
         duration_ms=round(duration_ms, 1),
         error=error.message if error is not None else "",
     )
-    older = HttpRequestLog.objects.filter(action=action).values_list("pk", flat=True)
+    older = HttpRequestLog.objects.filter(action_id=action.logged_action_id).values_list(
+        "pk", flat=True
+    )
     stale = list(older[KEPT_LOGS:])
     if stale:
         HttpRequestLog.objects.filter(pk__in=stale).delete()
@@ -305,7 +308,7 @@ def mapping_of(action):
 
 def note_response(action, is_json, value):
     """Map the first successful JSON response; flag later ones whose structure differs."""
-    mapping, _ = HttpResponseMapping.objects.get_or_create(action=action)
+    mapping, _ = HttpResponseMapping.objects.get_or_create(action_id=action.logged_action_id)
     if not is_json:
         if mapping.latest_was_json:
             mapping.latest_was_json = False
@@ -365,12 +368,12 @@ def mapping_notice(mapping):
 
 
 def alert_source(action):
-    return f"action:{action.pk}"
+    return f"action:{action.logged_action_id}"
 
 
 def action_log_url(action):
     """The absolute URL of the action's last requests, for the alert mail."""
-    path = reverse("http_action_logs", args=[action.pk])
+    path = reverse("http_action_logs", args=[action.logged_action_id])
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 

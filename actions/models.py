@@ -1,6 +1,14 @@
 from django.db import models
 
 
+class DraftActions(models.Manager):
+    """The actions a connector's builder edits: its draft's. The published versions' frozen
+    copies are read through `Action.every` (the engine)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(step__version__isnull=True)
+
+
 class Action(models.Model):
     """One action of a step; `type` is a key of the action-type registry."""
 
@@ -13,12 +21,27 @@ class Action(models.Model):
     type = models.CharField(max_length=64)
     config = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # A published version's copy of a draft action: its HTTP logs and response mapping are
+    # the draft action's (`logged_action_id`), and discarding the draft rewrites that one.
+    origin = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    every = models.Manager()
+    objects = DraftActions()
 
     class Meta:
         ordering = ["position", "id"]
+        default_manager_name = "objects"
+        base_manager_name = "every"
 
     def __str__(self):
         return self.name or self.type
+
+    @property
+    def logged_action_id(self):
+        """The action whose HTTP logs and response mapping this one writes: the draft's."""
+        return self.origin_id or self.pk
 
 
 class HttpRequestLog(models.Model):

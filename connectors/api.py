@@ -33,6 +33,7 @@ from .transfer import (
     import_connector,
     name_taken_message,
 )
+from .versions import publish_connector
 
 CONNECTOR_JSON_EXAMPLE = {
     "format": FORMAT,
@@ -277,12 +278,33 @@ class ProjectObjectMixin(ProjectScopedMixin):
         return found
 
 
+# The admin's builder edits a draft that runs only once published; the API has no draft.
+PUBLISHED_ON_SAVE = (
+    "The connector is published when saved: its steps as they stand in the builder become "
+    "its live version, which new runs start on."
+)
+
+
+def api_note(request, what):
+    """A version's note naming the API token that published it (`what`: Saved, Imported)."""
+    return f"{what} through the API ({request.user})"
+
+
 @extend_schema_view(
     list=extend_schema(summary="List the project's connectors"),
-    create=extend_schema(summary="Create a connector"),
+    create=extend_schema(
+        summary="Create a connector",
+        description="The new connector is published at once (its version 1).",
+    ),
     retrieve=extend_schema(summary="Read a connector"),
-    update=extend_schema(summary="Replace a connector's settings"),
-    partial_update=extend_schema(summary="Change some of a connector's settings"),
+    update=extend_schema(
+        summary="Replace a connector's settings",
+        description=PUBLISHED_ON_SAVE,
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a connector's settings",
+        description=PUBLISHED_ON_SAVE,
+    ),
     destroy=extend_schema(summary="Delete a connector with its events and runs"),
 )
 @extend_schema(tags=["connectors"])
@@ -306,7 +328,7 @@ class ConnectorViewSet(ProjectObjectMixin, viewsets.ModelViewSet):
         # validate_name checked the name; this catches a concurrent request that took it.
         try:
             with transaction.atomic():
-                serializer.save(**extra)
+                publish_connector(serializer.save(**extra), note=api_note(self.request, "Saved"))
         except IntegrityError as exc:
             name = serializer.validated_data.get("name", "")
             raise serializers.ValidationError({"name": [name_taken_message(name) + "."]}) from exc
@@ -328,7 +350,10 @@ class ConnectorViewSet(ProjectObjectMixin, viewsets.ModelViewSet):
     def import_json(self, request):
         try:
             connector = import_connector(
-                self.project, request.data, name=request.query_params.get("name")
+                self.project,
+                request.data,
+                name=request.query_params.get("name"),
+                note=api_note(request, "Imported"),
             )
         except ConnectorImportError as exc:
             count = len(exc.errors)

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from picky.dates import DateError, read_datetime, wall_time
@@ -263,42 +264,6 @@ def plan_delay(step, ctx):
     )
 
 
-def preview_delay(connector, delay):
-    """What `delay` does for the connector's sample payload, in a sentence: the engine's own
-    plan (plan_delay) on a run of the sample received now, as the builder shows it."""
-    from actions.base import ActionContext
-
-    from .models import Event
-    from .services import context_namespaces
-
-    errors = delay_errors(delay)
-    if errors:
-        return "Not complete yet: " + "; ".join(errors.values())
-    if delay is None:
-        return "The step runs at once."
-    project = connector.project
-    event = Event(project=project, connector=connector, payload=connector.sample_payload or {})
-    ctx = ActionContext(project=project, data=context_namespaces(event), connector=connector)
-    plan = plan_delay(Step(connector=connector, delay=delay), ctx)
-    when = _day_and_time(plan.due_at, project) if plan.due_at else ""
-    if plan.decision == "fail":
-        return f"For the sample payload this fails: {plan.reason.split(': ', 1)[-1]}"
-    if plan.decision == "park":
-        return f"For the sample payload this waits until {when}."
-    if delay["mode"] == "fixed":
-        return "The step runs at once (no wait)."
-    outcome = {"now": "the step runs at once", "skip": "the step is skipped",
-               "stop": "the run stops"}[plan.decision]  # fmt: skip
-    return f"For the sample payload the time ({when}) has passed: {outcome}."
-
-
-def _day_and_time(moment, project):
-    """ "Tue 9 Dec 16:30 (Asia/Kolkata)", with the year when it is not this one."""
-    local = moment.astimezone(project.tzinfo)
-    year = "" if local.year == timezone.now().astimezone(project.tzinfo).year else f" {local.year}"
-    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M} ({project.time_zone})"
-
-
 def _number(value, ctx, key):
     if isinstance(value, str) and "{{" in value:
         value = render_value(value, ctx.data)
@@ -400,7 +365,7 @@ def fire(rows, now):
     ScheduledStep.objects.filter(pk__in=ended).update(
         status=ScheduledStep.Status.FAILED, fired_at=now
     )
-    indexes = step_indexes({row[3] for row in ready})
+    indexes = step_indexes({row[2] for row in ready})
     runs.resume_after_delays([(run_id, indexes[step_id]) for _, run_id, step_id, _ in ready])
     return ready, ended
 
@@ -427,18 +392,26 @@ def run_schedules_now(schedules):
         last = rows[-1][0]
 
 
-def step_indexes(connector_ids):
-    """{step id: index of the step in its connector's current order}."""
+def step_indexes(step_ids):
+    """{step id: index of the step among the steps of its connector's version (or of its
+    draft)}, for the steps of `step_ids` and their siblings."""
+    groups = set(Step.every.filter(pk__in=step_ids).values_list("connector_id", "version_id"))
+    if not groups:
+        return {}
+    siblings = Q()
+    for connector_id, version_id in groups:
+        siblings |= Q(connector_id=connector_id, version_id=version_id)
     indexes = {}
     counts = {}
     steps = (
-        Step.objects.filter(connector_id__in=connector_ids)
-        .order_by("connector_id", "position", "id")
-        .values_list("connector_id", "id")
+        Step.every.filter(siblings)
+        .order_by("connector_id", "version_id", "position", "id")
+        .values_list("connector_id", "version_id", "id")
     )
-    for connector_id, step_id in steps:
-        indexes[step_id] = counts.get(connector_id, 0)
-        counts[connector_id] = indexes[step_id] + 1
+    for connector_id, version_id, step_id in steps:
+        group = (connector_id, version_id)
+        indexes[step_id] = counts.get(group, 0)
+        counts[group] = indexes[step_id] + 1
     return indexes
 
 
@@ -485,7 +458,7 @@ def cancel_schedules(schedules, reason):
 
 def _stop_cancelled_runs(rows, reason):
     waiting = runs.stop_waiting_runs([row[1] for row in rows], reason)
-    indexes = step_indexes({row[3] for row in rows})
+    indexes = step_indexes({row[2] for row in rows})
     RunLog.objects.bulk_create(
         RunLog(
             run_id=run_id,

@@ -83,6 +83,16 @@ class Connector(models.Model):
     revision = models.PositiveIntegerField(
         default=0, editable=False, help_text="Goes up whenever a step or action changes."
     )
+    # The version runs start on; None until the connector is first published (one made in
+    # code, never published, runs its steps as they stand).
+    live_version = models.ForeignKey(
+        "ConnectorVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -161,10 +171,60 @@ class Event(models.Model):
         return f"Event {self.pk}"
 
 
+class ConnectorVersion(models.Model):
+    """A published state of a connector's steps and actions: what its runs run.
+
+    `definition` is the connector's "picky.connector/v1" document as published (what the
+    history and the draft's changes show); the steps and actions themselves are frozen
+    copies (Step.version), which runs, their logs and their delays point at.
+    """
+
+    project_path = "connector__project"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "number"], name="unique_version_number")
+        ]
+
+    def __str__(self):
+        return f"Version {self.number}"
+
+
+class DraftSteps(models.Manager):
+    """The steps a connector's builder edits: its draft. The published versions' frozen
+    copies are read through `Step.every` (the engine, a run's logs and delays)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(version__isnull=True)
+
+
 class Step(models.Model):
     project_path = "connector__project"
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="steps")
+    # None: the draft's step; else a frozen copy belonging to that published version.
+    version = models.ForeignKey(
+        ConnectorVersion,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="steps",
+        editable=False,
+    )
+    # A frozen copy's draft step: discarding the draft rewrites that step, keeping its id.
+    origin = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     position = models.PositiveIntegerField(default=0, db_index=True)
     name = models.CharField(max_length=200, blank=True)
     filters = models.JSONField(
@@ -173,8 +233,13 @@ class Step(models.Model):
     iterator = models.JSONField(null=True, blank=True)
     delay = models.JSONField(null=True, blank=True)
 
+    every = models.Manager()
+    objects = DraftSteps()
+
     class Meta:
         ordering = ["position", "id"]
+        default_manager_name = "objects"
+        base_manager_name = "every"
 
     def __str__(self):
         return self.name or f"Step {self.position + 1}"
@@ -202,6 +267,16 @@ class Run(models.Model):
     )
     # A resumed run goes on where the runs it continues stopped: the first of them is named
     # here (the same for every resumption of a chain), and its effect keys are this run's.
+    # The connector's version the run started on, which it resumes on after a delay; None:
+    # the connector had never been published, and its steps ran as they stood.
+    version = models.ForeignKey(
+        ConnectorVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        db_index=False,
+    )
     resume_of = models.ForeignKey(
         "self",
         null=True,

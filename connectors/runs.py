@@ -68,6 +68,7 @@ def new_run(event):
     return Run(
         project_id=event.project_id,
         connector=event.connector,
+        version_id=event.connector.live_version_id,
         event=event,
         status=Run.Status.RUNNING,
         started_at=now,
@@ -163,10 +164,11 @@ def end_values(run, status, error, context, contact_id):
 
 
 def create_replay(event):
-    """A new run of `event` from its first step, queued."""
+    """A new run of `event` from its first step, on its connector's live version, queued."""
     return Run.objects.create(
         project_id=event.project_id,
         connector_id=event.connector_id,
+        version_id=event.connector.live_version_id,
         event=event,
         replay_of=Run.objects.filter(event=event, replay_of=None).first(),
         status=Run.Status.QUEUED,
@@ -184,6 +186,7 @@ def create_resume(run):
         event_id=run.event_id,
         replay_of_id=run.replay_of_id or run.pk,
         resume_of_id=run.resume_of_id or run.pk,
+        version_id=run.version_id,
         contact_id=run.contact_id,
         context=run.context,
         next_step=run.next_step,

@@ -1,7 +1,7 @@
 """Per-connector statistics over the last 24 hours and the last 30 days.
 
-Four aggregate queries whatever the volume: the steps, the events, the runs
-and the step log lines, each counted for both windows at once with
+Four aggregate queries whatever the volume: the steps (and their published copies), the
+events, the runs and the step log lines, each counted for both windows at once with
 filtered aggregates.
 """
 
@@ -54,12 +54,23 @@ def connector_stats(connector, now=None):
             for window, condition in per_window("created_at", Q(status=status)).items()
         }
     )
-    steps = list(Step.objects.filter(connector=connector).values("id", "position", "name"))
-    step_counts = {
-        row["step_id"]: row
-        for row in RunLog.objects.filter(
+    # The draft's steps, and the published versions' copies of them, which runs log: counted
+    # as the draft steps they were copied from.
+    every_step = list(
+        Step.every.filter(connector=connector)
+        .order_by("position", "id")
+        .values("id", "position", "name", "version_id", "origin_id")
+    )
+    steps = [step for step in every_step if step["version_id"] is None]
+    draft_of = {step["id"]: step["id"] for step in steps}
+    draft_of.update(
+        (step["id"], step["origin_id"]) for step in every_step if step["origin_id"] in draft_of
+    )
+    step_counts = {}
+    for row in (
+        RunLog.objects.filter(
             kind=RunLog.Kind.STEP,
-            step_id__in=[step["id"] for step in steps],
+            step_id__in=list(draft_of),
             created_at__gt=oldest,
             created_at__lte=now,
         )
@@ -74,7 +85,10 @@ def connector_stats(connector, now=None):
                 for window, condition in per_window("created_at", Q(status__in=statuses)).items()
             }
         )
-    }
+    ):
+        counts = step_counts.setdefault(draft_of[row.pop("step_id")], {})
+        for key, count in row.items():
+            counts[key] = counts.get(key, 0) + count
 
     stats = {}
     for window in WINDOWS:

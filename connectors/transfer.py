@@ -52,11 +52,17 @@ def format_error(path, message):
     return f"{path}: {message}" if path else message
 
 
-def export_connector(connector):
-    """The connector as a "picky.connector/v1" document (a dict ready for json.dumps)."""
-    steps = connector.steps.order_by("position", "id").prefetch_related(
-        Prefetch("actions", queryset=Action.objects.order_by("position", "id"))
-    )
+def export_connector(connector, steps=None):
+    """The connector as a "picky.connector/v1" document (a dict ready for json.dumps), with
+    its published version's steps (a connector never published: its steps as they stand),
+    or `steps`, each with its actions prefetched in order."""
+    if steps is None:
+        # version_id None (never published) selects the draft's steps.
+        steps = (
+            Step.every.filter(connector_id=connector.pk, version_id=connector.live_version_id)
+            .order_by("position", "id")
+            .prefetch_related(Prefetch("actions", queryset=Action.every.order_by("position", "id")))
+        )
     document = {"format": FORMAT, "name": connector.name}
     if connector.description:
         document["description"] = connector.description
@@ -96,12 +102,16 @@ def export_action(action):
     return exported
 
 
-def import_connector(project, data, name=None):
+def import_connector(project, data, name=None, published_by=None, note="Imported"):
     """Create a connector in `project` from a document; `name` overrides the document's.
+    It is published at once (its version 1, by `published_by`, with `note`), its draft the
+    same.
 
     Raises ConnectorImportError listing every problem; nothing is written then.
     The new connector gets a new token (a URL of its own).
     """
+    from .versions import publish_connector  # versions exports with this module
+
     document = clean_document(project, data, name=name)
     try:
         with transaction.atomic():
@@ -129,6 +139,7 @@ def import_connector(project, data, name=None):
                     for index, action_data in enumerate(step_data["actions"])
                 )
             Action.objects.bulk_create(actions)
+            publish_connector(connector, published_by, note=note)
     except IntegrityError as exc:
         # Another import or the admin took the name between our check and the insert.
         raise ConnectorImportError([("name", import_name_taken_message(document["name"]))]) from exc

@@ -20,19 +20,22 @@ class ConnectorDefinition:
     reads_counters: bool
 
 
-# A worker's copy of each connector's definition, by (connector id, revision): a run
-# reads it without a query until someone edits the connector.
+# A worker's copy of each published version's definition, by version id: a version never
+# changes, so a run reads it without a query. A connector never published runs its steps
+# as they stand, cached by (connector id, revision) until someone edits them.
 STEPS_CACHE_SIZE = 256
 _steps_cache = {}
 
 
-def connector_definition(connector):
-    key = (connector.pk, connector.revision)
+def connector_definition(connector, version_id):
+    """The definition of the connector's version `version_id` (None: its steps as they
+    stand, for a connector never published and a simulation of its draft)."""
+    key = version_id or (connector.pk, connector.revision)
     definition = _steps_cache.get(key)
     if definition is None:
         steps = list(
-            Step.objects.filter(connector_id=connector.pk).prefetch_related(
-                Prefetch("actions", queryset=Action.objects.filter(enabled=True))
+            Step.every.filter(connector_id=connector.pk, version_id=version_id).prefetch_related(
+                Prefetch("actions", queryset=Action.every.filter(enabled=True))
             )
         )
         definition = ConnectorDefinition(steps, reads_counters(steps))

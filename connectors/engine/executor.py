@@ -52,7 +52,7 @@ class RunExecutor(ActionRunner):
             raise
 
     def execute_steps(self):
-        definition = connector_definition(self.connector)
+        definition = connector_definition(self.connector, self.run.version_id)
         steps = definition.steps
         self.defers_shared_rows = not definition.reads_counters
         if not self.dry_run:

@@ -94,7 +94,7 @@ def done_before_resume(run):
 
 def resume_point(run):
     """Where a resumption of `run` goes on: its step's label, or "" past the last step."""
-    steps = connector_definition(run.connector).steps
+    steps = connector_definition(run.connector, run.version_id).steps
     if run.next_step >= len(steps):
         return ""
     return step_label(steps[run.next_step], run.next_step)
@@ -112,7 +112,8 @@ def outside_effects(connector, run=None):
             ).values_list("action_id", flat=True)
         )
     effects = []
-    for index, step in enumerate(connector_definition(connector).steps):
+    version_id = run.version_id if run is not None else connector.live_version_id
+    for index, step in enumerate(connector_definition(connector, version_id).steps):
         for action in step.actions.all():
             action_type = get_type(action.type)
             if action_type is None or action_type.effect != Effect.OUTSIDE:

@@ -153,11 +153,11 @@ def add_record(
     try:
         with transaction.atomic():
             record.save()
-            change_entry(record, {}, data, author, fields_by_key(module), "Created").save()
+            _entry(record, {}, data, author, fields_by_key(module), "Created").save()
     except IntegrityError:
         raise _conflict(module, [record]) from None
     if trigger_workflows:
-        send_record_changed(module, record, None, "created")
+        _send_changed(module, record, None, "created")
     return record
 
 
@@ -317,7 +317,7 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         if data == record.data:
             continue
         befores.append(record_as_dict(record) if trigger_workflows else None)
-        entries.append(change_entry(record, record.data, data, author, fields, entry_text))
+        entries.append(_entry(record, record.data, data, author, fields, entry_text))
         record.data, record.updated_at = data, now
         changed.append(record)
     if not changed:
@@ -330,11 +330,11 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         raise _conflict(module, changed) from None
     if trigger_workflows:
         for record, before in zip(changed, befores, strict=True):
-            send_record_changed(module, record, before, "updated")
+            _send_changed(module, record, before, "updated")
     return len(changed)
 
 
-def change_entry(record, before, after, author, fields, text=""):
+def _entry(record, before, after, author, fields, text=""):
     keys = [*fields, *(key for key in {**before, **after} if key not in fields)]
     changes = [
         {"field": key, "before": before.get(key), "after": after.get(key)}
@@ -382,7 +382,7 @@ def _conflict(module, records):
     return RecordError(f"{module}: the change conflicts with another record; try again.")
 
 
-def send_record_changed(module, record, before, change):
+def _send_changed(module, record, before, change):
     _send_dict(module, record_as_dict(record), before, change)
 
 
