@@ -18,7 +18,9 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from connectors.admin.builder import BuilderAdminMixin
 from connectors.models import Step
+from connectors.template_paths import TemplateScope, scope_for
 from picky.json_input import JSONInputError, parse_json
 from picky.models import Project
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, has_access
@@ -28,7 +30,7 @@ from .base import ActionConfigForm, Effect
 from .models import Action
 from .pickers import PickerInput, get_picker, names_for, source_of
 from .registry import all_types, get_type
-from .types.fields import JSONValueField
+from .types.fields import JSONValueField, RowsInput
 
 CONFIG_PREFIX = "config__"
 # Options every type has (save_as, fallback): shown after the type's own settings.
@@ -69,7 +71,7 @@ class ActionForm(forms.ModelForm):
         if project_id is None:
             return
         for field in self.fields.values():
-            if isinstance(field.widget, PickerInput):
+            if isinstance(field.widget, PickerInput) or getattr(field.widget, "source", ""):
                 url = reverse("admin:actions_action_pick", args=[field.widget.source])
                 field.widget.url = f"{url}?project={project_id}"
 
@@ -114,7 +116,10 @@ def action_form_for(action_type):
         for name, field in action_type.form_class.base_fields.items():
             field_copy = copy.deepcopy(field)
             source = source_of(field_copy)
-            if source:
+            rows = rows_input_for(field_copy, source)
+            if rows is not None:
+                field_copy.widget = rows
+            elif source:
                 if not isinstance(field_copy.widget, PickerInput):
                     field_copy.widget = PickerInput(source)
             elif isinstance(field_copy, forms.JSONField):
@@ -124,8 +129,37 @@ def action_form_for(action_type):
             elif isinstance(field_copy, JSONValueField) or is_custom_text_field(field_copy):
                 field_copy.widget = ConfigTextarea(any_json=isinstance(field_copy, JSONValueField))
             field_copy.label = field.label or name.replace("_", " ").capitalize()
+            if takes_template(action_type, name, field_copy):
+                field_copy.widget.attrs["data-picky-template"] = ""
             attrs[CONFIG_PREFIX + name] = field_copy
     return type("ActionForm", (ActionForm,), attrs)
+
+
+def rows_input_for(field, source):
+    """The rows widget of a list or key/value setting (RowsInput: one for lists, one for
+    maps, whatever the type), its rows offering the names of the field's picker; None
+    for other settings. A field says it is one by its widget or its class's `rows`."""
+    if isinstance(field.widget, RowsInput):
+        rows = field.widget
+    elif getattr(field, "rows", ""):
+        rows = RowsInput(field.rows)
+    else:
+        return None
+    rows.source = rows.source or source
+    rows.parses_json = not isinstance(field, forms.JSONField)
+    return rows
+
+
+def takes_template(action_type, name, field):
+    """Whether a config field is a template box (the attribute picker attaches to it): a
+    text box of a setting the engine renders. Rows widgets mark their own boxes."""
+    return (
+        name not in action_type.literal_fields
+        and name not in COMMON_OPTIONS
+        and isinstance(field.widget, (forms.TextInput, forms.Textarea))
+        and not isinstance(field.widget, (RowsInput, forms.PasswordInput))
+        and not isinstance(field, (forms.IntegerField, forms.FloatField, forms.RegexField))
+    )
 
 
 def is_custom_text_field(field):
@@ -198,15 +232,43 @@ def validation_messages(exc):
 
 
 @admin.register(Action)
-class ActionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
     project_path = "step__connector__project"
     list_display = ["__str__", "type", "step", "enabled"]
     list_select_related = ["step__connector"]
     search_fields = ["name", "type", "step__name", "step__connector__name"]
 
     class Media:
-        css = {"all": ["picky/admin.css"]}
-        js = ["picky/json-editor.js", "picky/unsaved.js", "picky/picker.js"]
+        css = {"all": ["picky/admin.css", "picky/builder.css"]}
+        js = [
+            "picky/json-editor.js", "picky/unsaved.js", "picky/picker.js",
+            "picky/attribute-picker.js", "picky/builder.js",
+        ]  # fmt: skip
+
+    def template_scope(self, request, obj):
+        if obj is not None and obj.pk:
+            return scope_for(obj.step.connector, obj.step, obj)
+        step_id = request.GET.get("step", "")
+        step = (
+            Step.objects.filter(pk=step_id, connector__project__in=self.user_projects(request))
+            .select_related("connector__project")
+            .first()
+            if step_id.isdigit()
+            else None
+        )
+        if step is None:
+            return TemplateScope(sample=None)
+        # A new action comes after the step's others.
+        return scope_for(step.connector, step, Action(step=step))
+
+    def template_values(self, obj):
+        action_type = get_type(obj.type)
+        literal = action_type.literal_fields if action_type else ()
+        return {
+            CONFIG_PREFIX + key: value
+            for key, value in (obj.config or {}).items()
+            if key not in literal and key not in COMMON_OPTIONS
+        }
 
     def get_model_perms(self, request):
         # Actions are reached from their step's page, not from the index.

@@ -22,33 +22,37 @@ from picky.templating import render_value, template_errors, to_text
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "exists", "not_exists", "is_true", "is_false"}
 TWO_VALUE_OPS = {"between"}
-OPERATORS = (
-    "equals",
-    "not_equals",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "ends_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "is_empty",
-    "is_not_empty",
-    "exists",
-    "not_exists",
-    "matches_regex",
-    "in_list",
-    "not_in_list",
-    "before",
-    "after",
-    "is_true",
-    "is_false",
-)
+# Every operator, with the words a business user reads (the builder's choices and the
+# step's summary on the connector page).
+OPERATOR_WORDS = {
+    "equals": "is",
+    "not_equals": "is not",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "starts_with": "starts with",
+    "ends_with": "ends with",
+    "gt": "is more than",
+    "gte": "is at least",
+    "lt": "is less than",
+    "lte": "is at most",
+    "between": "is between",
+    "is_empty": "is empty",
+    "is_not_empty": "is not empty",
+    "exists": "exists",
+    "not_exists": "does not exist",
+    "matches_regex": "matches the pattern",
+    "in_list": "is one of",
+    "not_in_list": "is not one of",
+    "before": "is before",
+    "after": "is after",
+    "is_true": "is true",
+    "is_false": "is false",
+}
+OPERATORS = tuple(OPERATOR_WORDS)
 TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
+LONE_HOLE = re.compile(r"{{\s*([^{}]*?)\s*}}")
 
 
 def filter_errors(groups):
@@ -96,6 +100,38 @@ def condition_errors(condition, path):
         if problem:
             errors.append((f"{path}.value", problem))
     return errors
+
+
+def filter_summary(groups):
+    """The filter in words: "state is Kerala, or amount is more than 1000"; "" for none."""
+    return ", or ".join(
+        " and ".join(condition_summary(condition) for condition in group)
+        for group in groups or []
+        if isinstance(group, list)
+    )
+
+
+def condition_summary(condition):
+    if not isinstance(condition, dict):
+        return "?"
+    op = condition.get("op")
+    words = [template_label(condition.get("field")), OPERATOR_WORDS.get(op, str(op))]
+    if op not in NO_VALUE_OPS:
+        words.append(template_label(condition.get("value")))
+    if op in TWO_VALUE_OPS:
+        words += ["and", template_label(condition.get("value2"))]
+    if condition.get("case_sensitive"):
+        words.append("(case-sensitive)")
+    return " ".join(words)
+
+
+def template_label(value):
+    """A value as the summary shows it: a lone `{{ event.state }}` reads "state"."""
+    text = to_text(value).strip()
+    match = LONE_HOLE.fullmatch(text)
+    if match:
+        return match.group(1).removeprefix("event.")
+    return text or "(empty)"
 
 
 def evaluate(groups, data, tzinfo=UTC):

@@ -20,7 +20,7 @@ from picky.templating import to_text
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..pickers import PickerInput
 from ..registry import register
-from .fields import MemberField, TextListField
+from .fields import MemberField, RowsInput, TextListField
 
 UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
 UNIT_CHOICES = [(unit, unit) for unit in UNITS]
@@ -95,7 +95,9 @@ class MapContactForm(ActionConfigForm):
     email = forms.CharField(required=False, help_text="E-mail address, e.g. {{ event.email }}.")
     name = forms.CharField(required=False)
     attributes = JSONInputField(
-        required=False, help_text='Attributes to set, e.g. {"city": "{{ event.city }}"}.'
+        required=False,
+        widget=RowsInput("map"),
+        help_text='Attributes to set, e.g. {"city": "{{ event.city }}"}.',
     )
     # "Only existing" rather than "create": a missing box means False, and creating
     # is what most connectors want.

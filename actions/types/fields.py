@@ -1,19 +1,79 @@
 """Form fields shared by action config forms."""
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from crm import services as crm
+from picky.json_input import JSONInputError, parse_json
 from teambox import services as messaging
 
 from ..base import ProjectNameField
+
+
+class RowsInput(forms.Textarea):
+    """The one widget of list settings (`shape` "list": recipients, tags, template values)
+    and the one of key/value settings ("map": headers, body values, attributes): the
+    admin shows rows to add and remove (picky/builder.js), each a template box (`item`
+    "map": each row a key/value object, as buttons are), and "Edit as JSON" shows the
+    value itself, which stays what the form submits.
+
+    `any_json`: the setting may also be another value (a text body); it shows as JSON then.
+    `source`: the picker offering names in each row (the action page sets `url`)."""
+
+    def __init__(self, shape, *, item="text", any_json=False, source="", attrs=None):
+        self.shape, self.item, self.any_json, self.source = shape, item, any_json, source
+        self.url = ""
+        # Off for a JSON field, which reads the text itself (and says where it breaks).
+        self.parses_json = True
+        super().__init__(
+            attrs={"class": "picky-json", "rows": 4, "spellcheck": "false", **(attrs or {})}
+        )
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        widget_attrs["data-picky-rows"] = self.shape
+        if self.item != "text":
+            widget_attrs["data-picky-item"] = self.item
+        if self.any_json:
+            widget_attrs["data-picky-any"] = "1"
+        if self.url:
+            widget_attrs["data-picky-picker-url"] = self.url
+        return context
+
+    def format_value(self, value):
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            return value  # as typed, or a JSON field's text
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+    def value_from_datadict(self, data, files, name):
+        value = super().value_from_datadict(data, files, name)
+        if not self.parses_json or not isinstance(value, str):
+            return value
+        if value.strip()[:1] not in ("[", "{"):
+            return value
+        try:
+            return parse_json(value)
+        except JSONInputError:
+            # Kept as typed: the field refuses it with its own error.
+            return value
+
+    class Media:
+        css = {"all": ["picky/builder.css"]}
+        js = ["picky/attribute-picker.js", "picky/builder.js"]
 
 
 class TextListField(forms.Field):
     """A list of texts, or one comma-separated text (what a form box gives)."""
 
     item_noun = "items"
+    # Shown as rows (RowsInput) on the action page.
+    rows = "list"
 
     def to_python(self, value):
         if value in (None, ""):

@@ -23,7 +23,7 @@ from picky.templating import HOLE, to_text
 from .. import http_services
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, not_sent
 from ..registry import register
-from .fields import JSONValueField, TemplatedEmailListField
+from .fields import JSONValueField, RowsInput, TemplatedEmailListField
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 BODY_TYPES = [
@@ -50,6 +50,8 @@ class KeyValueField(JSONValueField):
 
     Cleaned to an object of text values, so the config has one shape.
     """
+
+    rows = "map"
 
     def __init__(self, *, separator=":", **kwargs):
         self.separator = separator
@@ -162,6 +164,7 @@ class HttpRequestForm(HttpConfigForm):
     body_type = forms.ChoiceField(choices=BODY_TYPES, required=False)
     body = JSONValueField(
         required=False,
+        widget=RowsInput("map", any_json=True),
         help_text="JSON: an object or a JSON document. Form/query: an object or a=1&b=2. "
         "Raw: any text.",
     )

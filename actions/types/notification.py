@@ -16,7 +16,7 @@ from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result, no
 from ..pickers import PickerInput
 from ..registry import register
 from .crm import NameListField
-from .fields import ChannelNameField, TemplatedEmailListField, TextListField
+from .fields import ChannelNameField, RowsInput, TemplatedEmailListField, TextListField
 
 MAX_ROUTING_HOPS = 10
 SKIP, FAIL = "skip", "fail"
@@ -202,6 +202,8 @@ class RecipientListField(TextListField):
 
 
 class TemplateParamsField(forms.Field):
+    rows = "list"
+
     def to_python(self, value):
         if value in (None, ""):
             return []
@@ -450,7 +452,9 @@ class BroadcastForm(MessageContentForm):
         help_text="Contacts in any of these categories.",
     )
     attributes = JSONInputField(
-        required=False, help_text='Contacts whose attributes equal these: {"state": "Kerala"}.'
+        required=False,
+        widget=RowsInput("map"),
+        help_text='Contacts whose attributes equal these: {"state": "Kerala"}.',
     )
     interacted_within_hours = forms.FloatField(
         required=False, min_value=0.1, help_text="Contacts who wrote within this many hours."

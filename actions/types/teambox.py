@@ -43,7 +43,7 @@ from ..base import VARIABLE_NAME, ActionConfigForm, ActionError, ActionType, Eff
 from ..pickers import PickerInput
 from ..registry import register
 from .crm import the_contact
-from .fields import ChannelNameField, TextListField
+from .fields import ChannelNameField, RowsInput, TextListField
 
 MAX_NAMES = 50
 MAX_BUTTONS = 10
@@ -302,6 +302,7 @@ class EventFeedCardForm(forms.Form):
     )
     buttons = JSONInputField(
         required=False,
+        widget=RowsInput("list", item="map"),
         help_text='Up to 10 buttons, e.g. [{"name": "Open order", "url": '
         '"https://shop.example/orders/{{ event.order_id }}", "opens": "inline", '
         '"background_colour": "#1a7f37", "border_colour": "#116329", "text_colour": "white"}]; '

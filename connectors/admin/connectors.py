@@ -9,20 +9,24 @@ import zipfile
 from adminsortable2.admin import SortableAdminBase, SortableTabularInline
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from actions.registry import get_type
+from picky.json_input import JSONInputError, parse_json
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 from picky.wording import counted
 
-from .. import engine, transfer
+from .. import delays, engine, transfer
+from ..filters import filter_summary
 from ..models import Connector, Event, Step
 from ..services import remap_from_event
 from ..stats import connector_stats
+from ..template_paths import TemplateScope, scope_for
+from .builder import BuilderAdminMixin
 from .display import path_tree, pretty_json, timeline_rows
 from .forms import ConnectorForm, ImportForm, SimulateForm
 from .versions import VersionsAdminMixin
@@ -56,8 +60,8 @@ class StepInline(ProjectScopedInlineMixin, SortableTabularInline):
 
 def step_summary(step):
     parts = []
-    groups = len(step.filters or [])
-    parts.append(f"{groups} filter group{'s' if groups != 1 else ''}" if groups else "no filter")
+    conditions = filter_summary(step.filters)
+    parts.append(f"runs when {conditions}" if conditions else "always runs")
     if step.delay:
         parts.append(delay_text(step.delay))
     if step.iterator:
@@ -91,7 +95,11 @@ def delay_text(delay):
 
 @admin.register(Connector)
 class ConnectorAdmin(
-    VersionsAdminMixin, SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin
+    VersionsAdminMixin,
+    BuilderAdminMixin,
+    SortableAdminBase,
+    ProjectScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     form = ConnectorForm
     list_display = ["name", "project", "enabled", "connector_url", "updated_at"]
@@ -147,6 +155,11 @@ class ConnectorAdmin(
                 name="connectors_connector_export",
             ),
             path(
+                "<int:object_id>/delay-preview/",
+                view(require_POST(self.delay_preview_view)),
+                name="connectors_connector_delay_preview",
+            ),
+            path(
                 "<int:object_id>/remap/",
                 view(require_POST(self.remap_view)),
                 name="connectors_connector_remap",
@@ -192,6 +205,24 @@ class ConnectorAdmin(
             "schedules_url": reverse("admin:connectors_scheduledstep_changelist")
             + f"?connector={connector.pk}",
         }
+
+    def template_scope(self, request, obj):
+        return scope_for(obj) if obj is not None and obj.pk else TemplateScope(sample=None)
+
+    def template_values(self, obj):
+        return {"field_mapping": obj.field_mapping}
+
+    def delay_preview_view(self, request, object_id):
+        """What a step's delay does for the sample payload, for the delay form's preview
+        line: {"text": ...}; the body is {"delay": the delay's JSON}."""
+        connector = self.scoped_object(request, object_id)
+        try:
+            body = parse_json(request.body)
+        except JSONInputError as exc:
+            return JsonResponse({"text": exc.message}, status=400)
+        if not isinstance(body, dict) or "delay" not in body:
+            return JsonResponse({"text": 'Send {"delay": ...}.'}, status=400)
+        return JsonResponse({"text": delays.preview_delay(connector, body["delay"])})
 
     # Remap, simulate, export, import ----------------------------------------
 

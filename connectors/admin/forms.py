@@ -6,12 +6,13 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from picky.json_input import JSONInputError, JSONInputField, parse_json
 from picky.models import Project
 
 from .. import transfer
-from ..filters import filter_errors
+from ..filters import NO_VALUE_OPS, OPERATOR_WORDS, TWO_VALUE_OPS, filter_errors
 from ..models import Connector, Step
 from ..triggers import MESSAGE_PAYLOAD_HELP
 
@@ -26,6 +27,19 @@ class JSONEditor(forms.Textarea):
 
     class Media:
         js = ["picky/json-editor.js"]
+
+
+class BuilderEditor(JSONEditor):
+    """A JSON editor that picky/builder.js shows as a form (`builder`: filters, delay,
+    iterator or mapping), with an "Edit as JSON" toggle; the JSON stays the submitted
+    value, read and checked as the typed JSON is."""
+
+    def __init__(self, builder, attrs=None, rows=8):
+        super().__init__(attrs={"data-picky-builder": builder, **(attrs or {})}, rows=rows)
+
+    class Media:
+        css = {"all": ["picky/builder.css"]}
+        js = ["picky/attribute-picker.js", "picky/builder.js"]
 
 
 class JSONText(JSONInputField):
@@ -74,7 +88,7 @@ class ConnectorForm(forms.ModelForm):
         label="Started by",
         help_text=TRIGGER_HELP,
     )
-    field_mapping = JSONText(help_text=FIELD_MAPPING_HELP)
+    field_mapping = JSONText(help_text=FIELD_MAPPING_HELP, widget=BuilderEditor("mapping"))
 
     class Meta:
         model = Connector
@@ -136,13 +150,36 @@ DELAY_HELP = (
 
 
 class StepForm(forms.ModelForm):
-    filters = JSONText(help_text=FILTERS_HELP)
-    iterator = JSONText(help_text=ITERATOR_HELP, widget=JSONEditor(rows=3))
-    delay = JSONText(help_text=DELAY_HELP, widget=JSONEditor(rows=4))
+    filters = JSONText(
+        help_text=FILTERS_HELP,
+        widget=BuilderEditor(
+            "filters",
+            attrs={
+                "data-picky-operators": json.dumps(
+                    {
+                        "words": OPERATOR_WORDS,
+                        "no_value": sorted(NO_VALUE_OPS),
+                        "two_values": sorted(TWO_VALUE_OPS),
+                    }
+                )
+            },
+        ),
+    )
+    iterator = JSONText(help_text=ITERATOR_HELP, widget=BuilderEditor("iterator", rows=3))
+    delay = JSONText(help_text=DELAY_HELP, widget=BuilderEditor("delay", rows=4))
 
     class Meta:
         model = Step
         fields = ["connector", "name", "filters", "iterator", "delay"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        connector_id = str(self.instance.connector_id or self.initial.get("connector") or "")
+        if connector_id.isdigit():
+            # The delay form asks the engine's planner what the delay does for the sample.
+            self.fields["delay"].widget.attrs["data-picky-preview"] = reverse(
+                "admin:connectors_connector_delay_preview", args=[connector_id]
+            )
 
     def clean_filters(self):
         filters = self.cleaned_data.get("filters")

@@ -13,10 +13,14 @@ from actions.models import Action
 from actions.registry import get_type
 from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
-from ..models import Step
+from ..models import Connector, Step
+from ..template_paths import TemplateScope, scope_for
+from .builder import BuilderAdminMixin
 from .forms import StepForm
 
 SUMMARY_CHARS = 140
+# Where a step not yet saved stands among its connector's steps: last.
+NEW_POSITION = 2**31 - 1
 
 
 class ActionInline(ProjectScopedInlineMixin, SortableTabularInline):
@@ -74,7 +78,7 @@ def config_summary(config):
 
 
 @admin.register(Step)
-class StepAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+class StepAdmin(BuilderAdminMixin, SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
     project_path = "connector__project"
     form = StepForm
     list_display = ["__str__", "connector", "position"]
@@ -90,6 +94,28 @@ class StepAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["picky/admin.css"]}
         js = ["picky/unsaved.js"]
+
+    def template_scope(self, request, obj):
+        if obj is not None and obj.pk:
+            return scope_for(obj.connector, obj)
+        connector_id = request.GET.get("connector", "")
+        connector = (
+            Connector.objects.filter(pk=connector_id, project__in=self.user_projects(request))
+            .select_related("project")
+            .first()
+            if connector_id.isdigit()
+            else None
+        )
+        if connector is None:
+            return TemplateScope(sample=None)
+        # A new step comes after the others: every action runs before it.
+        return scope_for(connector, Step(connector=connector, position=NEW_POSITION))
+
+    def template_values(self, obj):
+        iterator = obj.iterator if isinstance(obj.iterator, dict) else {}
+        # The iterator's path is written without braces: checked as the template it reads.
+        items = f"{{{{ {iterator['path']} }}}}" if iterator.get("path") else None
+        return {"filters": obj.filters, "delay": obj.delay, "iterator": items}
 
     def get_model_perms(self, request):
         # Steps are reached from their connector's page, not from the index.

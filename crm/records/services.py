@@ -153,11 +153,11 @@ def add_record(
     try:
         with transaction.atomic():
             record.save()
-            _entry(record, {}, data, author, fields_by_key(module), "Created").save()
+            change_entry(record, {}, data, author, fields_by_key(module), "Created").save()
     except IntegrityError:
         raise _conflict(module, [record]) from None
     if trigger_workflows:
-        _send_changed(module, record, None, "created")
+        send_record_changed(module, record, None, "created")
     return record
 
 
@@ -317,7 +317,7 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         if data == record.data:
             continue
         befores.append(record_as_dict(record) if trigger_workflows else None)
-        entries.append(_entry(record, record.data, data, author, fields, entry_text))
+        entries.append(change_entry(record, record.data, data, author, fields, entry_text))
         record.data, record.updated_at = data, now
         changed.append(record)
     if not changed:
@@ -330,11 +330,11 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         raise _conflict(module, changed) from None
     if trigger_workflows:
         for record, before in zip(changed, befores, strict=True):
-            _send_changed(module, record, before, "updated")
+            send_record_changed(module, record, before, "updated")
     return len(changed)
 
 
-def _entry(record, before, after, author, fields, text=""):
+def change_entry(record, before, after, author, fields, text=""):
     keys = [*fields, *(key for key in {**before, **after} if key not in fields)]
     changes = [
         {"field": key, "before": before.get(key), "after": after.get(key)}
@@ -382,7 +382,7 @@ def _conflict(module, records):
     return RecordError(f"{module}: the change conflicts with another record; try again.")
 
 
-def _send_changed(module, record, before, change):
+def send_record_changed(module, record, before, change):
     _send_dict(module, record_as_dict(record), before, change)
 
 

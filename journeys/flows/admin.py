@@ -26,6 +26,7 @@ from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
 from .checks import flow_problems
 from .models import BranchRow, Flow, FlowSession, FlowStep
+from .services import stop_flow
 
 
 class StepNameInput(forms.TextInput):
@@ -156,7 +157,8 @@ class FlowAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(FlowSession)
 class FlowSessionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
-    """Who is in which flow, at which step; deleting a row takes the contact out."""
+    """Who is in which flow, at which step; deleting a row takes the contact out (a line
+    on their timeline says so)."""
 
     list_display = ["contact", "flow", "step", "channel", "started_at", "expires_at"]
     list_filter = ["flow", "project"]
@@ -170,3 +172,10 @@ class FlowSessionAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def delete_model(self, request, obj):
+        stop_flow(obj.flow, obj.contact)
+
+    def delete_queryset(self, request, queryset):
+        for session in queryset.select_related("flow", "contact"):
+            stop_flow(session.flow, session.contact)

@@ -186,7 +186,7 @@ class TestConnectorPage:
         step = connector.steps.get()
         content = member_client.get(change_url(connector)).content.decode()
         assert f"/admin/connectors/step/{step.pk}/change/" in content
-        assert "1 filter group" in content and "actions: Stop Processing" in content
+        assert "runs when a exists" in content and "actions: Stop Processing" in content
         assert f"/admin/connectors/step/add/?connector={connector.pk}" in content
 
 

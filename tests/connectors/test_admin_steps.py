@@ -257,7 +257,11 @@ class TestActionPage:
         action.save()
         response = member_client.get(action_url(action))
         content = response.content.decode()
-        assert "a@example.com, b@example.com</textarea>" in content
+        # A list setting is rows (picky/builder.js) over its JSON, which the page submits.
+        assert 'data-picky-rows="list"' in content
+        assert (
+            "[\n  &quot;a@example.com&quot;,\n  &quot;b@example.com&quot;\n]</textarea>" in content
+        )
         data = {
             "name": "",
             "enabled": "on",

@@ -4,7 +4,9 @@ field; smart replies and the contacts in flows have their pages."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from journeys.flows.models import BranchRow, Flow, FlowStep
+from crm import services as crm
+from journeys.flows import services as flows
+from journeys.flows.models import BranchRow, Flow, FlowSession, FlowStep
 from journeys.replies.models import SmartReply
 from picky.models import Membership
 
@@ -123,3 +125,15 @@ def test_the_pages_of_flows_smart_replies_and_contacts_in_flows(manager, project
     assert b"Prices" in manager.get("/admin/journeys/smartreply/").content
     assert manager.get("/admin/journeys/flowsession/").status_code == 200
     assert FlowStep.objects.filter(flow__project=project).count() == 8
+
+
+def test_deleting_a_contact_in_a_flow_takes_them_out_on_their_timeline(manager, project, sandbox):
+    asha = crm.upsert_contact(project, "919847012345", name="Asha")
+    session = flows.start_flow(onboarding(project), asha, channel=sandbox)
+    response = manager.post(
+        "/admin/journeys/flowsession/",
+        {"action": "delete_selected", "_selected_action": [session.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not FlowSession.objects.exists()
+    assert crm.timeline_of(asha)[0].text == "Onboarding: the flow was stopped"

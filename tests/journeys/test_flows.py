@@ -311,3 +311,35 @@ def test_an_answer_restarts_the_silence(project, sandbox, asha, answer):
         assert flows.end_silent_flows() == 0
         clock.shift(timedelta(minutes=11))
         assert flows.end_silent_flows() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_skips_a_session_an_answer_holds(project, sandbox, asha):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    ravi = crm.upsert_contact(project, "919847000002", name="Ravi")
+    flow = onboarding(project, timeout_minutes=30)
+    with time_machine.travel(START, tick=False):
+        held = flows.start_flow(flow, asha, channel=sandbox)
+        flows.start_flow(flow, ravi, channel=sandbox)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        from django.db import transaction
+
+        with transaction.atomic():
+            list(FlowSession.objects.select_for_update().filter(pk=held.pk))
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    try:
+        with time_machine.travel(START + timedelta(hours=1), tick=False):
+            assert flows.end_silent_flows() == 1
+    finally:
+        release.set()
+        holder.join()
+    assert list(FlowSession.objects.values_list("contact", flat=True)) == [asha.pk]

@@ -116,6 +116,8 @@ def test_the_readme_tour(live_server, demo, screenshot_dir):
         page.goto(f"{base}/admin/connectors/connector/{connector.pk}/change/")
         page.get_by_role("link", name="Add a step").click()
         page.fill("#id_name", "Tag Kerala leads")
+        # The filter typed as JSON (the builder's "Edit as JSON"), checked as it is typed.
+        page.locator(".field-filters").get_by_role("button", name="Edit as JSON").click()
         page.fill("#id_filters", '[[{"field": "{{ event.state }}", "op": "equals"')
         page.wait_for_selector("#id_filters ~ .picky-json-status.picky-bad")
         page.fill(
@@ -129,7 +131,10 @@ def test_the_readme_tour(live_server, demo, screenshot_dir):
         page.get_by_role("link", name="Add an action").click()
         page.get_by_role("link", name="Add Tag", exact=True).click()
         page.fill("#id_name", "Tag the Kerala lead")
-        page.fill("#id_config__tags", "Kerala, Lead")
+        tags = page.locator(".field-config__tags")
+        for tag in ("Kerala", "Lead"):
+            tags.get_by_role("button", name="+ Add").click()
+            tags.locator(".picky-item-value").last.fill(tag)
         screenshot("add-tag")
         page.click("input[name=_save]")
         page.wait_for_selector(".messagelist .success")
