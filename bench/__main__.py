@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .support import PYTHON, ROOT, machine
 
-BENCHMARKS = ["ingest", "engine", "delays", "assignment", "teambox"]
+BENCHMARKS = ["ingest", "engine", "delays", "assignment", "teambox", "sequences"]
 TIMEOUT_SECONDS = 1800
 
 

@@ -5,12 +5,15 @@ ignores FOR UPDATE: its single writer serialises concurrent sweeps instead), and
 transaction queues one teambox message per delivery it may send and marks every claimed
 delivery settled: sent, skipped (blacklisted, opted out, outside the 24-hour session
 without a template, no address, the contact left) or failed (the channel cannot send it).
-A delivery is settled once, so its message is sent at most once however many sweeps run.
+A delivery is settled once, so its message is sent at most once however many sweeps run;
+the message's idempotency key (the delivery's id) makes the database refuse a second one.
 The queued messages are then sent through their channel, as a broadcast batch sends its
 own; one the worker could not send (it died) is retried or failed by teambox's sweep.
 """
 
 from django.db import transaction
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from crm import services as crm
@@ -30,6 +33,7 @@ from teambox.services import (
 from .models import Delivery, SequenceMessage, Subscription
 from .services import LEFT
 
+KEY_PREFIX = "sequence-delivery-"
 BATCH_SIZE = 500
 # One sweep sends at most this many batches; the next beat tick takes the rest.
 MAX_BATCHES = 20
@@ -85,20 +89,41 @@ def settle_due_batch(batch_size=BATCH_SIZE):
         .order_by("due_at", "pk")
     )
     in_session = sessions(deliveries, now)
-    messages = []
+    messages, unsent = [], {}
     for delivery in deliveries:
         status, reason = refusal(delivery, in_session)
         if status is None:
-            message = message_for(delivery, now)
-            messages.append(message)
-            delivery.sent_message, delivery.sent_at = message, now
-            status = Status.SENT
-        delivery.status, delivery.reason = status, reason
+            messages.append(message_for(delivery, now))
+        else:
+            unsent.setdefault((status, reason), []).append(delivery.pk)
     Message.objects.bulk_create(messages)
     record_outbound_batch(messages)
-    Delivery.objects.bulk_update(deliveries, ["status", "reason", "sent_message", "sent_at"])
+    mark_sent(messages, now)
+    for (status, reason), delivery_ids in unsent.items():
+        Delivery.objects.filter(pk__in=delivery_ids).update(status=status, reason=reason)
     finish_subscriptions({delivery.subscription_id for delivery in deliveries}, now)
     return len(deliveries), [message.pk for message in messages]
+
+
+def delivery_key(delivery_id):
+    """The idempotency key of a delivery's message: the database refuses a second one."""
+    return f"{KEY_PREFIX}{delivery_id}"
+
+
+def mark_sent(messages, now):
+    """The deliveries of these messages are sent: one UPDATE per project, each delivery
+    finding its message by key (no per-row CASE, which costs more than the sending)."""
+    projects = {}
+    for message in messages:
+        projects.setdefault(message.project_id, []).append(
+            int(message.idempotency_key.removeprefix(KEY_PREFIX))
+        )
+    for project_id, delivery_ids in projects.items():
+        key = Concat(Value(KEY_PREFIX), Cast(OuterRef("pk"), CharField()))
+        message = Message.objects.filter(project_id=project_id, idempotency_key=key)
+        Delivery.objects.filter(pk__in=delivery_ids).update(
+            status=Status.SENT, sent_at=now, sent_message=Subquery(message.values("pk")[:1])
+        )
 
 
 def sessions(deliveries, now):
@@ -179,6 +204,7 @@ def message_for(delivery, now):
         template=template,
         template_language=content.get("template_language", "") if template else "",
         template_params=[render(value, data) for value in content.get("template_params", [])],
+        idempotency_key=delivery_key(delivery.pk),
         next_attempt_at=now + lease(),
     )
 
