@@ -61,10 +61,11 @@ def record_event(
     return event
 
 
-def record_keyed_events(connectors, keyed_payloads, *, method):
+def record_keyed_events(connectors, keyed_payloads, *, method, hop_count=0):
     """Store an event of each connector for each (idempotency key, payload) of
     `keyed_payloads`, in bulk, and hand them to workers once committed; a key that an
     event of the connector holds already records nothing. Returns the new events' ids.
+    `hop_count`: the events' (a record changed by a run starts them one hop further).
 
     `connectors` as `connector_for_ingest` loads them (with `has_sample`): the first
     payload of a connector without a sample becomes its sample."""
@@ -80,6 +81,7 @@ def record_keyed_events(connectors, keyed_payloads, *, method):
             "received_at": now,
             "enqueued_at": now,
             "idempotency_key": key,
+            "hop_count": hop_count,
         }
         for key, payload in keyed_payloads
         for connector in connectors
@@ -265,6 +267,7 @@ def context_namespaces(event, run_id=None, saved_vars=None):
         "contact": {},
         "counters": {},
         "globals": {},
+        "storage": {},
         "now": {
             "iso": now.isoformat(),
             "date": now.date().isoformat(),

@@ -5,12 +5,14 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from actions.models import Action
+from crm.models import Module
+from crm.signals import record_changed
 from teambox.models import Message
 from teambox.signals import messages_received
 
 from .delays import cancel_schedules
 from .models import Connector, Step
-from .triggers import start_message_runs
+from .triggers import start_message_runs, start_record_runs
 
 
 @receiver(pre_delete, sender=Step)
@@ -36,3 +38,9 @@ def bump_connector_revision(sender, instance, **kwargs):
 def start_connectors_on_messages(sender, messages, channel, **kwargs):
     """The connectors triggered by the messages' channel each get an event per message."""
     start_message_runs(messages, channel)
+
+
+@receiver(record_changed, sender=Module)
+def start_connectors_on_record_changes(sender, module, record, before, change, **kwargs):
+    """The connectors triggered by this change of the module's records get an event."""
+    start_record_runs(module, record, before, change)

@@ -5,7 +5,9 @@ its steps (name, delay, filters, iterator and ordered actions). An action carrie
 `name` and `enabled` only when they differ from the defaults ("" and true); a
 connector carries `description` only when it has one, and `trigger` only when
 something besides its URL starts it: {"type": "inbound_message", "channel": a
-channel's name, or null for any channel of the project}. Import validates the
+channel's name, or null for any channel of the project}, {"type": "record_created"
+(record_updated, record_deleted), "module": a module's name} or {"type": "macro_button",
+"module": a module's name, "button": its macro button's name}. Import validates the
 whole document before writing anything and reports every problem at once,
 each with its JSON path (`steps[1].actions[0].config.url`).
 """
@@ -17,8 +19,10 @@ from django.db.models import Prefetch
 
 from actions.models import Action
 from actions.registry import get_type
+from crm.records.services import find_module, unknown_module_message
 from picky.json_input import unstorable_character
 from picky.templating import TemplateSyntaxError, compile_path, template_errors
+from picky.wording import listed
 from teambox.services import unknown_channel_message
 
 from .delays import delay_errors
@@ -30,7 +34,7 @@ NAME_MAX_LENGTH = Connector._meta.get_field("name").max_length
 MAPPED_CONTACT_FIELDS = ("number", "name", "email")
 
 CONNECTOR_KEYS = ("format", "name", "description", "enabled", "trigger", "field_mapping", "steps")
-TRIGGER_KEYS = ("type", "channel")
+TRIGGER_KEYS = ("type", "channel", "module", "button")
 STEP_KEYS = ("name", "delay", "filters", "iterator", "actions")
 ACTION_KEYS = ("type", "config", "name", "enabled")
 ITERATOR_KEYS = ("path", "max")
@@ -68,11 +72,7 @@ def export_connector(connector, steps=None):
         document["description"] = connector.description
     document["enabled"] = connector.enabled
     if connector.trigger != Connector.Trigger.WEBHOOK:
-        channel = connector.trigger_channel
-        document["trigger"] = {
-            "type": connector.trigger,
-            "channel": channel.name if channel else None,
-        }
+        document["trigger"] = exported_trigger(connector)
     document["field_mapping"] = connector.field_mapping or {}
     document["steps"] = [
         {
@@ -102,6 +102,23 @@ def export_action(action):
     return exported
 
 
+def exported_trigger(connector):
+    """The connector's trigger as the document gives it (the channel, module or button it
+    names by name)."""
+    trigger = {"type": connector.trigger}
+    if connector.trigger == Connector.Trigger.INBOUND_MESSAGE:
+        channel = connector.trigger_channel
+        trigger["channel"] = channel.name if channel else None
+    elif connector.trigger == Connector.Trigger.MACRO_BUTTON:
+        button = connector.trigger_macro
+        trigger["module"] = button.module.name if button else None
+        trigger["button"] = button.name if button else None
+    else:
+        module = connector.trigger_module
+        trigger["module"] = module.name if module else None
+    return trigger
+
+
 def import_connector(project, data, name=None, published_by=None, note="Imported"):
     """Create a connector in `project` from a document; `name` overrides the document's.
     It is published at once (its version 1, by `published_by`, with `note`), its draft the
@@ -120,8 +137,7 @@ def import_connector(project, data, name=None, published_by=None, note="Imported
                 name=document["name"],
                 description=document["description"],
                 enabled=document["enabled"],
-                trigger=document["trigger"],
-                trigger_channel=document["trigger_channel"],
+                **document["trigger"],
                 field_mapping=document["field_mapping"],
             )
             actions = []
@@ -182,7 +198,7 @@ def clean_document(project, data, name=None):
         errors.append(("description", "must be text"))
     enabled = data.get("enabled", True)
     errors.extend(bool_errors(enabled, "enabled"))
-    trigger, trigger_channel = clean_trigger(project, data.get("trigger"), errors)
+    trigger = clean_trigger(project, data.get("trigger"), errors)
     field_mapping = data.get("field_mapping")
     errors.extend(field_mapping_errors(field_mapping))
 
@@ -201,20 +217,21 @@ def clean_document(project, data, name=None):
         "description": description,
         "enabled": enabled,
         "trigger": trigger,
-        "trigger_channel": trigger_channel,
         "field_mapping": field_mapping or {},
         "steps": cleaned_steps,
     }
 
 
 def clean_trigger(project, trigger, errors, path="trigger"):
-    """(trigger, channel or None) of a document's `trigger`; absent or null: the URL only.
-    Its problems are appended to `errors`."""
+    """The connector's trigger fields (trigger, trigger_channel, trigger_module,
+    trigger_macro) of a document's `trigger`; absent or null: the URL only. Its problems
+    are appended to `errors`."""
+    fields = {"trigger": Connector.Trigger.WEBHOOK}
     if trigger is None:
-        return Connector.Trigger.WEBHOOK, None
+        return fields
     if not isinstance(trigger, dict):
         errors.append((path, f"must be an object or null, not {json_type(trigger)}"))
-        return Connector.Trigger.WEBHOOK, None
+        return fields
     errors.extend(unknown_key_errors(trigger, TRIGGER_KEYS, path))
     kind = trigger.get("type")
     if kind not in Connector.Trigger.values:
@@ -225,25 +242,71 @@ def clean_trigger(project, trigger, errors, path="trigger"):
                 f"unknown trigger ({shown}); known: {', '.join(Connector.Trigger.values)}",
             )
         )
-        return Connector.Trigger.WEBHOOK, None
-    name = trigger.get("channel")
-    if name is None:
-        return kind, None
-    if kind != Connector.Trigger.INBOUND_MESSAGE:
+        return fields
+    fields["trigger"] = kind
+    names = {key: trigger.get(key) for key in ("channel", "module", "button")}
+    takes = TRIGGER_NAMES[kind]
+    for key, name in names.items():
+        if name is not None and key not in takes:
+            errors.append((f"{path}.{key}", ONLY_TRIGGERS_WITH[key]))
+        elif key in takes and key != "channel" and name is None:
+            errors.append((f"{path}.{key}", f"is required for a {kind} trigger"))
+    for key in takes:
+        name = names[key]
+        if name is None:
+            continue
+        if not isinstance(name, str) or not name.strip() or unstorable_character(name):
+            shown = "a channel's name, or null for any channel" if key == "channel" else "a name"
+            errors.append((f"{path}.{key}", f"must be {shown}"))
+            return fields
+        names[key] = name.strip()
+    if "channel" in takes and names["channel"] is not None:
+        channel = project.channels.filter(name=names["channel"]).first()
+        if channel is None:
+            errors.append((f"{path}.channel", unknown_channel_message(project, names["channel"])))
+        fields["trigger_channel"] = channel
+    if "module" in takes and names["module"] is not None:
+        module = find_module(project, names["module"])
+        if module is None:
+            errors.append((f"{path}.module", unknown_module_message(project, names["module"])))
+        elif "button" in takes and names["button"] is not None:
+            fields["trigger_macro"] = macro_button(module, names["button"], errors, path)
+        else:
+            fields["trigger_module"] = module
+    return fields
+
+
+ONLY_TRIGGERS_WITH = {
+    "channel": f"only an {Connector.Trigger.INBOUND_MESSAGE} trigger has a channel",
+    "module": "only record_created, record_updated, record_deleted and macro_button "
+    "triggers have a module",
+    "button": f"only a {Connector.Trigger.MACRO_BUTTON} trigger has a button",
+}
+# The names each trigger takes in the document.
+TRIGGER_NAMES = {
+    Connector.Trigger.WEBHOOK: (),
+    Connector.Trigger.INBOUND_MESSAGE: ("channel",),
+    Connector.Trigger.RECORD_CREATED: ("module",),
+    Connector.Trigger.RECORD_UPDATED: ("module",),
+    Connector.Trigger.RECORD_DELETED: ("module",),
+    Connector.Trigger.MACRO_BUTTON: ("module", "button"),
+}
+
+
+def macro_button(module, name, errors, path):
+    """The module's macro button called `name` (whatever its case), or None with the
+    problem appended to `errors`."""
+    button = module.macro_buttons.filter(name__iexact=name).first()
+    if button is None:
+        names = list(module.macro_buttons.values_list("name", flat=True)[:21])
+        where = "add one on the module's page"
         errors.append(
             (
-                f"{path}.channel",
-                f"only an {Connector.Trigger.INBOUND_MESSAGE} trigger has a channel",
+                f"{path}.button",
+                f"{module} has no macro button {name!r}. " + listed(names, "macro buttons", where),
             )
         )
-        return kind, None
-    if not isinstance(name, str) or not name.strip() or unstorable_character(name):
-        errors.append((f"{path}.channel", "must be a channel's name, or null for any channel"))
-        return kind, None
-    channel = project.channels.filter(name=name.strip()).first()
-    if channel is None:
-        errors.append((f"{path}.channel", unknown_channel_message(project, name.strip())))
-    return kind, channel
+    return button
 
 
 def clean_step(project, step, path, errors):

@@ -1,22 +1,39 @@
-"""What starts a connector besides its URL: a message arriving on a channel.
+"""What starts a connector besides its URL: a message arriving on a channel, a record of a
+module created, updated or deleted.
 
 teambox sends `messages_received` once per stored batch of new inbound messages, after
 its commit (teambox/signals.py); the receiver in connectors/signals.py hands the batch
 here. Each enabled connector triggered by the channel gets one event per message,
 written in bulk and handed to workers as the ingest's are, whose payload is the message
 (MESSAGE_PAYLOAD_HELP). The connectors are looked up once per batch, not per message.
+
+crm sends `record_changed` once per record written, after its commit (crm/signals.py);
+each enabled connector triggered by that change of the record's module gets one event,
+whose payload is the record (RECORD_PAYLOAD_HELP). A change made by a run starts them one
+hop further than the run's event (`committing_at_hop`): connectors that keep changing each
+other's records stop after MAX_ROUTING_HOPS, as payloads routed in a loop do.
 """
+
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
+from actions.types.notification import MAX_ROUTING_HOPS
+from crm.models import Contact
 from teambox.models import Message
 
 from .models import Connector
 from .services import record_keyed_events
 
+logger = logging.getLogger(__name__)
+
 # The event method of a message's events: the event list shows where they came from.
 MESSAGE_METHOD = "MESSAGE"
+# The event method of a record change's events.
+RECORD_METHOD = "RECORD"
 
 MESSAGE_PAYLOAD_HELP = (
     "Templates read the message as event.message.text, event.message.id, "
@@ -58,13 +75,18 @@ def connectors_triggered_by(channel):
     """The enabled connectors of the channel's project that its messages start, in one
     query: what the ingest needs of them (and whether they have a sample, without
     reading it)."""
+    return enabled_connectors(
+        Q(trigger_channel=channel) | Q(trigger_channel__isnull=True),
+        project_id=channel.project_id,
+        trigger=Connector.Trigger.INBOUND_MESSAGE,
+    )
+
+
+def enabled_connectors(*conditions, **lookups):
+    """The enabled connectors matching the conditions, in one query: what the ingest
+    needs of them (and whether they have a sample, without reading it)."""
     return list(
-        Connector.objects.filter(
-            Q(trigger_channel=channel) | Q(trigger_channel__isnull=True),
-            project_id=channel.project_id,
-            trigger=Connector.Trigger.INBOUND_MESSAGE,
-            enabled=True,
-        )
+        Connector.objects.filter(*conditions, enabled=True, **lookups)
         .only("id", "project_id", "enabled")
         .annotate(
             has_sample=ExpressionWrapper(
@@ -96,10 +118,10 @@ def start_message_runs(messages, channel):
 
 
 def sender_mapping(event):
-    """The field mapping that makes a message's sender the run's contact, for a
-    connector without one: by number, else by e-mail address (values, not templates:
-    nothing else of the contact is written)."""
-    if event.method != MESSAGE_METHOD:
+    """The field mapping that makes a message's sender (or a record's contact) the run's
+    contact, for a connector without one: by number, else by e-mail address (values, not
+    templates: nothing else of the contact is written)."""
+    if event.method not in (MESSAGE_METHOD, RECORD_METHOD):
         return {}
     sender = (event.payload or {}).get("contact") or {}
     if sender.get("number"):
@@ -107,3 +129,91 @@ def sender_mapping(event):
     if sender.get("email"):
         return {"email": sender["email"]}
     return {}
+
+
+# Record changes -----------------------------------------------------------------------
+
+RECORD_PAYLOAD_HELP = (
+    "Started by a record, templates read it as event.record.<field key> (with "
+    "event.record.id, event.record.name, event.record.owner, event.record.created_at and "
+    "event.record.updated_at), the record before an update as event.before.<field key> "
+    "(null otherwise), the change as event.change (created, updated or deleted; a deleted "
+    "record is shown as it was), its module as event.module.name and event.module.id, and "
+    "its contact as event.contact.number, event.contact.name, event.contact.email and "
+    "event.contact.id (empty without one). Without a contact mapping, the record's contact "
+    "is the run's contact."
+)
+
+# The hop count of the run whose work is being committed (RunTransaction.commit); None
+# when no run's is (an agent's edit in the admin).
+_committing_hop = ContextVar("picky_committing_hop", default=None)
+
+
+@contextmanager
+def committing_at_hop(hop_count):
+    """Around a run's commit: the record changes it commits start their connectors at
+    `hop_count` + 1."""
+    token = _committing_hop.set(hop_count)
+    try:
+        yield
+    finally:
+        _committing_hop.reset(token)
+
+
+def record_idempotency_key(record, change):
+    """One event per (connector, record change): a change signalled again records none.
+    An update is told from the record's other updates by its time."""
+    if change == "deleted":
+        return f"picky-record:{record['id']}:deleted"
+    return f"picky-record:{record['id']}:{change}:{record.get('updated_at') or ''}"
+
+
+def contact_payload(contact_id):
+    """The record's contact as a message's event shows its sender (empty without one)."""
+    contact = (
+        Contact.objects.filter(pk=contact_id).only("id", "number", "name", "email").first()
+        if contact_id
+        else None
+    )
+    return {
+        "id": contact.pk if contact else None,
+        "number": contact.number if contact else "",
+        "name": contact.name if contact else "",
+        "email": contact.email if contact else "",
+    }
+
+
+def start_record_runs(module, record, before, change):
+    """Record one event of the record change for each enabled connector the change of
+    `module`'s records starts (one look-up), handed to workers once committed; returns the
+    new events' ids. A change made by a run at MAX_ROUTING_HOPS - 1 hops starts nothing."""
+    trigger = Connector.RECORD_TRIGGERS.get(change)
+    if trigger is None:
+        return []
+    connectors = enabled_connectors(
+        project_id=module.project_id, trigger=trigger, trigger_module=module
+    )
+    if not connectors:
+        return []
+    committing = _committing_hop.get()
+    hop_count = 0 if committing is None else committing + 1
+    if hop_count >= MAX_ROUTING_HOPS:
+        logger.warning(
+            "Record %s of module %s was %s by a run %s hops deep: no connector started "
+            "(a loop of connectors changing records?)",
+            record.get("id"),
+            module.pk,
+            change,
+            committing,
+        )
+        return []
+    payload = {
+        "record": record,
+        "before": before,
+        "change": change,
+        "module": {"id": module.pk, "name": module.name},
+        "contact": contact_payload(record.get("contact_id")),
+    }
+    keyed = [(record_idempotency_key(record, change), payload)]
+    with transaction.atomic():
+        return record_keyed_events(connectors, keyed, method=RECORD_METHOD, hop_count=hop_count)

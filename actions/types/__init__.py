@@ -8,8 +8,11 @@ from . import (  # noqa: F401
     delay,
     flow,
     formatter,
+    funnel,
     http,
+    modules,
     notification,
+    storage,
     teambox,
     third_party,
 )

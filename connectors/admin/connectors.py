@@ -108,7 +108,7 @@ class ConnectorAdmin(
     readonly_fields = ["connector_url", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["project", "name", "description", "enabled", "connector_url"]}),
-        ("Trigger", {"fields": ["trigger", "trigger_channel"]}),
+        ("Trigger", {"fields": ["trigger", "trigger_channel", "trigger_module", "trigger_macro"]}),
         ("Contact mapping", {"fields": ["field_mapping"]}),
     ]
     inlines = [StepInline]

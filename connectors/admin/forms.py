@@ -8,13 +8,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from crm.models import MacroButton, Module
 from picky.json_input import JSONInputError, JSONInputField, parse_json
 from picky.models import Project
 
 from .. import transfer
 from ..filters import NO_VALUE_OPS, OPERATOR_WORDS, TWO_VALUE_OPS, filter_errors
 from ..models import Connector, Step
-from ..triggers import MESSAGE_PAYLOAD_HELP
+from ..triggers import MESSAGE_PAYLOAD_HELP, RECORD_PAYLOAD_HELP
 
 
 class JSONEditor(forms.Textarea):
@@ -58,6 +59,33 @@ class JSONText(JSONInputField):
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+# The object each trigger names, by its connector field (the URL names none; a message
+# trigger's channel is optional: any channel).
+TRIGGER_OBJECTS = {
+    Connector.Trigger.INBOUND_MESSAGE: "trigger_channel",
+    Connector.Trigger.RECORD_CREATED: "trigger_module",
+    Connector.Trigger.RECORD_UPDATED: "trigger_module",
+    Connector.Trigger.RECORD_DELETED: "trigger_module",
+    Connector.Trigger.MACRO_BUTTON: "trigger_macro",
+}
+TRIGGER_OBJECT_PROJECT = {
+    "trigger_channel": "project_id",
+    "trigger_module": "project_id",
+    "trigger_macro": "module__project_id",
+}
+TRIGGER_OBJECT_REQUIRED = {
+    "trigger_module": "Choose the module whose records start the connector.",
+    "trigger_macro": "Choose the macro button whose submissions start the connector.",
+}
+
+
+def project_of(trigger_object):
+    """The id of the project a channel, module or macro button belongs to."""
+    if isinstance(trigger_object, MacroButton):
+        return trigger_object.module.project_id
+    return trigger_object.project_id
+
+
 def add_path_errors(form, field, errors):
     """Attach (json_path, message) pairs to a form field, each saying where it applies."""
     for path, message in errors:
@@ -77,6 +105,9 @@ TRIGGER_HELP = (
     "The connector's URL always starts it. With “A message arrives”, every message a "
     "contact sends on the channel below starts it too (the replies it sends do not). "
     + MESSAGE_PAYLOAD_HELP
+    + " With “A record is created” (updated, deleted), every such change of a record of "
+    "the module below starts it, but a change made by an action with “Don't trigger "
+    "workflows” ticked. " + RECORD_PAYLOAD_HELP
 )
 
 
@@ -94,34 +125,56 @@ class ConnectorForm(forms.ModelForm):
         model = Connector
         fields = [
             "project", "name", "description", "enabled", "trigger", "trigger_channel",
-            "field_mapping",
+            "trigger_module", "trigger_macro", "field_mapping",
         ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-        labels = {"trigger_channel": "Channel"}
+        labels = {
+            "trigger_channel": "Channel",
+            "trigger_module": "Module",
+            "trigger_macro": "Macro button",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         channel = self.fields.get("trigger_channel")
         if channel is not None:
             channel.empty_label = "Any channel of the project"
-            if self.instance.pk:
-                # A connector never moves: only its own project's channels.
-                channel.queryset = channel.queryset.filter(project_id=self.instance.project_id)
+        module = self.fields.get("trigger_module")
+        if module is not None:
+            module.queryset = module.queryset.filter(kind=Module.Kind.MODULE)
+        button = self.fields.get("trigger_macro")
+        if button is not None:
+            button.queryset = button.queryset.select_related("module")
+            button.label_from_instance = lambda button: f"{button.module} › {button}"
+        if self.instance.pk:
+            # A connector never moves: only its own project's channels, modules and buttons.
+            project_id = self.instance.project_id
+            for name, lookup in TRIGGER_OBJECT_PROJECT.items():
+                if name in self.fields:
+                    queryset = self.fields[name].queryset
+                    self.fields[name].queryset = queryset.filter(**{lookup: project_id})
 
     def clean_trigger(self):
         return self.cleaned_data.get("trigger") or Connector.Trigger.WEBHOOK
 
     def clean(self):
         cleaned = super().clean()
-        channel = cleaned.get("trigger_channel")
-        if cleaned.get("trigger") != Connector.Trigger.INBOUND_MESSAGE:
-            cleaned["trigger_channel"] = None
+        trigger = cleaned.get("trigger")
+        takes = TRIGGER_OBJECTS.get(trigger)
+        for name in TRIGGER_OBJECT_PROJECT:
+            if name != takes:
+                cleaned[name] = None
+        if takes is None:
+            return cleaned
+        chosen = cleaned.get(takes)
+        if chosen is None and takes != "trigger_channel":
+            self.add_error(takes, TRIGGER_OBJECT_REQUIRED[takes])
             return cleaned
         project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
-        if channel is not None and project is not None and channel.project_id != project.pk:
+        if chosen is not None and project is not None and project_of(chosen) != project.pk:
             self.add_error(
-                "trigger_channel",
-                f"The channel “{channel}” belongs to another project; pick one of {project}.",
+                takes,
+                f"“{chosen}” belongs to another project; pick one of {project}.",
             )
         return cleaned
 

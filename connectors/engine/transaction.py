@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from .. import runs
+from ..triggers import committing_at_hop
 from .actions import apply_deferred_effects
 from .stops import DATABASE_UNAVAILABLE, TASK_STOPPED
 from .timeline import log_rows
@@ -53,6 +54,9 @@ class RunTransaction:
         self.shared = shared
         self.ended = []  # EndedRun values, written at the commit
         self.handed = []  # events handed to their runs in it
+        # The deepest hop count of the events whose runs work in it: the record changes it
+        # commits start connectors one hop further (connectors/triggers.py).
+        self.hop_count = 0
 
     @property
     def open(self):
@@ -78,7 +82,8 @@ class RunTransaction:
         self.new_run = None
         self.handed = []
         if atomic is not None:
-            atomic.close()
+            with committing_at_hop(self.hop_count):
+                atomic.close()
 
     def rollback(self, exc=None):
         atomic, self._atomic = self._atomic, None

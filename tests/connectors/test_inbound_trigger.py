@@ -268,7 +268,11 @@ def test_the_trigger_travels_in_the_connector_json(project, sandbox):
         ),
         (
             {"type": "email_opened"},
-            ("trigger.type", "unknown trigger ('email_opened'); known: webhook, inbound_message"),
+            (
+                "trigger.type",
+                "unknown trigger ('email_opened'); known: webhook, inbound_message, "
+                "record_created, record_updated, record_deleted, macro_button",
+            ),
         ),
         (
             {"type": "webhook", "channel": "Sandbox"},
@@ -280,7 +284,7 @@ def test_the_trigger_travels_in_the_connector_json(project, sandbox):
         ),
         (
             {"type": "inbound_message", "when": "now"},
-            ("trigger.when", "unknown key; known keys: type, channel"),
+            ("trigger.when", "unknown key; known keys: type, channel, module, button"),
         ),
         ("inbound_message", ("trigger", "must be an object or null, not text")),
     ],
