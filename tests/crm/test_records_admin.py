@@ -6,9 +6,11 @@ import csv
 import io
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from crm.models import Field, Funnel, MacroButton, Module, Record, RecordEntry
 from crm.records import services
+from crm.records.funnels import add_to_funnel
 
 pytestmark = pytest.mark.django_db
 
@@ -348,3 +350,227 @@ def test_deleting_a_record_goes_through_the_record_store(logged_in, patients, wa
     response = logged_in.post(f"/admin/crm/record/{asha.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Record.objects.filter(pk=asha.pk).exists()
+
+
+# The funnel board --------------------------------------------------------------------
+
+
+@pytest.fixture
+def follow_up(patients, ward):
+    funnel = Funnel.objects.create(module=patients, name="Follow-up")
+    called = funnel.stages.create(name="Called", position=1)
+    seen = funnel.stages.create(name="Seen", position=2)
+    asha, ravi, _ = ward
+    add_to_funnel(funnel, asha, called)
+    add_to_funnel(funnel, ravi, called)
+    return funnel, called, seen
+
+
+def test_the_board_shows_stages_with_counts_and_cards(logged_in, follow_up, ward):
+    funnel, called, seen = follow_up
+    response = logged_in.get(f"/admin/crm/funnel/{funnel.pk}/board/")
+    columns = response.context["columns"]
+    assert [(c["stage"].name, c["stage"].record_total) for c in columns] == [
+        ("Called", 2),
+        ("Seen", 0),
+    ]
+    assert {card["title"] for card in columns[0]["cards"]} == {"Asha", "Ravi"}
+    page = response.content.decode()
+    assert 'draggable="true"' in page
+    assert 'name="stage"' in page
+
+
+def test_a_card_moves_by_a_drag_or_by_its_select(logged_in, follow_up, ward, member):
+    funnel, called, seen = follow_up
+    asha, ravi, meera = ward
+    dragged = logged_in.post(
+        f"/admin/crm/funnel/{funnel.pk}/move/",
+        {"record": asha.pk, "stage": seen.pk},
+        headers={"Accept": "application/json"},
+    )
+    assert dragged.json() == {"record": asha.pk, "stage": seen.pk}
+    assert asha.placements.get().stage == seen
+    move = asha.funnel_moves.order_by("-id").first()
+    assert (move.from_stage, move.to_stage, move.author) == (called, seen, member)
+
+    selected = logged_in.post(
+        f"/admin/crm/funnel/{funnel.pk}/move/", {"record": ravi.pk, "stage": seen.pk}, follow=True
+    )
+    assert "Ravi moved to Seen." in selected.content.decode()
+    assert ravi.placements.get().stage == seen
+
+    other_stage = Funnel.objects.create(module=funnel.module, name="Other").stages.create(name="X")
+    refused = logged_in.post(
+        f"/admin/crm/funnel/{funnel.pk}/move/",
+        {"record": meera.pk, "stage": other_stage.pk},
+        headers={"Accept": "application/json"},
+    )
+    assert refused.status_code == 400
+    assert "no longer in this funnel" in refused.json()["error"]
+    assert not meera.placements.exists()
+
+
+# Tenancy -----------------------------------------------------------------------------
+
+
+def test_another_projects_modules_and_records_are_never_shown(
+    logged_in, patients, ward, other_project
+):
+    theirs = Module.objects.create(project=other_project, name="Secret patients")
+    Field.objects.create(module=theirs, key="name_field", label="Name", type="text")
+    record = add(theirs, name_field="Hidden")
+    funnel = Funnel.objects.create(module=theirs, name="Theirs")
+    stage = funnel.stages.create(name="Only")
+
+    assert logged_in.get("/admin/crm/record/", {"module": theirs.pk}).status_code == 404
+    assert logged_in.get("/admin/crm/record/export/", {"module": theirs.pk}).status_code == 404
+    assert logged_in.get("/admin/crm/record/import/", {"module": theirs.pk}).status_code == 404
+    assert logged_in.get("/admin/crm/record/add/", {"module": theirs.pk}).status_code == 404
+    assert logged_in.get(f"/admin/crm/record/{record.pk}/change/").status_code == 302
+    assert logged_in.get(f"/admin/crm/module/{theirs.pk}/change/").status_code == 302
+    assert logged_in.get(f"/admin/crm/funnel/{funnel.pk}/board/").status_code == 404
+    moved = logged_in.post(
+        f"/admin/crm/funnel/{funnel.pk}/move/", {"record": record.pk, "stage": stage.pk}
+    )
+    assert moved.status_code == 404
+
+    everything = logged_in.get("/admin/crm/record/")
+    assert record.pk not in listed_ids(everything)
+    page = everything.content.decode()
+    assert "Secret patients" not in page
+    modules = logged_in.get("/admin/crm/module/").content.decode()
+    assert "Secret patients" not in modules
+    # A relation field offers the modules of the module's own project only.
+    builder = logged_in.get(f"/admin/crm/module/{patients.pk}/change/").content.decode()
+    assert "Secret patients" not in builder
+
+
+def test_agents_do_not_reach_the_record_pages(client, project, patients):
+    from django.contrib.auth import get_user_model
+
+    from picky.models import Membership
+
+    agent = get_user_model().objects.create_user("agent", password="pw", is_staff=True)
+    Membership.objects.create(project=project, user=agent, role=Membership.Role.AGENT)
+    client.force_login(agent)
+    assert client.get("/admin/crm/record/", {"module": patients.pk}).status_code == 403
+    assert client.get("/admin/crm/module/").status_code == 403
+
+
+# CSV import --------------------------------------------------------------------------
+
+
+def csv_file(text, name="patients.csv", encoding="utf-8"):
+    return SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
+
+
+def import_csv(client, module, text, **form):
+    return client.post(
+        f"/admin/crm/record/import/?module={module.pk}", {"file": csv_file(text), **form}
+    )
+
+
+def test_an_import_maps_columns_upserts_and_reports_refused_rows(logged_in, patients, ward):
+    text = (
+        "Full name,Mail,Years,Room\n"
+        "Asha N,asha@example.com,35,North\n"  # updates Asha (same e-mail)
+        "Kiran,kiran@example.com,41,South\n"
+        "Bad,not-an-email,20,North\n"
+        ",nobody@example.com,50,South\n"  # no name, which is required
+        'Lata,"lata@example.com",n/a,North\n'
+    )
+    response = import_csv(
+        logged_in,
+        patients,
+        text,
+        upsert="email",
+        column_0="name_field",
+        column_1="email",
+        column_2="age",
+        column_3="",
+    )
+    assert response.status_code == 200
+    report = response.context["report"]["result"]
+    assert (report["created"], report["updated"]) == (1, 1)
+    refused = dict(report["refused"])
+    assert sorted(refused) == [4, 5, 6]
+    assert "E-mail" in refused[4]
+    assert "Name" in refused[5]
+    assert "Age" in refused[6]
+    page = response.content.decode()
+    assert "<td>4</td>" in page and "Room → <em>left out</em>" in page
+    asha = Record.objects.get(pk=ward[0].pk)
+    assert (asha.data["name_field"], asha.data["age"], asha.data["ward"]) == ("Asha N", 35, "North")
+    kiran = Record.objects.get(module=patients, data__email="kiran@example.com")
+    assert kiran.data == {"name_field": "Kiran", "email": "kiran@example.com", "age": 41}
+
+
+def test_without_the_page_script_columns_are_matched_by_their_header(logged_in, patients):
+    text = "\ufeffName,E-MAIL,age,Comment\nAsha,asha@example.com,34,likes tea\n"
+    response = import_csv(logged_in, patients, text)
+    assert response.context["report"]["result"]["created"] == 1
+    record = Record.objects.get(module=patients)
+    assert record.data == {"name_field": "Asha", "email": "asha@example.com", "age": 34}
+
+
+def test_the_import_page_offers_fields_and_unique_fields(logged_in, patients):
+    response = logged_in.get("/admin/crm/record/import/", {"module": patients.pk})
+    assert response.context["targets"]["ward"] == "Ward"
+    assert response.context["guesses"]["e_mail"] == "email"
+    page = response.content.decode()
+    assert '<option value="email">E-mail</option>' in page
+    assert '<option value="age">' not in page  # not unique: not an upsert choice
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "message"),
+    [
+        ("\n", {}, "The file is empty"),
+        ("Name,Name\nA,B\n", {"column_0": "name_field", "column_1": "name_field"},
+         "More than one column goes into Name"),
+        ("Colour\nred\n", {}, "No column goes into a field"),
+        ("Age\n3\n", {"upsert": "email"}, "a column must go into it"),
+    ],
+)  # fmt: skip
+def test_an_import_that_cannot_run_says_why_and_imports_nothing(
+    logged_in, patients, text, form, message
+):
+    response = import_csv(logged_in, patients, text, **form)
+    assert message in response.context["import_error"]
+    assert not Record.objects.filter(module=patients).exists()
+
+
+def test_files_over_the_limits_are_refused_with_the_limit_said(logged_in, patients, monkeypatch):
+    from crm.records.admin import importing
+
+    monkeypatch.setattr(importing, "MAX_IMPORT_ROWS", 2)
+    response = import_csv(logged_in, patients, "Name\nA\nB\nC\n")
+    assert "The file has 3 rows; Picky imports up to 2 at once" in response.context["import_error"]
+    monkeypatch.setattr(importing, "MAX_IMPORT_BYTES", 10)
+    response = import_csv(logged_in, patients, "Name\nA\nB\nC\n")
+    assert response.context["form"].errors["file"] == [
+        "The file is 11\xa0bytes; Picky imports files of up to 10\xa0bytes at once. "
+        "Split it into smaller files."
+    ]
+    assert not Record.objects.filter(module=patients).exists()
+
+
+def test_a_file_that_is_not_utf8_is_refused(logged_in, patients):
+    response = logged_in.post(
+        f"/admin/crm/record/import/?module={patients.pk}",
+        {"file": csv_file("Name\nJosé\n", encoding="latin-1")},
+    )
+    assert "not UTF-8" in response.context["import_error"]
+    assert not Record.objects.filter(module=patients).exists()
+
+
+def test_a_big_file_streams_from_disk_in_batches(logged_in, patients, settings):
+    # Over this, Django writes the upload to a temporary file, read line by line.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    lines = [f"Patient {n},p{n}@example.com,{n % 90}" for n in range(2500)]
+    lines[2398] = "Patient bad,not an e-mail,1"  # the file's line 2,400
+    response = import_csv(logged_in, patients, "Name,E-mail,Age\n" + "\n".join(lines) + "\n")
+    report = response.context["report"]["result"]
+    assert (report["created"], report["updated"], report["rows"]) == (2499, 0, 2500)
+    assert [number for number, _ in report["refused"]] == [2400]
+    assert Record.objects.filter(module=patients).count() == 2499

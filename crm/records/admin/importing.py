@@ -9,9 +9,9 @@ import csv
 import re
 
 from django import forms
+from django.template.defaultfilters import filesizeformat
 
-from .. import services
-from ..models import Field, Module
+from ..transfer import ImportInterrupted, import_records
 from ..values import RecordError
 
 # Bigger files are refused before a row is read, with the limit said: an import runs
@@ -19,8 +19,6 @@ from ..values import RecordError
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 50_000
 COLUMN_PREFIX = "column_"
-ROW_NAME = "name"
-UNIQUE_TYPES_LEFT_OUT = (Field.Type.MULTI_CHOICE, Field.Type.LONG_TEXT)
 
 
 def normalised(header):
@@ -29,12 +27,9 @@ def normalised(header):
     return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
 
 
-def guesses(module, fields):
-    """{normalised header: what it maps to}: each field by its key and its label, and a
-    table's row name by "name"."""
+def guesses(fields):
+    """{normalised header: field key}: each field by its key and by its label."""
     guessed = {}
-    if module.kind == Module.Kind.STORAGE:
-        guessed[ROW_NAME] = ROW_NAME
     for field in fields:
         guessed.setdefault(normalised(field.label), field.key)
         guessed[field.key] = field.key
@@ -45,7 +40,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text=f"UTF-8, the first line naming the columns; at most "
-        f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB and {MAX_IMPORT_ROWS:,} rows.",
+        f"{filesizeformat(MAX_IMPORT_BYTES)} and {MAX_IMPORT_ROWS:,} rows.",
     )
     upsert = forms.ChoiceField(
         label="Update records with the same",
@@ -54,20 +49,17 @@ class ImportForm(forms.Form):
         "the others are added. Without it every row is a new record.",
     )
 
-    def __init__(self, *args, module, fields, **kwargs):
+    def __init__(self, *args, fields, **kwargs):
         super().__init__(*args, **kwargs)
         unique = [(f.key, f.label) for f in fields if f.unique]
-        choices = [("", "— (add every row as a new record)")] + unique
-        if module.kind == Module.Kind.STORAGE:
-            choices.insert(1, (ROW_NAME, "Row name"))
-        self.fields["upsert"].choices = choices
+        self.fields["upsert"].choices = [("", "— (add every row as a new record)"), *unique]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise forms.ValidationError(
-                f"The file is {upload.size / (1024 * 1024):.1f} MB; Picky imports files of up to "
-                f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB at once. Split it into smaller files."
+                f"The file is {filesizeformat(upload.size)}; Picky imports files of up to "
+                f"{filesizeformat(MAX_IMPORT_BYTES)} at once. Split it into smaller files."
             )
         return upload
 
@@ -99,20 +91,21 @@ def read_mapping(data, header, guessed, targets):
 def import_page(request, module):
     """The context of the import page: the form, and after a run its report."""
     fields = list(module.fields.all())
-    guessed = guesses(module, fields)
+    guessed = guesses(fields)
     targets = {field.key: field.label for field in fields}
-    if module.kind == Module.Kind.STORAGE:
-        targets = {ROW_NAME: "Row name", **targets}
     context = {"targets": targets, "guesses": guessed, "max_rows": MAX_IMPORT_ROWS}
     if request.method != "POST":
-        context["form"] = ImportForm(module=module, fields=fields)
+        context["form"] = ImportForm(fields=fields)
         return context
-    form = ImportForm(request.POST, request.FILES, module=module, fields=fields)
+    form = ImportForm(request.POST, request.FILES, fields=fields)
     context["form"] = form
     if not form.is_valid():
         return context
     try:
         context["report"] = run_import(request, module, form, guessed, targets)
+    except ImportInterrupted as exc:
+        context["import_error"] = exc.message
+        context["report"] = {"result": exc.report}
     except RecordError as exc:
         context["import_error"] = exc.message
     except UnicodeDecodeError:
@@ -153,10 +146,10 @@ def run_import(request, module, form, guessed, targets):
             f"The file has {total:,} rows; Picky imports up to {MAX_IMPORT_ROWS:,} at once. "
             "Split it into smaller files; nothing was imported."
         )
-    values = ({key: row[i] for i, key in mapping.items() if i < len(row)}
-              for row in csv.reader(text_lines(upload)))  # fmt: skip
-    next(values)  # the header
-    report = services.import_records(module, values, upsert=upsert, author=request.user)
+    rows = csv.reader(text_lines(upload))
+    next(rows)  # the header
+    cells = (dict(enumerate(row)) for row in rows)
+    report = import_records(module, cells, mapping, upsert_on=upsert, author=request.user)
     return {
         "result": report,
         "columns": [(name, targets.get(mapping.get(i), "")) for i, name in enumerate(header)],

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
-from picky.tenancy import EDIT, ProjectScopedAdminMixin
+from picky.tenancy import EDIT, VIEW, ProjectScopedAdminMixin
 
 from ...admin import panel
 from .. import services
@@ -69,6 +69,8 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         projects (404 for another project's)."""
         if obj is not None:
             return obj.module
+        if not self.has_section_access(request, VIEW):
+            raise PermissionDenied
         module_id = request.GET.get("module", "")
         if not module_id:
             return None
@@ -176,7 +178,8 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def import_view(self, request):
         module = self.module_of(request)
-        if module is None:
+        if module is None or module.kind != Module.Kind.MODULE:
+            # A data-storage table's rows are keyed by name: actions and its page fill it.
             raise Http404("Choose a module to import records into.")
         if not self.has_section_access(request, EDIT, Record(project=module.project)):
             raise PermissionDenied
