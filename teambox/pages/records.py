@@ -10,6 +10,7 @@ was sent to (a trigger_macro notification of theirs), who may read it."""
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -110,7 +111,7 @@ def contact_chat(request, project, contact):
     return (
         visible_conversations(request.user, project, request.role)
         .filter(contact=contact)
-        .order_by("-last_message_at", "-pk")
+        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
         .values_list("pk", flat=True)
         .first()
     )
@@ -191,7 +192,8 @@ def macro(request, project, pk, button_pk):
     if not access.may_edit(found.module, request.role) and not sent.exists():
         raise Http404("No such macro button on this record.")
     fields = macro_fields(button)
-    form = RecordForm(fields, found, request.POST or None)
+    # A button without fields posts nothing but its CSRF token: still a submission.
+    form = RecordForm(fields, found, request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -144,7 +144,7 @@ class TestRecordPage:
         assert patient.data["full_name"] == "Asha <b>Rao</b>"
         change = RecordEntry.objects.filter(record=patient).order_by("-pk").first()
         assert change.author == clinic["anita"]
-        assert change.text == "Visits: 2 → 3; Next visit: (empty) → 2030-01-02"
+        assert change.text == "Next visit: (empty) → 2030-01-02; Visits: 2 → 3"
 
     def test_wrong_values_are_refused_at_their_fields_and_nothing_is_saved(self, project, clinic):
         patient = clinic["patient"]
@@ -202,6 +202,20 @@ class TestMacroButton:
             macro.pk,
         )
         assert signal["record"]["status"] == "Follow-up"
+
+    def test_a_button_without_fields_is_submitted_as_it_is(self, project, clinic):
+        patient = clinic["patient"]
+        discharge = MacroButton.objects.create(module=clinic["patients"], name="Discharge")
+        notification = send_macro(project, clinic["anita"], patient, discharge)
+
+        response = logged_in(clinic["anita"]).post(macro_page(project, patient, discharge))
+
+        assert response.status_code == 302
+        notification.refresh_from_db()
+        assert notification.read_at is not None
+        assert RecordEntry.objects.get(kind=RecordEntry.Kind.MACRO).text == (
+            "Anita submitted Discharge."
+        )
 
     def test_a_reader_not_sent_the_button_gets_404(self, project, clinic):
         send_macro(project, clinic["anita"], clinic["patient"], clinic["button"])
