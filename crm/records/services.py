@@ -13,6 +13,7 @@ from picky.wording import listed
 from ..signals import record_changed
 from .criteria import fields_by_key, filter_records, order_records
 from .models import Module, Record, RecordEntry
+from .queries import write_data
 from .values import DuplicateError, RecordError, clean_value, is_empty, shown
 
 # At most this many records are deleted in the call that asks; a worker task deletes
@@ -324,7 +325,7 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         return 0
     try:
         with transaction.atomic():
-            Record.objects.bulk_update(changed, ["data", "updated_at"], batch_size=500)
+            write_data(changed, now)
             RecordEntry.objects.bulk_create(entries)
     except IntegrityError:
         raise _conflict(module, changed) from None
@@ -335,6 +336,16 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
 
 
 def change_entry(record, before, after, author, fields, text=""):
+    """The timeline line of a change: each field's before and after; a new record's
+    line says only how it came (its values are the record's)."""
+    return RecordEntry(
+        record=record, author=author, **change_entry_values(before, after, fields, text)
+    )
+
+
+def change_entry_values(before, after, fields, text=""):
+    if not before:
+        return {"kind": RecordEntry.Kind.CHANGE, "text": text or "Created", "data": {}}
     keys = [*fields, *(key for key in {**before, **after} if key not in fields)]
     changes = [
         {"field": key, "before": before.get(key), "after": after.get(key)}
@@ -346,13 +357,11 @@ def change_entry(record, before, after, author, fields, text=""):
         f"{shown(c['before'])} → {shown(c['after'])}"
         for c in changes
     )
-    return RecordEntry(
-        record=record,
-        kind=RecordEntry.Kind.CHANGE,
-        text=f"{text}: {summary}" if text and summary else text or summary,
-        data={"changes": changes},
-        author=author,
-    )
+    return {
+        "kind": RecordEntry.Kind.CHANGE,
+        "text": f"{text}: {summary}" if text and summary else text or summary,
+        "data": {"changes": changes},
+    }
 
 
 def _conflict(module, records):

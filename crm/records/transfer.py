@@ -14,13 +14,16 @@ Row numbers in reports are the file's lines, the header being line 1.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from picky.rows import insert_values
 from picky.wording import counted
 
 from .criteria import fields_by_key
 from .models import Record, RecordEntry
+from .queries import write_data
 from .services import (
     add_record,
     change_entry,
+    change_entry_values,
     clean_values,
     missing_required,
     record_as_dict,
@@ -126,13 +129,11 @@ def _write(module, fields, cleaned, upsert_on, author, trigger_workflows, report
     for number, values in cleaned:
         key = _key(fields[upsert_on], values.get(upsert_on)) if upsert_on else None
         target = existing.get(key) if key is not None else None
-        if target is None and key is not None:
-            target = new.get(key)
+        if target is None and key is not None and key in new:
+            new[key][1].update(values)
+            continue
         if target is None:
-            data = {k: v for k, v in values.items() if v is not None}
-            record = Record(project_id=module.project_id, module=module, data=data)
-            record._import_row = number
-            new[key if key is not None else ("row", number)] = record
+            new[key if key is not None else ("row", number)] = (number, dict(values))
             continue
         data = dict(target.data)
         for k, v in values.items():
@@ -141,33 +142,43 @@ def _write(module, fields, cleaned, upsert_on, author, trigger_workflows, report
             else:
                 data[k] = v
         if data != target.data:
-            if target.pk is not None:
-                if trigger_workflows and target.pk not in befores:
-                    befores[target.pk] = record_as_dict(target)
-                entries.append(change_entry(target, target.data, data, author, fields, "Imported"))
-                changed[target.pk] = target
+            if trigger_workflows and target.pk not in befores:
+                befores[target.pk] = record_as_dict(target)
+            entries.append(change_entry(target, target.data, data, author, fields, "Imported"))
+            changed[target.pk] = target
             target.data, target.updated_at = data, now
-    created, refused = [], []
-    for record in new.values():
-        missing = missing_required(module, record.data, fields)
+    rows, refused = [], []
+    for number, values in new.values():
+        data = {k: v for k, v in values.items() if v is not None}
+        missing = missing_required(module, data, fields)
         if missing:
-            refused.append((record._import_row, f"A value is required for {', '.join(missing)}."))
+            refused.append((number, f"A value is required for {', '.join(missing)}."))
         else:
-            created.append(record)
-    Record.objects.bulk_create(created, batch_size=1000)
+            rows.append(
+                {"project_id": module.project_id, "module_id": module.pk, "data": data, "name": ""}
+            )
+    # Rows as values, not model instances: on PostgreSQL one JSON document per batch.
+    ids = insert_values(Record, rows)
     if changed:
-        Record.objects.bulk_update(list(changed.values()), ["data", "updated_at"], batch_size=500)
-    entries += [
-        change_entry(record, {}, record.data, author, fields, "Imported") for record in created
-    ]
-    RecordEntry.objects.bulk_create(entries, batch_size=1000)
+        write_data(list(changed.values()), now)
+    author_id = author.pk if author else None
+    created_entry = change_entry_values({}, {}, fields, "Imported")
+    insert_values(
+        RecordEntry,
+        [{"record_id": pk, "author_id": author_id, **created_entry} for pk in ids]
+        + [
+            {"record_id": e.record_id, "author_id": author_id, "kind": e.kind, "text": e.text,
+             "data": e.data}
+            for e in entries
+        ],
+    )  # fmt: skip
     if trigger_workflows:
-        for record in created:
+        for record in Record.objects.filter(pk__in=ids).select_related("module", "owner"):
             send_record_changed(module, record, None, "created")
         for record in changed.values():
             send_record_changed(module, record, befores[record.pk], "updated")
     report["refused"].extend(refused)
-    return len(created), len(changed)
+    return len(ids), len(changed)
 
 
 def _key(field, value):

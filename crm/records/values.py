@@ -270,10 +270,15 @@ class Choice(FieldType):
 
     def clean(self, field, value, project):
         text = str(value).strip()
-        for choice in field.choices:
-            if choice.lower() == text.lower():
-                return choice
-        self.refuse(field, f"{text!r} is not one of its choices: {', '.join(field.choices)}.")
+        # {lower-case choice: choice}, made once per field instance (an import reads
+        # thousands of values against the same field).
+        by_lower = getattr(field, "_choices_by_lower", None)
+        if by_lower is None:
+            by_lower = field._choices_by_lower = {c.lower(): c for c in reversed(field.choices)}
+        choice = by_lower.get(text.lower())
+        if choice is None:
+            self.refuse(field, f"{text!r} is not one of its choices: {', '.join(field.choices)}.")
+        return choice
 
 
 @field_type("multi_choice")
