@@ -18,6 +18,11 @@
     var kind = step.querySelector('select[name$="-kind"]');
     if (!kind) { return; }
     var shown = FIELDS[kind.value] || ALL;
+    var answerType = step.querySelector('select[name$="-answer_type"]');
+    if (answerType && answerType.value !== "choice") {
+      // Choices belong to a question of choices only.
+      shown = shown.filter(function (field) { return field !== "choices"; });
+    }
     ALL.forEach(function (field) {
       var row = step.querySelector(".form-row.field-" + field);
       if (!row) { return; }
@@ -31,7 +36,7 @@
   }
 
   document.addEventListener("change", function (event) {
-    if (event.target.matches('select[name$="-kind"]')) {
+    if (event.target.matches('select[name$="-kind"], select[name$="-answer_type"]')) {
       show(event.target.closest(".inline-related"));
     }
   });

@@ -69,6 +69,8 @@ def test_a_flow_is_built_in_the_admin_step_by_step(
         # A message step shows its message, not a question's fields.
         hidden = page.locator("#steps-0 .form-row.field-answer_type").is_hidden()
         shown = page.locator("#steps-1 .form-row.field-answer_type").is_visible()
+        # A number question hides the choices a question of choices shows.
+        choices_hidden = page.locator("#steps-1 .form-row.field-choices").is_hidden()
         page.locator("#branch_rows-group .add-row a").click()
         page.fill("#id_branch_rows-0-step", "Check budget")
         page.select_option("#id_branch_rows-0-match", "greater_than")
@@ -78,7 +80,7 @@ def test_a_flow_is_built_in_the_admin_step_by_step(
         page.wait_for_selector(".messagelist .success")
         page.screenshot(path=str(screenshot_dir / "chatbot-flow.png"), full_page=True)
 
-    assert hidden and shown
+    assert hidden and shown and choices_hidden
     flow = Flow.objects.get(name="Bike finder")
     assert list(flow.steps.values_list("name", "kind")) == [(n, k) for n, k, _ in STEPS]
     assert flow.branch_rows.get().go_to == "Premium"
