@@ -17,6 +17,7 @@ from ..models import Connector, Step
 from ..template_paths import TemplateScope, scope_for
 from .builder import BuilderAdminMixin
 from .forms import StepForm
+from .step_test import StepTestAdminMixin
 
 SUMMARY_CHARS = 140
 # Where a step not yet saved stands among its connector's steps: last.
@@ -78,7 +79,13 @@ def config_summary(config):
 
 
 @admin.register(Step)
-class StepAdmin(BuilderAdminMixin, SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+class StepAdmin(
+    StepTestAdminMixin,
+    BuilderAdminMixin,
+    SortableAdminBase,
+    ProjectScopedAdminMixin,
+    admin.ModelAdmin,
+):
     project_path = "connector__project"
     form = StepForm
     list_display = ["__str__", "connector", "position"]

@@ -30,8 +30,18 @@ DEFAULT_ITERATOR_MAX = 500
 
 
 class RunExecutor(ActionRunner):
-    def __init__(self, run, event, dry_run=False, run_transaction=None, sends_safe_requests=False):
+    def __init__(
+        self,
+        run,
+        event,
+        dry_run=False,
+        run_transaction=None,
+        sends_safe_requests=False,
+        through_step=None,
+    ):
         super().__init__()
+        # A simulation's last step (Test this step): the index of the step it stops after.
+        self.through_step = through_step
         # A simulation's "Run safe requests for real" (ActionContext.sends_safe_requests).
         self.sends_safe_requests = sends_safe_requests
         self.run = run
@@ -71,7 +81,8 @@ class RunExecutor(ActionRunner):
                 self.load_earlier_attempts()
             if self.run.resume_of_id and not self.dry_run:
                 self.done_effects = {**done_before_resume(self.run), **self.done_effects}
-            for index in range(self.run.next_step, len(steps)):
+            end = len(steps) if self.through_step is None else self.through_step + 1
+            for index in range(self.run.next_step, min(end, len(steps))):
                 self.run.next_step = index
                 self.run_step(index, steps[index])
         except LeaseLost as exc:

@@ -26,19 +26,22 @@ class SimulationRolledBack(Exception):
     """Internal: ends a simulation's transaction, undoing every row it wrote."""
 
 
-def simulate(connector, payload, sends_safe_requests=False):
-    """Run `connector` on `payload` as a dry run: its database effects happen for real in a
-    transaction that is rolled back, its outside effects are described; nothing is kept
-    or sent, but for GET and HEAD requests with `sends_safe_requests`."""
+def simulate(connector, payload, sends_safe_requests=False, through_step=None):
+    """Run `connector`'s draft on `payload` as a dry run: its database effects happen for
+    real in a transaction that is rolled back, its outside effects are described; nothing
+    is kept or sent, but for GET and HEAD requests with `sends_safe_requests`. With
+    `through_step` (an index), the run stops after that step (Test this step)."""
     try:
         with transaction.atomic():
-            simulation = simulate_in_transaction(connector, payload, sends_safe_requests)
+            simulation = simulate_in_transaction(
+                connector, payload, sends_safe_requests, through_step
+            )
             raise SimulationRolledBack
     except SimulationRolledBack:
         return simulation
 
 
-def simulate_in_transaction(connector, payload, sends_safe_requests):
+def simulate_in_transaction(connector, payload, sends_safe_requests, through_step):
     event = Event(
         pk=None,
         project=connector.project,
@@ -48,7 +51,13 @@ def simulate_in_transaction(connector, payload, sends_safe_requests):
         received_at=timezone.now(),
     )
     run = Run(project=connector.project, connector=connector, event=event)
-    executor = RunExecutor(run, event, dry_run=True, sends_safe_requests=sends_safe_requests)
+    executor = RunExecutor(
+        run,
+        event,
+        dry_run=True,
+        sends_safe_requests=sends_safe_requests,
+        through_step=through_step,
+    )
     executor.execute()
     return Simulation(
         status=run.status,
