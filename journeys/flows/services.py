@@ -8,7 +8,6 @@ a walk that fails is rolled back with what it would have sent. Each step run is 
 on the contact's timeline.
 """
 
-import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,8 +29,6 @@ from ..sequences.models import Subscription
 from ..sequences.services import unsubscribe_everywhere
 from .checks import as_number, choices_of, flow_problems, step_key
 from .models import BranchRow, Flow, FlowSession, FlowStep
-
-logger = logging.getLogger(__name__)
 
 Kind = FlowStep.Kind
 Answer = FlowStep.AnswerType
