@@ -67,6 +67,13 @@ class SequenceMessageForm(forms.ModelForm):
         }
 
 
+class SequenceForm(forms.ModelForm):
+    class Meta:
+        model = Sequence
+        fields = ["project", "name", "channel", "enabled", "stop_keywords", "optout_list"]
+        labels = {"optout_list": "Opt-out list"}
+
+
 class SequenceMessageInline(ProjectScopedInlineMixin, SortableStackedInline):
     model = SequenceMessage
     form = SequenceMessageForm
@@ -74,19 +81,25 @@ class SequenceMessageInline(ProjectScopedInlineMixin, SortableStackedInline):
     verbose_name = "message"
     verbose_name_plural = "Messages (in order; drag to reorder)"
     fields = [
-        ("kind", "timing"),
+        "kind",
         "text",
         "media_url",
         ("template", "template_language"),
         "template_params",
+        "timing",
         ("delay_amount", "delay_unit"),
         ("day", "send_time"),
         "weekdays",
     ]
 
+    class Media:
+        css = {"all": ["journeys/sequences.css"]}
+        js = ["journeys/sequence_messages.js"]
+
 
 @admin.register(Sequence)
 class SequenceAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+    form = SequenceForm
     list_display = ["name", "project", "channel", "enabled", "subscribers_link"]
     list_filter = ["enabled", "project"]
     list_select_related = ["project", "channel"]
