@@ -20,6 +20,7 @@ from actions.models import Action
 from actions.registry import get_type
 from picky.wording import counted
 
+from .filters import filter_summary
 from .models import Connector, ConnectorVersion, Step
 from .transfer import export_connector
 
@@ -167,11 +168,14 @@ def steps_changes(before, after):
 def step_changes(index, old, new):
     label = _step_label(index, new)
     changes = []
-    for key in ("filters", "delay", "iterator"):
+    if (old.get("filters") or []) != (new.get("filters") or []):
+        was = filter_summary(old.get("filters") or []) or "always runs"
+        now = filter_summary(new.get("filters") or []) or "always runs"
+        changes.append(f"{label}: filters changed from “{was}” to “{now}”.")
+    for key in ("delay", "iterator"):
         if old.get(key) != new.get(key):
             changes.append(
-                f"{label}: {key} changed from {_compact(old.get(key))} to "
-                f"{_compact(new.get(key))}."
+                f"{label}: {key} changed from {_compact(old.get(key))} to {_compact(new.get(key))}."
             )
     changes.extend(
         f"{label}: {change}"

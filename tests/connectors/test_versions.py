@@ -147,8 +147,9 @@ def test_the_draft_changes_read_as_sentences(project):
 
     changes = versions.draft_changes(connector)
 
-    assert changes[0].startswith("Step 1 “Thank”: filters changed from [[")
-    assert "Kerala" in changes[0] and "Goa" in changes[0]
+    assert changes[0] == (
+        "Step 1 “Thank”: filters changed from “state is Kerala” to “state is Goa”."
+    )
     assert changes[1:] == [
         "Step 1 “Thank”: action 1 (Add Note) moves (was action 3).",
         "Step 1 “Thank”: action 2 (Set Variable): settings change: value.",
