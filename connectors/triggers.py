@@ -183,6 +183,19 @@ def contact_payload(contact_id):
     }
 
 
+def connectors_started_by(module, trigger):
+    """The enabled connectors `trigger` starts for `module`'s records, looked up once per
+    module object: crm signals each record of a write of many (an update by criteria, a
+    deletion) with the same module object, so that the write costs one look-up, not one
+    per record."""
+    cache = module.__dict__.setdefault("_connectors_by_record_trigger", {})
+    if trigger not in cache:
+        cache[trigger] = enabled_connectors(
+            project_id=module.project_id, trigger=trigger, trigger_module=module
+        )
+    return cache[trigger]
+
+
 def start_record_runs(module, record, before, change):
     """Record one event of the record change for each enabled connector the change of
     `module`'s records starts (one look-up), handed to workers once committed; returns the
@@ -190,9 +203,7 @@ def start_record_runs(module, record, before, change):
     trigger = Connector.RECORD_TRIGGERS.get(change)
     if trigger is None:
         return []
-    connectors = enabled_connectors(
-        project_id=module.project_id, trigger=trigger, trigger_module=module
-    )
+    connectors = connectors_started_by(module, trigger)
     if not connectors:
         return []
     committing = _committing_hop.get()

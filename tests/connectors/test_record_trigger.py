@@ -136,12 +136,20 @@ class TestRecordEvents:
         assert len(first) == 1 and again == []
         assert Event.objects.filter(connector=connector).count() == 1
 
-    def test_without_connectors_a_change_costs_one_query(
+    def test_a_write_of_many_records_looks_its_connectors_up_once(
         self, project, patients, django_assert_num_queries
     ):
-        record = records.record_as_dict(Record.objects.create(project=project, module=patients))
+        rows = [Record.objects.create(project=project, module=patients) for _ in range(3)]
         with django_assert_num_queries(1):
-            assert start_record_runs(patients, record, None, "created") == []
+            for row in rows:
+                assert (
+                    start_record_runs(patients, records.record_as_dict(row), None, "created") == []
+                )
+        # A write of its own (another module object) looks them up again: it sees this one.
+        connector = on_records(project, patients, "created")
+        again = Module.objects.get(pk=patients.pk)
+        assert len(start_record_runs(again, records.record_as_dict(rows[0]), None, "created")) == 1
+        assert Event.objects.get().connector == connector
 
 
 UPDATE_SELF = {
