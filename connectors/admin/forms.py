@@ -59,6 +59,17 @@ class JSONText(JSONInputField):
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+class TriggerSelect(forms.Select):
+    """The trigger's choice; beside it, only the setting it takes shows
+    (picky/trigger-fields.js)."""
+
+    def __init__(self, attrs=None, choices=()):
+        super().__init__(attrs={"data-picky-trigger": "", **(attrs or {})}, choices=choices)
+
+    class Media:
+        js = ["picky/trigger-fields.js"]
+
+
 # The object each trigger names, by its connector field (the URL names none; a message
 # trigger's channel is optional: any channel).
 TRIGGER_OBJECTS = {
@@ -118,6 +129,7 @@ class ConnectorForm(forms.ModelForm):
         required=False,
         label="Started by",
         help_text=TRIGGER_HELP,
+        widget=TriggerSelect,
     )
     field_mapping = JSONText(help_text=FIELD_MAPPING_HELP, widget=BuilderEditor("mapping"))
 
