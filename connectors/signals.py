@@ -6,11 +6,13 @@ from django.dispatch import receiver
 
 from actions.models import Action
 from crm.models import Module
-from crm.signals import record_changed
+from crm.records.models import MacroButton
+from crm.signals import macro_submitted, record_changed
 from teambox.models import Message
 from teambox.signals import messages_received
 
 from .delays import cancel_schedules
+from .macro_triggers import start_macro_runs
 from .models import Connector, Step
 from .triggers import start_message_runs, start_record_runs
 
@@ -44,3 +46,9 @@ def start_connectors_on_messages(sender, messages, channel, **kwargs):
 def start_connectors_on_record_changes(sender, module, record, before, change, **kwargs):
     """The connectors triggered by this change of the module's records get an event."""
     start_record_runs(module, record, before, change)
+
+
+@receiver(macro_submitted, sender=MacroButton)
+def start_connectors_on_macro_buttons(sender, button, record, author, entry_id, **kwargs):
+    """The connectors triggered by the button get an event of the agent's submission."""
+    start_macro_runs(button, record, author, entry_id)

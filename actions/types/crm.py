@@ -1,5 +1,6 @@
 """CRM actions: map the run's contact and change it (owner, tags, categories, notes,
-reminders, deletion). Each updates `contact.*` for the actions after it.
+reminders, deletion). Each updates `contact.*` for the actions after it. And
+trigger_macro, which sends an agent a macro button's form on a module's record.
 
 These types only write Picky's own tables (Effect.DATABASE): they commit with
 their log line, so a re-run never repeats them, and a simulation runs them for
@@ -13,14 +14,20 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm import services as crm
+from crm.records import access as record_access
+from crm.records import services as records
+from crm.records.macros import find_macro_button, macro_buttons_of
 from picky.dates import DateError, read_datetime
 from picky.json_input import JSONInputField
 from picky.templating import to_text
+from picky.wording import listed
+from teambox import notifications
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..pickers import PickerInput
 from ..registry import register
 from .fields import MemberField, RowsInput, TextListField
+from .modules import ModuleNameField, literal
 
 UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
 UNIT_CHOICES = [(unit, unit) for unit in UNITS]
@@ -425,4 +432,112 @@ class AddReminder(ContactActionType):
                 "due_at": due.isoformat(),
                 "assignee": reminder.assignee.get_username() if reminder.assignee else "",
             },
+        )
+
+
+# trigger_macro ---------------------------------------------------------------------
+
+
+def unknown_button_message(module, name):
+    return f"{module} has no macro button “{name}”. " + listed(
+        macro_buttons_of(module).values_list("name", flat=True),
+        "macro buttons",
+        "add one on the module's page under CRM › Modules",
+    )
+
+
+def refused_reader_message(user, module):
+    return (
+        f"{user.get_username()} may not read the records of {module} (its agents have no "
+        f"access), so the form cannot be sent to them: give agents access to {module}, or "
+        "send it to an owner or admin."
+    )
+
+
+class TriggerMacroForm(ActionConfigForm):
+    module = ModuleNameField(max_length=100, help_text="The module's name, e.g. Deals.")
+    button = forms.CharField(
+        max_length=100,
+        widget=PickerInput("macro_buttons"),
+        help_text="The module's macro button whose form the agent gets, e.g. Qualify.",
+    )
+    agent = MemberField(
+        max_length=254,
+        help_text="Who gets it: a member of the project by username or e-mail address, e.g. "
+        "{{ event.owner_email }}.",
+    )
+    record_id = forms.CharField(
+        max_length=100,
+        help_text="The id of the module's record the form opens on, e.g. {{ vars.deal.id }}.",
+    )
+
+    def clean(self):
+        """On save, with the project known: the button is the module's, and the agent may
+        read its records (names given by templates are checked when the action runs)."""
+        cleaned = super().clean()
+        module_name, button, agent = (cleaned.get(key) for key in ("module", "button", "agent"))
+        if self.project is None or "module" in self.errors or not module_name:
+            return cleaned
+        module = records.find_module(self.project, module_name.strip())
+        if module is None:
+            return cleaned  # a template: checked when the action runs
+        if button and literal(button) and find_macro_button(module, button) is None:
+            self.add_error("button", unknown_button_message(module, button.strip()))
+        if agent and literal(agent) and "agent" not in self.errors:
+            user = crm.project_agent(self.project, agent)
+            if not record_access.may_read(module, record_access.member_role(self.project, user)):
+                self.add_error("agent", refused_reader_message(user, module))
+        return cleaned
+
+
+@register("trigger_macro")
+class TriggerMacro(ActionType):
+    label = "Trigger Macro"
+    description = (
+        "Send an agent a macro button's form on a record: a notification in their teambox "
+        "opens it; submitting it updates the record and starts the button's connectors."
+    )
+    category = "CRM"
+    effect = Effect.DATABASE
+    form_class = TriggerMacroForm
+
+    def run(self, ctx, inputs):
+        name = to_text(inputs.get("module")).strip()
+        module = records.find_module(ctx.project, name)
+        if module is None:
+            raise ActionError(records.unknown_module_message(ctx.project, name))
+        button_name = to_text(inputs.get("button")).strip()
+        button = find_macro_button(module, button_name)
+        if button is None:
+            raise ActionError(unknown_button_message(module, button_name))
+        try:
+            user = crm.project_agent(ctx.project, to_text(inputs.get("agent")))
+        except crm.ContactError as exc:
+            raise ActionError(str(exc)) from exc
+        try:
+            record = records.find_record(module, to_text(inputs.get("record_id")))
+        except records.RecordError as exc:
+            raise ActionError(exc.message) from exc
+        if not record_access.may_read(module, record_access.member_role(ctx.project, user)):
+            raise ActionError(refused_reader_message(user, module))
+        [notification] = notifications.notify_agents(
+            ctx.project,
+            [user],
+            f"{button}: {record}",
+            f"Fill in {button} on {record}.",
+            contact=record.contact,
+            record_id=str(record.pk),
+            macro_button=button,
+        )
+        return Result(
+            outputs={
+                "notification": notification.pk,
+                "agent": {
+                    "id": user.pk,
+                    "name": user.get_full_name() or user.get_username(),
+                    "email": user.email,
+                },
+                "button": button.name,
+                "record": records.record_as_dict(record),
+            }
         )

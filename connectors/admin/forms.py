@@ -14,6 +14,7 @@ from picky.models import Project
 
 from .. import transfer
 from ..filters import NO_VALUE_OPS, OPERATOR_WORDS, TWO_VALUE_OPS, filter_errors
+from ..macro_triggers import MACRO_PAYLOAD_HELP
 from ..models import Connector, Step
 from ..triggers import MESSAGE_PAYLOAD_HELP, RECORD_PAYLOAD_HELP
 
@@ -118,7 +119,10 @@ TRIGGER_HELP = (
     + MESSAGE_PAYLOAD_HELP
     + " With “A record is created” (updated, deleted), every such change of a record of "
     "the module below starts it, but a change made by an action with “Don't trigger "
-    "workflows” ticked. " + RECORD_PAYLOAD_HELP
+    "workflows” ticked. "
+    + RECORD_PAYLOAD_HELP
+    + " With “An agent submits a macro button”, every submission of the macro button below "
+    "(sent to agents by a Trigger Macro action) starts it. " + MACRO_PAYLOAD_HELP
 )
 
 

@@ -73,6 +73,12 @@ MINIMAL_CONFIGS = {
     "send_email": {"to": ["{{ event.email }}"], "subject": "Hello", "body": "Hello"},
     "send_message": {"channel": "WhatsApp", "to": ["{{ contact.number }}"], "text": "Hello"},
     "send_instant_notification": {"agents": ["{{ event.agent }}"], "title": "New lead"},
+    "trigger_macro": {
+        "module": "{{ event.module }}",
+        "button": "{{ event.button }}",
+        "agent": "{{ event.agent }}",
+        "record_id": "{{ event.record }}",
+    },
     "sequence_subscribe": {"sequence": "{{ event.sequence }}"},
     "sequence_unsubscribe": {"sequence": "{{ event.sequence }}"},
 }
