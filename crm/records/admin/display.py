@@ -33,5 +33,7 @@ def value_text(field, value):
     return str(value)
 
 
-def local_time(moment, project):
-    return f"{timezone.localtime(moment, project.tzinfo):%Y-%m-%d %H:%M}"
+def local_time(moment, project, zone=True):
+    """A moment in the project's time zone, the zone said unless a header says it."""
+    shown = f"{timezone.localtime(moment, project.tzinfo):%Y-%m-%d %H:%M}"
+    return f"{shown} ({project.time_zone})" if zone else shown

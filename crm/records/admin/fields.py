@@ -13,7 +13,7 @@ KEY_LENGTH = 50
 class LinesField(forms.CharField):
     """A list of texts typed one per line (a field's choices)."""
 
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 24, "placeholder": "one choice per line"})
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 18, "placeholder": "one choice per line"})
 
     def prepare_value(self, value):
         if isinstance(value, list):

@@ -132,6 +132,8 @@ class RecordForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         project = self.module.project
+        if not self.instance.pk:
+            self.instance.module, self.instance.project = self.module, project
         if "owner" in self.fields:
             self.fields["owner"].queryset = members(project)
         if "contact" in self.fields:

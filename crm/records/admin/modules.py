@@ -117,6 +117,9 @@ class FieldInline(ProjectScopedInlineMixin, SortableTabularInline):
         if obj is not None:
             related.queryset = related.queryset.filter(project=obj.project_id)
         related.help_text = "For a relation field: the module its records point to."
+        # A plain select: modules are built on their own page, not from a field's row.
+        for action in ("add", "change", "delete", "view"):
+            setattr(related.widget, f"can_{action}_related", False)
         return formset
 
 

@@ -57,7 +57,7 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     list_select_related = ["owner", "module"]
     autocomplete_fields = ["contact"]
-    readonly_fields = ["module_link", "timeline", "created_at", "updated_at"]
+    readonly_fields = ["module_link", "timeline", "created", "updated"]
 
     class Media:
         css = {"all": ["picky/admin.css", "crm/records.css"]}
@@ -101,7 +101,7 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     def get_list_display(self, request):
         module = getattr(request, "picky_module", None)
         if module is None:
-            return ["number", "title", "module", "owner", "updated_at"]
+            return ["number", "title", "module", "owner", "updated"]
         # Made once a request: the headers find the sortable columns by identity.
         if not hasattr(request, "picky_columns"):
             columns = [
@@ -110,7 +110,7 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
                 if field.type not in LIST_TYPES_LEFT_OUT
             ]
             name = ["name"] if module.kind == Module.Kind.STORAGE else []
-            request.picky_columns = ["number", *name, *columns, "owner", "updated_at"]
+            request.picky_columns = ["number", *name, *columns, "owner", "updated"]
         return request.picky_columns
 
     def get_list_filter(self, request):
@@ -201,6 +201,20 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:crm_module_changelist"))
         return super().add_view(request, form_url, extra_context)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        record = self.get_object(request, object_id) if object_id else None
+        module = self.module_of(request, record) if record or not object_id else None
+        if module is not None:
+            title = record_title(record) if record else f"Add a {module_noun(module)}"
+            extra_context = {
+                **(extra_context or {}),
+                "module": module,
+                "list_url": records_url(module),
+                "title": f"{module.name}: {title}",
+                "subtitle": f"#{record.pk}" if record else None,
+            }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = record_form_class(self.module_of(request, obj), obj)
         return super().get_form(request, obj, change, **kwargs)
@@ -219,7 +233,7 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         timeline = ["timeline", "note"] if obj else ["note"]
         fieldsets.append(("Timeline", {"fields": timeline}))
         if obj:
-            fieldsets.append(("History", {"fields": ["created_at", "updated_at"]}))
+            fieldsets.append(("History", {"fields": ["created", "updated"]}))
         return fieldsets
 
     def get_changeform_initial_data(self, request):
@@ -233,12 +247,20 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">{}</a>', records_url(module), module.name)
 
+    @admin.display(description="created")
+    def created(self, record):
+        return local_time(record.created_at, record.module.project) if record.pk else "-"
+
+    @admin.display(description="last changed", ordering="updated_at")
+    def updated(self, record):
+        return local_time(record.updated_at, record.module.project) if record.pk else "-"
+
     @admin.display(description="Timeline (newest first)")
     def timeline(self, record):
         project = record.module.project
         rows = [
             (
-                local_time(entry.created_at, project),
+                local_time(entry.created_at, project, zone=False),
                 entry.get_kind_display(),
                 author_name(entry.author),
                 entry.text,
