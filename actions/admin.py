@@ -19,8 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from connectors.admin.builder import BuilderAdminMixin
+from connectors.admin.template_paths import TemplateScope, scope_for
 from connectors.models import Step
-from connectors.template_paths import TemplateScope, scope_for
 from picky.json_input import JSONInputError, parse_json
 from picky.models import Project
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, has_access

@@ -264,42 +264,6 @@ def plan_delay(step, ctx):
     )
 
 
-def preview_delay(connector, delay):
-    """What `delay` does for the connector's sample payload, in a sentence: the engine's own
-    plan (plan_delay) on a run of the sample received now, as the builder shows it."""
-    from actions.base import ActionContext
-
-    from .models import Event
-    from .services import context_namespaces
-
-    errors = delay_errors(delay)
-    if errors:
-        return "Not complete yet: " + "; ".join(errors.values())
-    if delay is None:
-        return "The step runs at once."
-    project = connector.project
-    event = Event(project=project, connector=connector, payload=connector.sample_payload or {})
-    ctx = ActionContext(project=project, data=context_namespaces(event), connector=connector)
-    plan = plan_delay(Step(connector=connector, delay=delay), ctx)
-    when = _day_and_time(plan.due_at, project) if plan.due_at else ""
-    if plan.decision == "fail":
-        return f"For the sample payload this fails: {plan.reason.split(': ', 1)[-1]}"
-    if plan.decision == "park":
-        return f"For the sample payload this waits until {when}."
-    if delay["mode"] == "fixed":
-        return "The step runs at once (no wait)."
-    outcome = {"now": "the step runs at once", "skip": "the step is skipped",
-               "stop": "the run stops"}[plan.decision]  # fmt: skip
-    return f"For the sample payload the time ({when}) has passed: {outcome}."
-
-
-def _day_and_time(moment, project):
-    """ "Tue 9 Dec 16:30 (Asia/Kolkata)", with the year when it is not this one."""
-    local = moment.astimezone(project.tzinfo)
-    year = "" if local.year == timezone.now().astimezone(project.tzinfo).year else f" {local.year}"
-    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M} ({project.time_zone})"
-
-
 def _number(value, ctx, key):
     if isinstance(value, str) and "{{" in value:
         value = render_value(value, ctx.data)

@@ -1,13 +1,20 @@
 """What the builder's forms need on the connector, step and action pages: the attribute tree
-of the picker (picky/picker.js) and warnings under the fields whose templates name a path
-the sample does not have (warnings, not errors: the page saves)."""
+of the picker (picky/attribute-picker.js), warnings under the fields whose templates name a
+path the sample does not have (warnings, not errors: the page saves), and the delay
+form's preview line."""
 
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from ..template_paths import picker_tree, template_warnings
+from actions.base import ActionContext
+
+from .. import delays
+from ..models import Event, Step
+from ..services import context_namespaces
+from .template_paths import picker_tree, template_warnings
 
 
 class BuilderAdminMixin:
@@ -82,3 +89,34 @@ def show_warnings(form, name, warnings):
         field.help_text,
         format_html_join("", "<li>{}</li>", ((warning,) for warning in warnings)),
     )
+
+
+def preview_delay(connector, delay):
+    """What `delay` does for the connector's sample payload, in a sentence: the engine's own
+    plan (plan_delay) on a run of the sample received now, as the builder shows it."""
+    errors = delays.delay_errors(delay)
+    if errors:
+        return "Not complete yet: " + "; ".join(errors.values())
+    if delay is None:
+        return "The step runs at once."
+    project = connector.project
+    event = Event(project=project, connector=connector, payload=connector.sample_payload or {})
+    ctx = ActionContext(project=project, data=context_namespaces(event), connector=connector)
+    plan = delays.plan_delay(Step(connector=connector, delay=delay), ctx)
+    when = _day_and_time(plan.due_at, project) if plan.due_at else ""
+    if plan.decision == "fail":
+        return f"For the sample payload this fails: {plan.reason.split(': ', 1)[-1]}"
+    if plan.decision == "park":
+        return f"For the sample payload this waits until {when}."
+    if delay["mode"] == "fixed":
+        return "The step runs at once (no wait)."
+    outcome = {"now": "the step runs at once", "skip": "the step is skipped",
+               "stop": "the run stops"}[plan.decision]  # fmt: skip
+    return f"For the sample payload the time ({when}) has passed: {outcome}."
+
+
+def _day_and_time(moment, project):
+    """ "Tue 9 Dec 16:30 (Asia/Kolkata)", with the year when it is not this one."""
+    local = moment.astimezone(project.tzinfo)
+    year = "" if local.year == timezone.now().astimezone(project.tzinfo).year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M} ({project.time_zone})"

@@ -20,15 +20,15 @@ from picky.json_input import JSONInputError, parse_json
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 from picky.wording import counted
 
-from .. import delays, engine, transfer
+from .. import engine, transfer
 from ..filters import filter_summary
 from ..models import Connector, Event, Step
 from ..services import remap_from_event
 from ..stats import connector_stats
-from ..template_paths import TemplateScope, scope_for
-from .builder import BuilderAdminMixin
+from .builder import BuilderAdminMixin, preview_delay
 from .display import path_tree, pretty_json, timeline_rows
 from .forms import ConnectorForm, ImportForm, SimulateForm
+from .template_paths import TemplateScope, scope_for
 from .versions import VersionsAdminMixin
 
 RECENT_EVENTS = 20
@@ -222,7 +222,7 @@ class ConnectorAdmin(
             return JsonResponse({"text": exc.message}, status=400)
         if not isinstance(body, dict) or "delay" not in body:
             return JsonResponse({"text": 'Send {"delay": ...}.'}, status=400)
-        return JsonResponse({"text": delays.preview_delay(connector, body["delay"])})
+        return JsonResponse({"text": preview_delay(connector, body["delay"])})
 
     # Remap, simulate, export, import ----------------------------------------
 

@@ -14,10 +14,10 @@ from actions.registry import get_type
 from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
 from ..models import Connector, Step
-from ..template_paths import TemplateScope, scope_for
 from .builder import BuilderAdminMixin
 from .forms import StepForm
 from .step_test import StepTestAdminMixin
+from .template_paths import TemplateScope, scope_for
 
 SUMMARY_CHARS = 140
 # Where a step not yet saved stands among its connector's steps: last.

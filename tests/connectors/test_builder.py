@@ -8,9 +8,9 @@ import pytest
 import time_machine
 
 from actions.models import Action
+from connectors.admin.template_paths import TemplateScope, picker_tree, scope_for, template_warnings
 from connectors.filters import OPERATOR_WORDS, OPERATORS, filter_summary
 from connectors.models import Connector, Step
-from connectors.template_paths import TemplateScope, picker_tree, scope_for, template_warnings
 from tests.builders import build_connector
 from tests.connectors.test_admin_steps import step_form
 

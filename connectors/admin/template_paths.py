@@ -14,10 +14,12 @@ from itertools import islice
 
 from jmespath.exceptions import JMESPathError
 
+from actions.models import Action
+from actions.registry import get_type
 from picky.paths import MAX_PATHS, payload_nodes, quote_key
 from picky.templating import HOLE, compile_path
 
-from .admin.display import path_tree
+from .display import path_tree
 
 META_KEYS = ("connector", "connector_id", "project", "event_id", "run_id", "received_at",
              "hop_count", "method")  # fmt: skip
@@ -59,8 +61,6 @@ def scope_for(connector, step=None, action=None):
     iterator, or of an action (saved, or about to be added at the end of `step`)."""
     variables = {}
     if step is not None:
-        from actions.registry import get_type
-
         for earlier in earlier_actions(connector, step, action):
             action_type = get_type(earlier.type)
             label = earlier.name or (action_type.label if action_type else earlier.type)
@@ -82,8 +82,6 @@ def scope_for(connector, step=None, action=None):
 def earlier_actions(connector, step, action=None):
     """The actions that run before `action` (before the step's own when None): those of
     earlier steps, then the step's own before it; a new action comes after them all."""
-    from actions.models import Action
-
     actions = Action.objects.filter(step__connector=connector).select_related("step")
     ordered = actions.order_by("step__position", "step_id", "position", "id")
     return [candidate for candidate in ordered if runs_before(candidate, step, action)]
