@@ -12,6 +12,7 @@ from journeys.flows import services as flows
 from journeys.matching import matches
 from journeys.replies.models import SmartReply
 from teambox.models import Message
+from tests.builders import build_connector
 
 from .flow_builders import onboarding, say, sent_to
 
@@ -129,3 +130,31 @@ def test_a_batch_of_contacts_without_flows_in_a_project_without_rules_costs_one_
     ]
     with django_assert_num_queries(1):
         inbound.answer_messages(messages, sandbox)
+
+
+def test_the_pause_smart_replies_action_silences_them_for_its_time(
+    client, project, sandbox, rules, write, django_capture_on_commit_callbacks
+):
+    from picky.celery import app
+
+    connector = build_connector(
+        project,
+        "Agent takes over",
+        steps=[{"actions": [("pause_smart_replies", {"amount": 30, "unit": "minutes"})]}],
+        field_mapping={"number": "{{ event.phone }}"},
+    )
+    app.conf.task_always_eager = True
+    try:
+        with time_machine.travel(NOW, tick=False) as clock:
+            with django_capture_on_commit_callbacks(execute=True):
+                response = client.post(
+                    f"/hooks/{connector.token}", {"phone": NUMBER}, content_type="application/json"
+                )
+            assert response.status_code == 200
+            asha = write("price please")
+            assert sent_to(asha) == []
+            clock.shift(timedelta(minutes=31))
+            write("price please")
+    finally:
+        app.conf.task_always_eager = False
+    assert sent_to(asha) == ["Our prices, Asha: example.com/prices"]
