@@ -6,6 +6,8 @@ Most batches need neither: one query per batch asks whether the project has an e
 smart reply and whether any sender is in a flow, and that is all such a batch costs.
 """
 
+import logging
+
 from django.db.models import Exists
 from django.utils import timezone
 
@@ -17,6 +19,8 @@ from .flows.models import FlowSession
 from .flows.services import answer_flow
 from .replies.models import SmartReply
 from .replies.services import apply_rule, enabled_rules, rule_for
+
+logger = logging.getLogger(__name__)
 
 
 def first_look(project_id, contact_ids):
@@ -70,11 +74,20 @@ def answer_messages(messages, channel):
     rules = enabled_rules(channel.project_id) if has_rules else []
     now = timezone.now()
     for message in inbound:
-        if crm.smart_replies_paused(message.contact, now):
-            continue
-        if message.contact_id in sessions:
-            answer_flow(sessions[message.contact_id], message, now)
-            continue
-        rule = rule_for(rules, message.body)
-        if rule is not None:
-            apply_rule(rule, message, channel)
+        try:
+            answer_message(message, channel, sessions, rules, now)
+        except Exception:
+            # One contact's failure must not leave the rest of the batch unanswered; the
+            # message itself is stored whatever happens here.
+            logger.exception("Answering inbound message %s failed", message.pk)
+
+
+def answer_message(message, channel, sessions, rules, now):
+    if crm.smart_replies_paused(message.contact, now):
+        return
+    if message.contact_id in sessions:
+        answer_flow(sessions[message.contact_id], message, now)
+        return
+    rule = rule_for(rules, message.body)
+    if rule is not None:
+        apply_rule(rule, message, channel)

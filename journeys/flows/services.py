@@ -208,7 +208,15 @@ class Walk:
             raise FlowError(exc.message) from exc
 
     def run(self, step, answer=None):
-        """Run from `step` until the flow waits or ends; returns whether it waits."""
+        """Run from `step` until the flow waits or ends; returns whether it waits. A
+        contact change the CRM refuses (an attribute without a name, in a flow changed
+        since it was checked) is a FlowError."""
+        try:
+            return self.run_steps(step, answer)
+        except crm.ContactError as exc:
+            raise FlowError(str(exc)) from exc
+
+    def run_steps(self, step, answer):
         for _ in range(MAX_STEPS_AT_ONCE):
             if step is None:
                 return self.finish("reached its last step")
@@ -399,7 +407,7 @@ def answer_flow(session_id, message, now=None):
         try:
             with transaction.atomic():
                 walk_answer(walk, session, graph, message.body)
-        except FlowError as exc:
+        except (FlowError, crm.ContactError) as exc:
             walk.entries = []
             walk.note(graph.step(session.step), f"stopped: {exc}")
             FlowSession.objects.filter(pk=session.pk).delete()

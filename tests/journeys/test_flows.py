@@ -343,3 +343,22 @@ def test_the_sweep_skips_a_session_an_answer_holds(project, sandbox, asha):
         release.set()
         holder.join()
     assert list(FlowSession.objects.values_list("contact", flat=True)) == [asha.pk]
+
+
+def test_a_step_the_crm_refuses_ends_the_flow_with_the_reason(project, sandbox, asha, answer):
+    flow = build_flow(
+        project,
+        name="Survey",
+        steps=[
+            {"name": "Rate", "kind": "question", "text": "Rate us", "attribute": "rating"},
+            {"name": "Keep", "kind": "set_attribute", "attribute": "source", "value": "bot"},
+        ],
+    )
+    flows.start_flow(flow, asha, channel=sandbox)
+    # Changed since it started, without the checks of the admin.
+    flow.steps.filter(name="Keep").update(attribute=" ")
+    answer("5")
+    assert not FlowSession.objects.exists()
+    assert flow_lines(asha)[-1] == "Survey · Rate: stopped: An attribute needs a name."
+    asha.refresh_from_db()
+    assert asha.attributes == {}
