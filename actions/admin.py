@@ -24,6 +24,7 @@ from connectors.models import Step
 from picky.json_input import JSONInputError, parse_json
 from picky.models import Project
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, has_access
+from teambox.whatsapp_templates import find_template
 
 from . import http_admin  # noqa: F401 (admin pages of the HTTP actions)
 from .base import ActionConfigForm, Effect
@@ -242,7 +243,7 @@ class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
         css = {"all": ["picky/admin.css", "picky/builder.css"]}
         js = [
             "picky/json-editor.js", "picky/unsaved.js", "picky/picker.js",
-            "picky/attribute-picker.js", "picky/builder.js",
+            "picky/attribute-picker.js", "picky/builder.js", "picky/whatsapp-template.js",
         ]  # fmt: skip
 
     def template_scope(self, request, obj):
@@ -278,6 +279,11 @@ class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
         pick = self.admin_site.admin_view(self.pick_view)
         return [
             path("pick/<str:source>/", pick, name="actions_action_pick"),
+            path(
+                "whatsapp-template/",
+                self.admin_site.admin_view(self.whatsapp_template_view),
+                name="actions_action_whatsapp_template",
+            ),
             *super().get_urls(),
         ]
 
@@ -296,6 +302,20 @@ class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
             raise Http404("No such project.")
         names = names_for(source, project, request.GET.get("term", ""))
         return JsonResponse({"results": names})
+
+    def whatsapp_template_view(self, request):
+        """The approved WhatsApp template ?name= of the project ?project=: its language,
+        text and parameters (the send form shows a value box per parameter)."""
+        project_id = request.GET.get("project", "")
+        if not project_id.isdigit():
+            return JsonResponse({"error": "Name the project: ?project=<id>."}, status=400)
+        if not has_access(request, self.section, EDIT, int(project_id)):
+            raise PermissionDenied
+        project = Project.objects.filter(pk=project_id).first()
+        template = project and find_template(project, request.GET.get("name", "").strip())
+        if not template:
+            raise Http404("No approved template of that name on the project's channels.")
+        return JsonResponse(template)
 
     def action_type_for(self, request, obj):
         return get_type(obj.type if obj else request.GET.get("type", ""))

@@ -21,6 +21,7 @@ from connectors.models import Connector, Counter, Step
 from crm.models import Category, OptOutList, Tag
 from picky.models import Membership
 from teambox.models import Channel, Department
+from teambox.whatsapp_templates import project_templates
 
 # Most names one answer offers: a screenful; typing narrows the rest.
 MOST_NAMES = 20
@@ -180,3 +181,14 @@ def member_names(project, term):
 @picker("departments")
 def department_names(project, term):
     return matching(Department.objects.filter(project=project), term)
+
+
+@picker("whatsapp_templates")
+def whatsapp_template_names(project, term):
+    """The approved templates of the project's official channels (read from Meta's API and
+    kept a few minutes)."""
+    lowered = term.lower()
+    return sorted(
+        {t["name"] for t in project_templates(project) if lowered in t["name"].lower()},
+        key=lambda name: (not name.lower().startswith(lowered), name),
+    )

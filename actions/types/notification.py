@@ -223,8 +223,10 @@ class MessageContentForm(ActionConfigForm):
     template = forms.CharField(
         required=False,
         max_length=200,
+        widget=PickerInput("whatsapp_templates"),
         help_text="Approved WhatsApp template name; needed on official numbers when the "
-        "contact has not written in the last 24 hours.",
+        "contact has not written in the last 24 hours. Choosing one sets its language and "
+        "a value box per parameter.",
     )
     template_language = forms.CharField(required=False, max_length=20, initial="en")
     template_params = TemplateParamsField(

@@ -537,6 +537,11 @@
   function listBuilder(area) {
     var ofMaps = area.getAttribute("data-picky-item") === "map";
     var pickerUrl = area.getAttribute("data-picky-picker-url");
+    // What each row is, when the page knows (a WhatsApp template's parameters).
+    function rowLabel(index) {
+      var labels = JSON.parse(area.getAttribute("data-picky-labels") || "[]");
+      return labels[index] || "Item " + (index + 1);
+    }
     return {
       empty: [],
       refuse: function (value) {
@@ -570,7 +575,8 @@
             templateBox(item, function (value) {
               items[index] = value;
               changed();
-            }, {className: "picky-item-value", label: "Item " + (index + 1),
+            }, {className: "picky-item-value", label: rowLabel(index),
+              placeholder: area.hasAttribute("data-picky-labels") ? rowLabel(index) : "",
               pickerUrl: pickerUrl}),
             remove]));
         });
@@ -710,6 +716,11 @@
       reason.textContent = "";
       redraw();
     }
+
+    // Another script changed the JSON (a WhatsApp template's parameters): shown again.
+    area.addEventListener("picky:reload", function () {
+      if (mode === "form") showForm(false);
+    });
 
     // json-editor.js may add its status line after this script runs.
     setTimeout(function () { display(status(), mode === "json"); }, 0);

@@ -10,6 +10,7 @@
   var open = null; // {box, list, names, active}
   var timer = null;
   var asked = 0;
+  var chosenIn = null; // the box a name was just put in: its focus asks nothing
 
   function isPicker(element) {
     return element && element.matches && element.matches("input[data-picky-picker-url]");
@@ -33,7 +34,11 @@
     }
     box.dispatchEvent(new Event("input", {bubbles: true}));
     box.dispatchEvent(new Event("change", {bubbles: true}));
+    // Answers still on their way (typing before the click) must not open the list again.
+    clearTimeout(timer);
+    asked++;
     close();
+    chosenIn = box;
     box.focus();
   }
 
@@ -73,7 +78,12 @@
       });
       list.appendChild(item);
     });
-    box.insertAdjacentElement("afterend", list);
+    // Under the box, whatever wraps it (a row with buttons): placed in its offset parent.
+    var parent = box.offsetParent || document.body;
+    list.style.left = box.offsetLeft + "px";
+    list.style.top = box.offsetTop + box.offsetHeight + "px";
+    list.style.minWidth = box.offsetWidth + "px";
+    parent.appendChild(list);
     open = {box: box, list: list, names: names, active: -1};
   }
 
@@ -92,7 +102,9 @@
   }
 
   document.addEventListener("focusin", function (event) {
-    if (isPicker(event.target)) {
+    var chosen = chosenIn;
+    chosenIn = null;
+    if (isPicker(event.target) && event.target !== chosen) {
       ask(event.target);
     }
   });

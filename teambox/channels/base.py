@@ -175,6 +175,11 @@ class ChannelAdapter:
         ChannelError when the provider does not give it."""
         raise ChannelError(f"{self.label} channels keep no media to fetch.")
 
+    def list_templates(self):
+        """The provider's approved message templates (see WhatsAppCloudAdapter); raises
+        ChannelError when it has none to list."""
+        raise ChannelError(f"{self.label} channels have no WhatsApp templates.")
+
 
 SEND_TIMEOUT_SECONDS = 20
 

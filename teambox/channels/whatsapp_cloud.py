@@ -12,6 +12,10 @@ Inbound: Meta verifies the webhook with GET ?hub.mode=subscribe&hub.verify_token
 body with the app secret) when the channel has an app secret.
 Received media come as a media id: GET {base_url}/{media-id} with the token answers
 {"url", "mime_type", "file_size"}, and GET url with the token answers the file.
+Templates: GET {base_url}/{business-account-id}/message_templates answers {"data": [{"name",
+"language", "status", "category", "parameter_format", "components": [{"type": "BODY",
+"text": "Hi {{1}}" or "Hi {{first_name}}"}, ...]}], "paging": {"cursors": {"after"},
+"next"}}, a page at a time.
 """
 
 import hashlib
@@ -50,6 +54,11 @@ MEDIA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 # The Graph API's description of a media file is a small JSON object.
 MEDIA_INFO_MAX_BYTES = 64 * 1024
 STATUSES = {"sent": "submitted", "delivered": "delivered", "read": "read", "failed": "failed"}
+# Template pages read at most (100 templates each): a business account has a few hundred.
+TEMPLATE_PAGES = 10
+TEMPLATE_FIELDS = "name,language,status,category,parameter_format,components"
+# A body's value holes: {{1}} (positional) or {{first_name}} (named).
+TEMPLATE_HOLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 class WhatsAppCloudCredentialsForm(forms.Form):
@@ -62,6 +71,12 @@ class WhatsAppCloudCredentialsForm(forms.Form):
     )
     app_secret = forms.CharField(
         required=False, help_text="The Meta app secret; when set, webhooks must be signed."
+    )
+    business_account_id = forms.RegexField(
+        regex=r"^\d+$",
+        required=False,
+        help_text="The WhatsApp Business Account id (digits): the action forms then offer "
+        "its approved templates.",
     )
     base_url = forms.URLField(
         assume_scheme="https",
@@ -259,6 +274,35 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             content_type=media.content_type or str(answer.get("mime_type") or ""),
         )
 
+    def list_templates(self):
+        """The business account's approved templates: [{"name", "language", "category",
+        "parameters": the body's value holes in order ("1", "2" or names)}]."""
+        account = str(self.credentials.get("business_account_id") or "")
+        if not account.isdigit():
+            raise ChannelError(
+                f"The channel {self.channel.name!r} has no WhatsApp Business Account id: add "
+                "it to the channel's settings to list its templates."
+            )
+        templates, params = [], {"fields": TEMPLATE_FIELDS, "limit": 100}
+        for _ in range(TEMPLATE_PAGES):
+            response = self.get("the templates", f"{self.base_url}/{account}/message_templates",
+                                params=params)  # fmt: skip
+            try:
+                answer = response.json()
+                page = answer["data"]
+            except (ValueError, KeyError, TypeError):
+                raise ChannelError(
+                    f"WhatsApp Cloud API answered without templates: {response.text[:300]}"
+                ) from None
+            templates.extend(approved_template(item) for item in page if isinstance(item, dict))
+            paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
+            after = (paging.get("cursors") or {}).get("after")
+            # The next page by its cursor on our base URL, not by the answer's own address.
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": after}
+        return [template for template in templates if template is not None]
+
     def get(self, what, url, params=None, max_bytes=None):
         """GET `url` with the channel's token; ChannelError unless it answers 2xx."""
         try:
@@ -305,6 +349,31 @@ class WhatsAppCloudAdapter(ChannelAdapter):
                     )
                 )
         return changes
+
+
+def approved_template(item):
+    """A template of the Graph API's list as Picky offers it, or None unless approved."""
+    if item.get("status") != "APPROVED" or not item.get("name"):
+        return None
+    body = next(
+        (
+            part
+            for part in item.get("components") or []
+            if isinstance(part, dict) and part.get("type") == "BODY"
+        ),
+        {},
+    )
+    holes = []
+    for hole in TEMPLATE_HOLE.findall(str(body.get("text") or "")):
+        if hole not in holes:
+            holes.append(hole)
+    return {
+        "name": str(item["name"]),
+        "language": str(item.get("language") or ""),
+        "category": str(item.get("category") or ""),
+        "text": str(body.get("text") or ""),
+        "parameters": holes,
+    }
 
 
 def change_values(data):
