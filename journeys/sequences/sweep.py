@@ -7,8 +7,9 @@ delivery settled: sent, skipped (blacklisted, opted out, outside the 24-hour ses
 without a template, no address, the contact left) or failed (the channel cannot send it).
 A delivery is settled once, so its message is sent at most once however many sweeps run;
 the message's idempotency key (the delivery's id) makes the database refuse a second one.
-The queued messages are then sent through their channel, as a broadcast batch sends its
-own; one the worker could not send (it died) is retried or failed by teambox's sweep.
+The queued messages are then sent through their channel in one batch
+(teambox.services.deliver_messages); one the worker could not send (it died) is retried or
+failed by teambox's sweep.
 """
 
 from django.db import transaction
@@ -26,7 +27,7 @@ from teambox.services import (
     MessagingError,
     check_content,
     contacts_in_session,
-    deliver_message,
+    deliver_messages,
     lease,
 )
 
@@ -47,8 +48,7 @@ def sweep_due_deliveries(batch_size=BATCH_SIZE, max_batches=MAX_BATCHES):
     settled = 0
     for _ in range(max_batches):
         count, message_ids = settle_due_batch(batch_size)
-        for message_id in message_ids:
-            deliver_message(message_id)
+        deliver_messages(message_ids)
         settled += count
         if count < batch_size:
             break

@@ -2,6 +2,7 @@
 (and an official one), and the ways a subscription ends, with a movable clock."""
 
 import json
+import threading
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from crm import services as crm
 from crm.models import TimelineEntry
 from journeys.sequences import services as sequences
 from journeys.sequences.models import Delivery, Sequence, SequenceMessage, Subscription
-from journeys.sequences.sweep import sweep_due_deliveries
+from journeys.sequences.sweep import settle_due_batch, sweep_due_deliveries
 from journeys.sequences.timing import due_time
 from teambox.models import Message
 
@@ -280,3 +281,37 @@ def test_a_step_without_content_or_timing_is_refused_at_its_fields(welcome, proj
     with pytest.raises(ValidationError) as caught:
         SequenceMessage(sequence=mailed, kind="template", template="hello").full_clean()
     assert "cannot send WhatsApp templates" in caught.value.message_dict["kind"][0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_sweeps_send_each_delivery_once(project, sandbox):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with SKIP LOCKED need PostgreSQL")
+    sequence = Sequence.objects.create(project=project, name="Welcome", channel=sandbox)
+    add_step(sequence, 0, text="Hi {{ contact.name }}", delay_amount=0, delay_unit="minutes")
+    with time_machine.travel(START, tick=False):
+        for n in range(200):
+            contact = crm.upsert_contact(project, f"9198470{n:05d}", name=f"C{n}")
+            sequences.subscribe(sequence, contact)
+    settled = {}
+    start = threading.Barrier(2)
+
+    def sweeper(name):
+        try:
+            start.wait()
+            total = 0
+            while count := settle_due_batch(batch_size=10)[0]:
+                total += count
+            settled[name] = total
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(settled.values()) == 200
+    assert Message.objects.count() == 200
+    assert Message.objects.values("contact").distinct().count() == 200
+    assert Delivery.objects.filter(status="sent", sent_message__isnull=False).count() == 200
