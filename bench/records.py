@@ -7,7 +7,8 @@ Run on PostgreSQL (on SQLite it says so and skips). It uses its own database,
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/picky_bench_records),
 creates it when missing and empties it first: never point it at a database you care about.
 
-The module (e-mail unique, status and city choices, score sortable, batch, note, amount)
+The module (e-mail unique, status and city choices, score and city sortable, batch,
+note, amount)
 is seeded with 500,000 records by one INSERT ... SELECT over generate_series, with the
 migration's GIN index on `data` in place; the score and e-mail indexes are built by
 saving their fields, as in the admin. Then, each figure the median of its runs:
@@ -49,7 +50,7 @@ SELECT %(project)s, %(module)s, jsonb_build_object(
     'email', 'person' || n || '@example.com',
     'status', (ARRAY['New', 'Contacted', 'Qualified', 'Won', 'Lost'])[1 + n %% 5],
     'city', 'City ' || ((n / 7) %% 200),
-    'score', (n * 7919) %% 100000,
+    'score', (n::bigint * 7919) %% 100000,
     'batch', n / {batch},
     'note', 'note ' || n,
     'amount', ((n %% 100000)::numeric / 100)::text
@@ -102,9 +103,13 @@ def seed():
     fields["score"].save()
     fields["email"].unique = True
     fields["email"].save()
+    fields["city"].sortable = True
+    fields["city"].save()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE crm_record")
-    print(f"built the score and e-mail indexes in {time.monotonic() - started:.1f} s")
+        # What autovacuum does after a bulk load: statistics, and the GIN index's list
+        # of pending entries merged (searching it is slow).
+        cursor.execute("VACUUM ANALYZE crm_record")
+    print(f"built the score, city and e-mail indexes in {time.monotonic() - started:.1f} s")
     return module
 
 
@@ -147,11 +152,13 @@ def measure_filter(module, figures):
         found = search_records(module, FILTER, sort="score", descending=True, limit=50)
         assert 0 < len(found) <= 50
 
+    # City is sortable: its index finds the records, status filters them.
     sql = (
-        "SELECT * FROM crm_record WHERE module_id = %s AND data @> %s::jsonb "
+        "SELECT * FROM crm_record WHERE module_id = %s AND (data ->> 'city') = %s "
+        "AND (data ->> 'status') = %s "
         "ORDER BY ((data ->> 'score'))::double precision DESC NULLS FIRST, id DESC LIMIT 50"
     )
-    bare_run = bare(sql, [module.pk, '{"status": "Won", "city": "City 3"}'])
+    bare_run = bare(sql, [module.pk, "City 3", "Won"])
     picky(), bare_run()  # warm-up
     report(
         figures,

@@ -9,8 +9,9 @@ write (crm/records/values.py), so "+91 98470 12345" finds 919847012345 and "won"
 a record without a value for the field fails every condition on it but `is_empty`.
 
 Fields compare through their type's sort expression, the expression of their index when
-they are sortable or unique; on PostgreSQL, equality on a type whose equal values are
-equal JSON goes through `data @> {key: value}`, which the GIN index serves.
+they are sortable or unique; on PostgreSQL, equality on a field without an index of its
+own, of a type whose equal values are equal JSON, goes through `data @> {key: value}`,
+which the GIN index serves.
 """
 
 from django.db import connection
@@ -35,6 +36,7 @@ class Attribute:
         self.expression = expression if expression is not None else F(column)
         self.choices = []
         self.related_module = None
+        self.sortable = self.unique = False
 
 
 ATTRIBUTES = {
@@ -89,16 +91,24 @@ def filter_records(queryset, module, criteria, project, fields=None):
     aliases = {}
     matched = Q()
     for group in criteria:
+        if not all(isinstance(condition, dict) for condition in group):
+            raise RecordError("Each condition needs a field, an operator and a value.")
+        # In a group that names an indexed field, that field's index finds the records
+        # and the other equalities filter them: a GIN scan of a common value (status =
+        # "Won") would read far more than the index finds.
+        narrowed = any(_indexed(fields.get(str(c.get("field")))) for c in group)
         holds = Q()
         for condition in group:
-            holds &= _condition(module, condition, fields, project, aliases)
+            holds &= _condition(module, condition, fields, project, aliases, narrowed)
         matched |= holds
     return queryset.alias(**aliases).filter(matched)
 
 
-def _condition(module, condition, fields, project, aliases):
-    if not isinstance(condition, dict):
-        raise RecordError("Each condition needs a field, an operator and a value.")
+def _indexed(field):
+    return field is not None and (field.sortable or field.unique)
+
+
+def _condition(module, condition, fields, project, aliases, narrowed):
     field = find_field(module, condition.get("field"), fields)
     op = condition.get("op")
     allowed = operators_of(field)
@@ -115,13 +125,13 @@ def _condition(module, condition, fields, project, aliases):
     if op == "is_not_empty":
         return present
     if op in ("is_true", "is_false"):
-        return _equals(field, alias, op == "is_true")
+        return _equals(field, alias, op == "is_true", narrowed)
     if op in NEGATED:
-        return present & ~_positive(field, NEGATED[op], condition, alias, project)
-    return _positive(field, op, condition, alias, project)
+        return present & ~_positive(field, NEGATED[op], condition, alias, project, narrowed)
+    return _positive(field, op, condition, alias, project, narrowed)
 
 
-def _positive(field, op, condition, alias, project):
+def _positive(field, op, condition, alias, project, narrowed):
     value = condition.get("value")
     if op == "in_list":
         items = value if isinstance(value, list) else str(value or "").split(",")
@@ -133,7 +143,7 @@ def _positive(field, op, condition, alias, project):
         return Q(**{f"{alias}__in": operands})
     operand = _operand(field, value, project)
     if op == "equals":
-        return _equals(field, alias, operand)
+        return _equals(field, alias, operand, narrowed)
     if op == "contains":
         if field.type == "multi_choice":
             return _has_element(field, alias, operand)
@@ -160,11 +170,16 @@ def _operand(field, value, project):
     return FIELD_TYPES[field.type].clean_operand(field, value, project)
 
 
-def _equals(field, alias, operand):
+def _equals(field, alias, operand, narrowed):
+    # A field with an index of its own (sortable or unique) compares through its
+    # expression, which that index serves; the others through the GIN index, unless
+    # an indexed field of their group narrows the search.
     if (
         connection.vendor == "postgresql"
         and not isinstance(field, Attribute)
         and FIELD_TYPES[field.type].exact
+        and not narrowed
+        and not _indexed(field)
     ):
         return Q(data__contains={field.key: operand})
     if isinstance(operand, bool):

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from picky.names import name_is
+from picky.rows import insert_values
 from picky.wording import listed
 
 from ..signals import record_changed
@@ -154,11 +155,13 @@ def add_record(
     try:
         with transaction.atomic():
             record.save()
-            change_entry(record, {}, data, author, fields_by_key(module), "Created").save()
+            RecordEntry.objects.create(
+                **entry_row(record.pk, {}, data, author, fields_by_key(module), "Created")
+            )
     except IntegrityError:
         raise _conflict(module, [record]) from None
     if trigger_workflows:
-        send_record_changed(module, record, None, "created")
+        send_changes(module, [(record_as_dict(record), None, "created")])
     return record
 
 
@@ -283,8 +286,7 @@ def delete_batch(module, criteria, sort, descending, count, trigger_workflows):
             return 0
         gone = [record_as_dict(record) for record in records] if trigger_workflows else []
         Record.objects.filter(pk__in=[record.pk for record in records]).delete()
-        for before in gone:
-            _send_dict(module, before, None, "deleted")
+        send_changes(module, [(before, None, "deleted") for before in gone])
     return len(records)
 
 
@@ -318,7 +320,7 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
         if data == record.data:
             continue
         befores.append(record_as_dict(record) if trigger_workflows else None)
-        entries.append(change_entry(record, record.data, data, author, fields, entry_text))
+        entries.append(entry_row(record.pk, record.data, data, author, fields, entry_text))
         record.data, record.updated_at = data, now
         changed.append(record)
     if not changed:
@@ -326,21 +328,29 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
     try:
         with transaction.atomic():
             write_data(changed, now)
-            RecordEntry.objects.bulk_create(entries)
+            insert_values(RecordEntry, entries)
     except IntegrityError:
         raise _conflict(module, changed) from None
     if trigger_workflows:
-        for record, before in zip(changed, befores, strict=True):
-            send_record_changed(module, record, before, "updated")
+        send_changes(
+            module,
+            [
+                (record_as_dict(record), before, "updated")
+                for record, before in zip(changed, befores, strict=True)
+            ],
+        )
     return len(changed)
 
 
-def change_entry(record, before, after, author, fields, text=""):
-    """The timeline line of a change: each field's before and after; a new record's
-    line says only how it came (its values are the record's)."""
-    return RecordEntry(
-        record=record, author=author, **change_entry_values(before, after, fields, text)
-    )
+def entry_row(record_id, before, after, author, fields, text=""):
+    """The timeline line of a change, as values for picky.rows.insert_values: each
+    field's before and after; a new record's line says only how it came (its values
+    are the record's)."""
+    return {
+        "record_id": record_id,
+        "author_id": author.pk if author else None,
+        **change_entry_values(before, after, fields, text),
+    }
 
 
 def change_entry_values(before, after, fields, text=""):
@@ -391,13 +401,16 @@ def _conflict(module, records):
     return RecordError(f"{module}: the change conflicts with another record; try again.")
 
 
-def send_record_changed(module, record, before, change):
-    _send_dict(module, record_as_dict(record), before, change)
+def send_changes(module, changes):
+    """Send record_changed for each (record dict, before dict or None, change) once the
+    transaction commits (one callback for them all: a batch may change thousands)."""
+    if not changes:
+        return
 
+    def send():
+        for after, before, change in changes:
+            record_changed.send(
+                sender=Module, module=module, record=after, before=before, change=change
+            )
 
-def _send_dict(module, after, before, change):
-    transaction.on_commit(
-        lambda: record_changed.send(
-            sender=Module, module=module, record=after, before=before, change=change
-        )
-    )
+    transaction.on_commit(send)

@@ -22,13 +22,13 @@ from .models import Record, RecordEntry
 from .queries import write_data
 from .services import (
     add_record,
-    change_entry,
     change_entry_values,
     clean_values,
+    entry_row,
     missing_required,
     record_as_dict,
     records_matching,
-    send_record_changed,
+    send_changes,
     upsert_record,
 )
 from .values import FIELD_TYPES, RecordError
@@ -144,7 +144,7 @@ def _write(module, fields, cleaned, upsert_on, author, trigger_workflows, report
         if data != target.data:
             if trigger_workflows and target.pk not in befores:
                 befores[target.pk] = record_as_dict(target)
-            entries.append(change_entry(target, target.data, data, author, fields, "Imported"))
+            entries.append(entry_row(target.pk, target.data, data, author, fields, "Imported"))
             changed[target.pk] = target
             target.data, target.updated_at = data, now
     rows, refused = [], []
@@ -165,18 +165,15 @@ def _write(module, fields, cleaned, upsert_on, author, trigger_workflows, report
     created_entry = change_entry_values({}, {}, fields, "Imported")
     insert_values(
         RecordEntry,
-        [{"record_id": pk, "author_id": author_id, **created_entry} for pk in ids]
-        + [
-            {"record_id": e.record_id, "author_id": author_id, "kind": e.kind, "text": e.text,
-             "data": e.data}
-            for e in entries
-        ],
-    )  # fmt: skip
+        [{"record_id": pk, "author_id": author_id, **created_entry} for pk in ids] + entries,
+    )
     if trigger_workflows:
-        for record in Record.objects.filter(pk__in=ids).select_related("module", "owner"):
-            send_record_changed(module, record, None, "created")
-        for record in changed.values():
-            send_record_changed(module, record, befores[record.pk], "updated")
+        made = Record.objects.filter(pk__in=ids).select_related("module", "owner")
+        send_changes(
+            module,
+            [(record_as_dict(record), None, "created") for record in made]
+            + [(record_as_dict(r), befores[r.pk], "updated") for r in changed.values()],
+        )
     report["refused"].extend(refused)
     return len(ids), len(changed)
 
