@@ -574,3 +574,55 @@ def test_a_big_file_streams_from_disk_in_batches(logged_in, patients, settings):
     assert (report["created"], report["updated"], report["rows"]) == (2499, 0, 2500)
     assert [number for number, _ in report["refused"]] == [2400]
     assert Record.objects.filter(module=patients).count() == 2499
+
+
+# Other field types and data-storage tables -------------------------------------------
+
+
+def test_date_times_show_and_read_in_the_project_time_zone(logged_in, project, patients):
+    Field.objects.create(module=patients, key="visit", label="Visit", type="datetime")
+    Field.objects.create(
+        module=patients, key="needs", label="Needs", type="multi_choice",
+        choices=["Wheelchair", "Interpreter"],
+    )  # fmt: skip
+    response = logged_in.post(
+        f"/admin/crm/record/add/?module={patients.pk}",
+        {
+            **record_form(name_field="Asha", visit="2026-12-01T09:30"),
+            "data__needs": ["Interpreter"],
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    record = Record.objects.get(module=patients)
+    # Asia/Kolkata is UTC+05:30.
+    assert record.data["visit"] == "2026-12-01T04:00:00Z"
+    assert record.data["needs"] == ["Interpreter"]
+    page = logged_in.get(f"/admin/crm/record/{record.pk}/change/").content.decode()
+    assert 'value="2026-12-01T09:30"' in page
+    listed = logged_in.get(
+        "/admin/crm/record/",
+        {"module": patients.pk, "f.visit.from": "2026-12-01", "f.visit.to": "2026-12-01",
+         "f.needs": "Interpreter"},
+    )  # fmt: skip
+    assert listed_ids(listed) == [record.pk]
+    later = logged_in.get(
+        "/admin/crm/record/", {"module": patients.pk, "f.visit.from": "2026-12-02"}
+    )
+    assert listed_ids(later) == []
+
+
+def test_a_data_storage_row_is_named_and_its_name_unique(logged_in, project):
+    prices = Module.objects.create(project=project, name="Prices", kind="storage")
+    Field.objects.create(module=prices, key="amount", label="Amount", type="decimal")
+    form = {**record_form(amount="12.50"), "name": "lamp"}
+    response = logged_in.post(f"/admin/crm/record/add/?module={prices.pk}", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row = Record.objects.get(module=prices)
+    assert (row.name, row.data) == ("lamp", {"amount": "12.5"})
+    again = logged_in.post(f"/admin/crm/record/add/?module={prices.pk}", form)
+    assert again.context["adminform"].form.errors["name"] == [
+        "Prices already has a row named “lamp”."
+    ]
+    page = logged_in.get("/admin/crm/record/", {"module": prices.pk}).content.decode()
+    assert "Add a row" in page and "Import CSV" not in page
+    assert logged_in.get("/admin/crm/record/import/", {"module": prices.pk}).status_code == 404

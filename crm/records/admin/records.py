@@ -55,6 +55,9 @@ def field_column(field):
 @admin.register(Record)
 class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     list_per_page = 50
+    # One count of what the filters keep: neither one of every record nor one per choice.
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ["owner", "module"]
     autocomplete_fields = ["contact"]
     readonly_fields = ["module_link", "timeline", "created", "updated"]
