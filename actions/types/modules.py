@@ -202,11 +202,14 @@ def unknown_fields_message(module, keys, fields=None):
 
 class RecordAddForm(RecordsForm):
     values = RecordValuesField(
-        help_text="A value for each field, one per line as key: value, e.g. "
-        "“title: {{ event.name }}”; templates allowed."
+        help_text="A value for each field, by its key: e.g. title and {{ event.name }}; "
+        "templates allowed."
     )
     link_contact = forms.BooleanField(
-        required=False, help_text="Link the new record to the run's contact."
+        required=False,
+        label="Link the record to the run's contact",
+        help_text="The record shows on the contact's page and starts its record workflows "
+        "with the contact as theirs.",
     )
     only_complete = forms.BooleanField(
         required=False,
@@ -248,8 +251,7 @@ class RecordUpdateForm(RecordsForm, SearchSettings):
         '"{{ event.email }}"}]]; conditions of a group all hold, any group.'
     )
     values = RecordValuesField(
-        help_text="The fields to set, one per line as key: value, e.g. "
-        "“stage: Won”; templates allowed."
+        help_text="The fields to set, by their key: e.g. stage and Won; templates allowed."
     )
     limit = forms.IntegerField(
         required=False, min_value=1, help_text="At most this many records (empty: all)."

@@ -43,8 +43,8 @@ class RowForm(ActionConfigForm):
 
 class RowValuesForm(RowForm):
     values = RecordValuesField(
-        help_text="A value for each field, one per line as key: value, e.g. "
-        "“price: {{ event.price }}”; templates allowed."
+        help_text="A value for each field, by its key: e.g. price and {{ event.price }}; "
+        "templates allowed."
     )
 
     def clean(self):
