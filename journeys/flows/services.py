@@ -57,7 +57,7 @@ def unknown_flow_message(project, name):
     """What a user reads when `name` is none of the project's flows: their names."""
     names = Flow.objects.filter(project=project).order_by("name").values_list("name", flat=True)
     return f"No flow of this project is called {name!r}. " + listed(
-        names, "flows", "build one under Journeys → Chatbot flows"
+        names, "flows", "build one under Journeys → Flows"
     )
 
 

@@ -111,7 +111,7 @@ def test_unknown_flows_and_channels_are_refused_on_save(project, sandbox):
     assert caught.value.message_dict == {
         "flow": [
             "No flow of this project is called 'Welcome'. It has no flows yet: build one "
-            "under Journeys → Chatbot flows."
+            "under Journeys → Flows."
         ],
         "channel": ["No channel named 'Telegram' in this project. Its channels: Sandbox."],
     }
