@@ -19,6 +19,7 @@ from django.db.models import Prefetch
 
 from actions.models import Action
 from actions.registry import get_type
+from crm.records.macros import find_macro_button, macro_buttons_of
 from crm.records.services import find_module, unknown_module_message
 from picky.json_input import unstorable_character
 from picky.templating import TemplateSyntaxError, compile_path, template_errors
@@ -296,10 +297,10 @@ TRIGGER_NAMES = {
 def macro_button(module, name, errors, path):
     """The module's macro button called `name` (whatever its case), or None with the
     problem appended to `errors`."""
-    button = module.macro_buttons.filter(name__iexact=name).first()
+    button = find_macro_button(module, name)
     if button is None:
-        names = list(module.macro_buttons.values_list("name", flat=True)[:21])
-        where = "add one on the module's page"
+        names = macro_buttons_of(module).values_list("name", flat=True)
+        where = "add one on the module's page under CRM › Modules"
         errors.append(
             (
                 f"{path}.button",

@@ -62,8 +62,8 @@ def macro_button_names(project, term):
 
 
 class RecordValuesField(KeyValueField):
-    """The value of each field to set, by field key: "deal_value: {{ event.amount }}" lines
-    or an object; each value a template."""
+    """The value of each field to set, by field key: rows of key and template in the
+    admin, an object in the JSON; at least one when required."""
 
     def validate(self, value):
         if self.required and not value:
