@@ -49,10 +49,12 @@ def step_key(name):
 
 
 def as_number(value):
+    """`value` as a finite Decimal, or None ("NaN" and "Infinity" are no numbers here)."""
     try:
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
+    return number if number.is_finite() else None
 
 
 def flow_problems(steps, branch_rows, project=None):

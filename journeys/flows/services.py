@@ -125,7 +125,7 @@ def read_answer(step, text, tzinfo):
         return None, "Please answer with text."
     if step.answer_type == Answer.NUMBER:
         number = as_number(text.replace(",", ""))
-        if number is None or not number.is_finite():
+        if number is None:
             return None, "Please answer with a number, e.g. 42."
         return (int(number) if number == number.to_integral_value() else float(number)), ""
     if step.answer_type == Answer.EMAIL:

@@ -77,6 +77,25 @@ def test_answers_drive_the_flow_to_its_end(project, sandbox, asha, answer):
     assert lines[-1] == "Onboarding · Done: the flow ended"
 
 
+def test_a_number_row_compares_numbers_only(project):
+    flow = build_flow(
+        project,
+        steps=[
+            {"name": "Pick", "kind": "branch"},
+            {"name": "High", "kind": "end"},
+            {"name": "Low", "kind": "end"},
+        ],
+        rows=[{"step": "Pick", "match": "less_than", "value": "18", "go_to": "Low"}],
+    )
+    graph = flows.FlowGraph.of(flow)
+    pick = graph.step("pick")
+    targets = [graph.branch(pick, text).name for text in ("12", "1,000", "NaN", "twelve")]
+    assert targets == ["Low", "High", "High", "High"]
+    row = {"step": "Pick", "match": "greater_than", "value": "NaN", "go_to": "Low"}
+    steps = [{"name": "Pick", "kind": "branch"}, {"name": "Low", "kind": "end"}]
+    assert [p.message for p in flow_problems(steps, [row])] == ["'NaN' is not a number."]
+
+
 def test_a_branch_row_sends_the_answer_elsewhere(project, sandbox, asha, answer):
     flows.start_flow(onboarding(project), asha, channel=sandbox)
     answer("12")
@@ -137,7 +156,15 @@ def test_answers_of_each_type(project, answer_type, choices, text, saved):
 
 @pytest.mark.parametrize(
     ("answer_type", "text"),
-    [("number", "many"), ("email", "nope"), ("date", "someday"), ("choice", "3"), ("text", " ")],
+    [
+        ("number", "many"),
+        ("number", "NaN"),
+        ("number", "-Infinity"),
+        ("email", "nope"),
+        ("date", "someday"),
+        ("choice", "3"),
+        ("text", " "),
+    ],
 )
 def test_wrong_answers_say_what_is_expected(project, answer_type, text):
     step = onboarding(project).steps.get(name="Age")
