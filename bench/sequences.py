@@ -27,6 +27,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/picky_bench_sequences"
 SUBSCRIBERS = int(os.environ.get("BENCH_SEQUENCE_SUBSCRIBERS", 100_000))
 DUE = 1000
 REPEAT = 25
+IDLE_REPEAT = 200
 TARGET_SECONDS = 5.0
 
 BARE_CLAIM = """
@@ -122,35 +123,27 @@ def claim_plan(now):
 
 
 def idle_sweep():
-    """(median ms, queries) of a sweep with nothing due."""
-    from django.db import connection
+    """(median ms of a sweep with nothing due, its queries, median ms of the bare claim),
+    the two timed in turns so that a machine whose load drifts slows both alike."""
+    from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
     from journeys.sequences.sweep import sweep_due_deliveries
 
     with CaptureQueriesContext(connection) as queries:
         sweep_due_deliveries()
     statements = [q for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT"))]
-    samples = []
-    for _ in range(REPEAT):
+    sweeps, bare = [], []
+    for _ in range(IDLE_REPEAT):
         started = time.perf_counter()
         sweep_due_deliveries()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), len(statements)
-
-
-def bare_idle_claim():
-    """Median ms of the bare claim with nothing due, in its own transaction as the sweep's."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    samples = []
-    for _ in range(REPEAT):
+        sweeps.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         with transaction.atomic():
             bare_claim(timezone.now(), 500)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+        bare.append((time.perf_counter() - started) * 1000)
+    return statistics.median(sweeps), len(statements), statistics.median(bare)
 
 
 def make_due(sequence):
@@ -194,13 +187,12 @@ def main():
     print(f"Sequences bench on PostgreSQL {connection.pg_version // 10000}")
     print(
         f"{SUBSCRIBERS:,} subscribers and {pending:,} pending deliveries written in "
-        f"{fill_seconds:.1f} s; medians of {REPEAT} runs."
+        f"{fill_seconds:.1f} s; medians of {IDLE_REPEAT} runs in turns."
     )
     now = timezone.now()
     print(f"claim plan: {claim_plan(now)}")
 
-    idle_ms, idle_queries = idle_sweep()
-    bare_idle_ms = bare_idle_claim()
+    idle_ms, idle_queries, bare_idle_ms = idle_sweep()
     print(
         f"sweep, nothing due: {idle_queries} quer{'y' if idle_queries == 1 else 'ies'}, "
         f"{idle_ms:.3f} ms; bare claim {bare_idle_ms:.3f} ms "

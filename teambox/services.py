@@ -278,13 +278,16 @@ def deliver_messages(message_ids):
         for name, value in fields.items():
             setattr(message, name, value)
         by_status.setdefault(message.status, (fields, []))[1].append(message.pk)
-    # What differs between the messages (the provider's id and answer) in one statement,
-    # the rest in one per status.
-    for fields, ids in by_status.values():
-        common = {k: v for k, v in fields.items() if k not in ("provider_id", "payload")}
-        Message.objects.filter(pk__in=ids).update(**common)
+    # What differs between the messages (the provider's id, its answer when it gave one) in
+    # one statement, the rest in one per status.
     messages = [message for message, _ in sent]
-    Message.objects.bulk_update(messages, ["provider_id", "payload"], batch_size=500)
+    varying = ["provider_id"]
+    if any(message.payload is not None for message in messages):
+        varying.append("payload")
+    for fields, ids in by_status.values():
+        common = {name: value for name, value in fields.items() if name not in varying}
+        Message.objects.filter(pk__in=ids).update(**common)
+    Message.objects.bulk_update(messages, varying, batch_size=500)
     if messages:
         transaction.on_commit(
             lambda: message_statuses_changed.send(sender=Message, messages=messages), robust=True

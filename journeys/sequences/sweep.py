@@ -48,7 +48,8 @@ def sweep_due_deliveries(batch_size=BATCH_SIZE, max_batches=MAX_BATCHES):
     settled = 0
     for _ in range(max_batches):
         count, message_ids = settle_due_batch(batch_size)
-        deliver_messages(message_ids)
+        if message_ids:
+            deliver_messages(message_ids)
         settled += count
         if count < batch_size:
             break
