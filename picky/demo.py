@@ -10,6 +10,7 @@ from django.db import transaction
 
 from actions.models import Action
 from connectors.models import Connector, Step
+from connectors.versions import publish_connector
 from teambox.models import Channel
 
 from .models import Membership, Project
@@ -60,6 +61,9 @@ def setup_demo():
         },
     )
     add_demo_messaging(project, connector)
+    if connector.live_version_id is None:
+        # Live as built here; the tour's edits then make a draft to publish.
+        publish_connector(connector, user, note="The demo")
     return connector
 
 
