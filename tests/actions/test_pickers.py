@@ -36,7 +36,14 @@ def shop(project, other_project):
         project,
         name="Webinar reminders",
         steps=[
-            {"delay": {"mode": "fixed", "amount": 1, "unit": "days", "identifier": "{{ event.id }}"}},
+            {
+                "delay": {
+                    "mode": "fixed",
+                    "amount": 1,
+                    "unit": "days",
+                    "identifier": "{{ event.id }}",
+                }
+            },
             {"delay": {"mode": "fixed", "amount": 2, "unit": "days"}},
         ],
     )
