@@ -113,12 +113,10 @@ def records_matching(module, criteria=None, *, sort=None, descending=False):
     """A queryset of the module's records meeting `criteria`, sorted; for pages that
     paginate and exports that stream."""
     fields = fields_by_key(module)
-    queryset = filter_records(
-        Record.objects.filter(module=module), module, criteria, module.project, fields
-    )
-    return order_records(queryset, module, sort, descending, fields).select_related(
-        "module", "owner"
-    )
+    # Through the module's related manager each record's `module` is this instance,
+    # with no join.
+    queryset = filter_records(module.records.all(), module, criteria, module.project, fields)
+    return order_records(queryset, module, sort, descending, fields).select_related("owner")
 
 
 def search_records(module, criteria, *, limit=None, sort=None, descending=False):
