@@ -634,10 +634,12 @@
   var BUILDERS = {filters: filtersBuilder, delay: delayBuilder, iterator: iteratorBuilder,
     mapping: mappingBuilder, "rows-list": listBuilder, "rows-map": mapBuilder};
 
+  // The box's value; empty, or null (a JSON field's empty value), is the builder's empty one.
   function parse(area, builder) {
     var text = area.value.trim();
-    if (!text) return builder.empty === null ? null : JSON.parse(JSON.stringify(builder.empty));
-    return JSON.parse(text);
+    var value = text ? JSON.parse(text) : null;
+    if (value === null && builder.empty !== null) return JSON.parse(JSON.stringify(builder.empty));
+    return value;
   }
 
   function attach(area) {

@@ -60,7 +60,9 @@ def test_messaging_faults_in_the_browser(live_server, lead_run, project, member,
 
         page.goto(f"{base}/admin/actions/action/add/?type=send_message&step={step.pk}")
         page.fill("#id_config__channel", "WhatsApp")
-        page.fill("#id_config__to", "{{ contact.number }}")
+        recipients = page.locator(".field-config__to")
+        recipients.get_by_role("button", name="+ Add").click()
+        recipients.locator(".picky-item-value").fill("{{ contact.number }}")
         page.fill("#id_config__text", "Thanks!")
         page.click("input[name=_save]")
         error = page.locator(".field-config__channel .errorlist")

@@ -40,18 +40,24 @@ def test_assign_chat_is_refused_at_its_field_then_saved(
         page.goto(f"{base}/admin/actions/action/add/?type=assign_chat&step={step.pk}")
         page.fill("[name=config__channel]", "whatsapp")
         page.select_option("[name=config__assign_by]", "chosen")
-        page.fill("[name=config__users]", "ravi, ghost")
+        users = page.locator(".field-config__users")
+        for name in ("ravi", "ghost"):
+            users.get_by_role("button", name="+ Add").click()
+            users.locator(".picky-item-value").last.fill(name)
+            users.locator(".picky-item-value").last.press("Tab")  # leaves the box: its names close
         page.fill("[name=config__internal_message]", "Order {{ event.order }} arrived damaged")
         page.click("[name=_save]")
         error = page.locator(".errorlist").filter(has_text="ghost").inner_text()
         page.screenshot(path=str(screenshot_dir / "assign_chat_refused.png"), full_page=True)
 
-        page.fill("[name=config__users]", "ravi")
+        users.get_by_role("button", name="Remove this item").last.click()
         page.click("[name=_save]")
         page.wait_for_url(lambda url: "/add/" not in url)
 
         page.goto(f"{base}/admin/actions/action/add/?type=add_event_feed&step={step.pk}")
         page.fill("[name=config__subject]", "Order {{ event.order }}")
+        # The buttons typed as JSON: the rows' "Edit as JSON".
+        page.locator(".field-config__buttons").get_by_role("button", name="Edit as JSON").click()
         page.fill(
             "[name=config__buttons]",
             '[{"name": "Track", "url": "javascript:alert(1)", "background_colour": "#1a7f37"}]',
