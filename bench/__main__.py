@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .support import PYTHON, ROOT, machine
 
-BENCHMARKS = ["ingest", "engine", "delays", "assignment", "teambox", "sequences"]
+BENCHMARKS = ["ingest", "engine", "delays", "assignment", "teambox", "sequences", "records"]
 TIMEOUT_SECONDS = 1800
 
 
