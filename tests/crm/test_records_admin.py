@@ -626,3 +626,30 @@ def test_a_data_storage_row_is_named_and_its_name_unique(logged_in, project):
     page = logged_in.get("/admin/crm/record/", {"module": prices.pk}).content.decode()
     assert "Add a row" in page and "Import CSV" not in page
     assert logged_in.get("/admin/crm/record/import/", {"module": prices.pk}).status_code == 404
+
+
+def test_a_funnels_stages_are_added_and_ordered_on_its_page(logged_in, patients):
+    funnel = Funnel.objects.create(module=patients, name="Follow-up")
+    form = {
+        "name": "Follow-up",
+        **inline_management("stages", 2),
+        "stages-0-name": "Seen",
+        "stages-0-position": "2",
+        "stages-1-name": "To call",
+        "stages-1-position": "1",
+    }
+    response = logged_in.post(f"/admin/crm/funnel/{funnel.pk}/change/", form)
+    assert response.status_code == 302, response.context["errors"]
+    assert list(funnel.stages.values_list("name", flat=True)) == ["To call", "Seen"]
+    board = logged_in.get(f"/admin/crm/funnel/{funnel.pk}/board/").content.decode()
+    assert board.index("<h3>To call") < board.index("<h3>Seen")
+
+
+def test_the_module_list_links_to_each_modules_records(logged_in, patients, ward):
+    page = logged_in.get("/admin/crm/module/").content.decode()
+    assert f"/admin/crm/record/?module={patients.pk}" in page
+    assert "3 records" in page
+    everything = logged_in.get("/admin/crm/record/")
+    titles = {row.pk: row for row in everything.context["cl"].result_list}
+    assert ward[0].pk in titles
+    assert ">Asha<" in everything.content.decode()

@@ -154,6 +154,11 @@ def test_import_a_csv_and_drag_a_card_on_the_funnel_board(
         refused = page.inner_text("#refused-rows")
         page.screenshot(path=str(screenshot_dir / "records-import-report.png"), full_page=True)
 
+        page.goto(f"{base}/admin/crm/funnel/{funnel.pk}/change/")
+        page.screenshot(path=str(screenshot_dir / "records-funnel-stages.png"), full_page=True)
+        page.goto(f"{base}/admin/crm/module/")
+        page.screenshot(path=str(screenshot_dir / "records-modules.png"), full_page=True)
+
         page.goto(f"{base}/admin/crm/funnel/{funnel.pk}/board/")
         card = page.locator(f".picky-card[data-record='{asha.pk}']")
         # Held by its title, as a hand would (its stage select is no handle).

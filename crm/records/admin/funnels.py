@@ -83,7 +83,9 @@ class FunnelAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def board_view(self, request, object_id):
         funnel = self.scoped_object(request, object_id)
-        stages = list(funnel.stages.annotate(record_total=Count("placements")))
+        stages = list(
+            funnel.stages.annotate(record_total=Count("placements")).order_by("position", "id")
+        )
         fields = list(funnel.module.fields.all())
         columns = []
         for stage in stages:

@@ -181,7 +181,7 @@ class FunnelInline(ProjectScopedInlineMixin, admin.TabularInline):
 @admin.register(Module)
 class ModuleAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
     form = ModuleForm
-    list_display = ["name", "kind", "project", "field_count", "record_count", "links"]
+    list_display = ["name", "kind", "project", "field_count", "record_count", "list_links"]
     list_filter = ["kind", "project"]
     search_fields = ["name"]
     fields = ["project", "name", "kind", "agent_access", "links"]
@@ -225,6 +225,10 @@ class ModuleAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="records")
     def record_count(self, module):
         return counted(module.records.count(), module_noun(module))
+
+    @admin.display(description="")
+    def list_links(self, module):
+        return module_links(module)
 
     @admin.display(description="Records")
     def links(self, module):

@@ -122,7 +122,11 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return [ModuleFilter, FieldsFilter]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("module__project")
+        queryset = super().get_queryset(request).select_related("module__project")
+        if getattr(request, "picky_module", False) is None:
+            # Records of every module: each titled by its module's fields.
+            queryset = queryset.prefetch_related("module__fields")
+        return queryset
 
     @admin.display(description="#", ordering="id")
     def number(self, record):
