@@ -78,8 +78,15 @@ def type_label(key):
 
 def delay_text(delay):
     unit = (delay.get("unit") or "minutes").removesuffix("s")
+    at = delay.get("at")
     if delay.get("mode") == "fixed":
-        return f"waits {counted(delay.get('amount'), unit)}"
+        if at and str(delay.get("amount")) in ("0", "0.0"):
+            return f"waits until the next {at}"
+        return f"waits {counted(delay.get('amount'), unit)}" + (f", then until {at}" if at else "")
+    return relative_delay_text(delay, unit) + (f" at {at}" if at else "")
+
+
+def relative_delay_text(delay, unit):
     field = delay.get("field", "?")
     offset = delay.get("offset") or 0
     try:

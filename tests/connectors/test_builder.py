@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from actions.models import Action
+from connectors.admin.connectors import delay_text
 from connectors.admin.template_paths import TemplateScope, picker_tree, scope_for, template_warnings
 from connectors.filters import OPERATOR_WORDS, OPERATORS, filter_summary
 from connectors.models import Connector, Step
@@ -91,6 +92,33 @@ class TestFilterSummary:
         content = page.content.decode()
         assert "runs when state is Kerala, or amount is more than 1000" in content
         assert "always runs" in content
+
+
+@pytest.mark.parametrize(
+    "delay,text",
+    [
+        (
+            {"mode": "fixed", "amount": 0, "unit": "days", "at": "09:00"},
+            "waits until the next 09:00",
+        ),
+        (
+            {"mode": "fixed", "amount": 2, "unit": "days", "at": "09:00"},
+            "waits 2 days, then until 09:00",
+        ),
+        (
+            {
+                "mode": "relative",
+                "field": "{{ event.start }}",
+                "offset": -1,
+                "unit": "days",
+                "at": "10:00",
+            },  # fmt: skip
+            "waits until 1 day before {{ event.start }} at 10:00",
+        ),
+    ],
+)
+def test_the_step_list_says_the_time_of_day(delay, text):
+    assert delay_text(delay) == text
 
 
 class TestTemplateWarnings:
