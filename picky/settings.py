@@ -308,6 +308,9 @@ PICKY_REPLY_DOMAIN = env.str("PICKY_REPLY_DOMAIN", default="reply.picky.local")
 PICKY_AGENT_PRESENCE_SECONDS = env.int("PICKY_AGENT_PRESENCE_SECONDS", default=120)
 # How often chats nobody replied to get the offline message or another agent (routing rules).
 PICKY_CHAT_SWEEP_SECONDS = env.int("PICKY_CHAT_SWEEP_SECONDS", default=60)
+# How often due sequence messages are sent and due reminders told (journeys/).
+PICKY_SEQUENCE_SWEEP_SECONDS = env.int("PICKY_SEQUENCE_SWEEP_SECONDS", default=10)
+PICKY_REMINDER_SWEEP_SECONDS = env.int("PICKY_REMINDER_SWEEP_SECONDS", default=30)
 # Data-upload limit of Django itself must not cut a body Picky accepts.
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICKY_MAX_PAYLOAD_BYTES + 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
