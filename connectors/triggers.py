@@ -144,20 +144,30 @@ RECORD_PAYLOAD_HELP = (
     "is the run's contact."
 )
 
-# The hop count of the run whose work is being committed (RunTransaction.commit); None
-# when no run's is (an agent's edit in the admin).
+# During a run's commit (RunTransaction.commit), a one-item list: the hop count of the
+# run whose record changes are being signalled; None outside one (an agent's edit).
 _committing_hop = ContextVar("picky_committing_hop", default=None)
 
 
 @contextmanager
 def committing_at_hop(hop_count):
     """Around a run's commit: the record changes it commits start their connectors at
-    `hop_count` + 1."""
-    token = _committing_hop.set(hop_count)
+    `hop_count` + 1, or at the hop a mark names (mark_committing_hop), and nothing is
+    left behind once it is over."""
+    token = _committing_hop.set([hop_count])
     try:
         yield
     finally:
         _committing_hop.reset(token)
+
+
+def mark_committing_hop(hop_count):
+    """A commit callback the run's transaction registers where a run's work starts: the
+    record changes signalled after it, in the same commit, are that run's. Called outside
+    a run's commit (a test's captured callbacks), it does nothing."""
+    committing = _committing_hop.get()
+    if committing is not None:
+        committing[0] = hop_count
 
 
 def record_idempotency_key(record, change):
@@ -207,7 +217,7 @@ def start_record_runs(module, record, before, change):
     if not connectors:
         return []
     committing = _committing_hop.get()
-    hop_count = 0 if committing is None else committing + 1
+    hop_count = 0 if committing is None else committing[0] + 1
     if hop_count >= MAX_ROUTING_HOPS:
         logger.warning(
             "Record %s of module %s was %s by a run %s hops deep: no connector started "
@@ -215,7 +225,7 @@ def start_record_runs(module, record, before, change):
             record.get("id"),
             module.pk,
             change,
-            committing,
+            hop_count - 1,
         )
         return []
     payload = {

@@ -53,7 +53,7 @@ class RunExecutor(ActionRunner):
         self.ctx = None
         self.hold = RunHold(run, simulating=dry_run)
         self.tx = run_transaction or RunTransaction()
-        self.tx.hop_count = max(self.tx.hop_count, event.hop_count or 0)
+        self.tx.start_run(event.hop_count or 0)
 
     def execute(self):
         try:

@@ -13,12 +13,13 @@ shared-row updates) handed to the transaction (`end_run`), which writes it at it
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from .. import runs
-from ..triggers import committing_at_hop
+from ..triggers import committing_at_hop, mark_committing_hop
 from .actions import apply_deferred_effects
 from .stops import DATABASE_UNAVAILABLE, TASK_STOPPED
 from .timeline import log_rows
@@ -54,9 +55,9 @@ class RunTransaction:
         self.shared = shared
         self.ended = []  # EndedRun values, written at the commit
         self.handed = []  # events handed to their runs in it
-        # The deepest hop count of the events whose runs work in it: the record changes it
+        # The hop count of the event whose run works in it now: the record changes it
         # commits start connectors one hop further (connectors/triggers.py).
-        self.hop_count = 0
+        self.run_hop = 0
 
     @property
     def open(self):
@@ -67,6 +68,20 @@ class RunTransaction:
             atomic = ExitStack()
             atomic.enter_context(transaction.atomic())
             self._atomic, self.began_at = atomic, time.monotonic()
+            self.mark_hop()
+
+    def start_run(self, hop_count):
+        """The run of an event `hop_count` hops deep works in this transaction from now on
+        (a shared one holds several runs, one after the other)."""
+        self.run_hop = hop_count
+        if self.open:
+            self.mark_hop()
+
+    def mark_hop(self):
+        """Mark where the current run's work starts among what the commit signals: the
+        commit calls its callbacks in the order they were registered, so the record
+        changes signalled after this mark are the current run's."""
+        transaction.on_commit(partial(mark_committing_hop, self.run_hop))
 
     def end_run(self, ended):
         """Write `ended` at the commit: now, unless the transaction is shared and the run's
@@ -82,7 +97,7 @@ class RunTransaction:
         self.new_run = None
         self.handed = []
         if atomic is not None:
-            with committing_at_hop(self.hop_count):
+            with committing_at_hop(self.run_hop):
                 atomic.close()
 
     def rollback(self, exc=None):

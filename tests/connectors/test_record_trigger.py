@@ -4,8 +4,11 @@ connector changing records of its own module does not loop (the action's "don't 
 workflows", else the hop count)."""
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from actions.types.notification import MAX_ROUTING_HOPS
+from connectors import engine
 from connectors.models import Connector, Event, Run
 from connectors.transfer import ConnectorImportError, export_connector, import_connector
 from connectors.triggers import RECORD_PAYLOAD_HELP, start_record_runs
@@ -189,6 +192,48 @@ class TestLoops:
         assert set(Run.objects.values_list("status", flat=True)) == {Run.Status.SUCCEEDED}
         record.refresh_from_db()
         assert record.data["visits"] == int("2" + "1" * MAX_ROUTING_HOPS)
+
+    @pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="runs share a commit on PostgreSQL only"
+    )
+    def test_runs_sharing_a_commit_each_start_the_changes_they_made_at_their_own_hop(
+        self, project, patients, eager_celery
+    ):
+        on_records(project, patients, "updated", name="Watcher")
+        deep, shallow = (
+            records.add_record(patients, {"full_name": n}) for n in ("Deep", "Shallow")
+        )
+        update = {
+            "module": "Patients",
+            "criteria": [[{"field": "id", "op": "equals", "value": "{{ event.id }}"}]],
+            "values": {"visits": "5"},
+        }
+        updater = build_connector(
+            project, name="Updater", steps=[{"actions": [("record_update", update)]}]
+        )
+        # One task runs both events, in one transaction: a run at the last hop and one at
+        # the first.
+        events = [
+            Event.objects.create(
+                project=project,
+                connector=updater,
+                payload={"id": record.pk},
+                method="POST",
+                received_at=timezone.now(),
+                hop_count=hop,
+            )
+            for record, hop in ((deep, MAX_ROUTING_HOPS - 1), (shallow, 0))
+        ]
+
+        engine.process_events([event.pk for event in events])
+
+        assert set(Run.objects.filter(connector=updater).values_list("status", flat=True)) == {
+            Run.Status.SUCCEEDED
+        }
+        started = Event.objects.filter(connector__name="Watcher")
+        assert [(e.payload["record"]["full_name"], e.hop_count) for e in started] == [
+            ("Shallow", 1)
+        ]
 
 
 @pytest.mark.django_db
