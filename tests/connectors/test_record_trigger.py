@@ -16,6 +16,7 @@ from crm.models import Contact
 from crm.records import services as records
 from crm.records.models import Field, MacroButton, Module, Record
 from tests.builders import build_connector
+from tests.workers import purge_broker, requires_integration, running_worker, wait_for
 
 
 @pytest.fixture
@@ -234,6 +235,34 @@ class TestLoops:
         assert [(e.payload["record"]["full_name"], e.hop_count) for e in started] == [
             ("Shallow", 1)
         ]
+
+
+@pytest.mark.integration
+@requires_integration
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_the_connectors_of_a_record_created_in_the_admin(project, patients):
+    """PostgreSQL and Redis with a real worker: the change's event is handed to the broker
+    once the write commits, and the worker's run adds the record the connector asks for."""
+    purge_broker()
+    add = {
+        "module": "Patients",
+        "values": {"full_name": "Follow-up of {{ event.record.full_name }}"},
+    }
+    on_records(
+        project, patients, "created", actions=[("record_add", {**add, "skip_workflows": True})]
+    )
+
+    with running_worker():
+        records.add_record(patients, {"full_name": "Asha"})
+        wait_for(
+            lambda: Run.objects.filter(status=Run.Status.SUCCEEDED).exists(),
+            timeout=60,
+            message="the record workflow's run",
+        )
+
+    names = sorted(r.data["full_name"] for r in Record.objects.filter(module=patients))
+    assert names == ["Asha", "Follow-up of Asha"]
+    assert Event.objects.get().hop_count == 0
 
 
 @pytest.mark.django_db
