@@ -25,6 +25,8 @@ from .values import FIELD_TYPES, DateTime, RecordError, is_empty
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "is_true", "is_false"}
 NEGATED = {"not_equals": "equals", "not_contains": "contains", "not_in_list": "in_list"}
+# Operators a field's btree index serves (it finds the few records they keep).
+NARROWING_OPS = {"equals", "in_list", "between", "gt", "gte", "lt", "lte", "before", "after"}
 RANGE_LOOKUPS = {"gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte", "before": "lt", "after": "gt"}
 
 
@@ -96,7 +98,10 @@ def filter_records(queryset, module, criteria, project, fields=None):
         # In a group that names an indexed field, that field's index finds the records
         # and the other equalities filter them: a GIN scan of a common value (status =
         # "Won") would read far more than the index finds.
-        narrowed = any(_indexed(fields.get(str(c.get("field")))) for c in group)
+        narrowed = any(
+            c.get("op") in NARROWING_OPS and _indexed(fields.get(str(c.get("field"))))
+            for c in group
+        )
         holds = Q()
         for condition in group:
             holds &= _condition(module, condition, fields, project, aliases, narrowed)

@@ -190,3 +190,15 @@ def test_every_type_allows_empty_checks():
 def test_equality_on_postgresql_uses_containment_the_gin_index_serves(rows, every_type):
     query = str(records_matching(every_type, [[c("choice", "equals", "Red")]]).query)
     assert '"crm_record"."data" @>' in query
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="GIN is PostgreSQL's")
+def test_an_indexed_field_narrows_its_group_and_the_other_equalities_filter(every_type):
+    every_type.fields.filter(key="number").update(sortable=True)
+    narrowed = [[c("number", "equals", 10), c("choice", "equals", "Red")]]
+    query = str(records_matching(every_type, narrowed).query)
+    assert "@>" not in query
+    assert "->> choice) = Red" in query
+    # Not equal to 10 is no narrowing: choice goes through the GIN index again.
+    wide = [[c("number", "not_equals", 10), c("choice", "equals", "Red")]]
+    assert "@>" in str(records_matching(every_type, wide).query)
