@@ -653,3 +653,19 @@ def test_the_module_list_links_to_each_modules_records(logged_in, patients, ward
     titles = {row.pk: row for row in everything.context["cl"].result_list}
     assert ward[0].pk in titles
     assert ">Asha<" in everything.content.decode()
+
+
+def test_the_list_shows_members_by_name_and_exports_text_no_spreadsheet_runs(
+    logged_in, patients, member
+):
+    member.first_name, member.last_name = "Mina", "Rao"
+    member.save()
+    Field.objects.create(module=patients, key="doctor", label="Doctor", type="user")
+    record = add(patients, name_field='=HYPERLINK("http://evil.example")', doctor=member.pk)
+    response = logged_in.get("/admin/crm/record/", {"module": patients.pk})
+    assert '<td class="field-field_doctor">Mina Rao</td>' in response.content.decode()
+    page = logged_in.get("/admin/crm/record/add/", {"module": patients.pk}).content.decode()
+    assert f'<option value="{member.pk}" selected>' in page  # the new record's owner
+    export = logged_in.get("/admin/crm/record/export/", {"module": patients.pk})
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert rows[1][:2] == [str(record.pk), '\'=HYPERLINK("http://evil.example")']

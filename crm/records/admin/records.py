@@ -14,13 +14,13 @@ from django.utils.text import slugify
 
 from picky.tenancy import EDIT, VIEW, ProjectScopedAdminMixin
 
-from ...admin import panel
+from ...admin import members_of, panel
 from .. import services
 from ..criteria import expression_of
 from ..funnels import add_to_funnel, remove_from_funnel
 from ..models import Field, Module, Record
-from .display import local_time, record_title, value_text
-from .filters import FieldsFilter, ModuleFilter
+from .display import csv_cell, local_time, record_title, shown_value
+from .filters import FieldsFilter, ModuleFilter, member_choices
 from .forms import FUNNEL_PREFIX, data_name, record_form_class
 from .importing import import_page
 from .modules import module_links, module_noun, records_url
@@ -38,12 +38,12 @@ class Echo:
         return value
 
 
-def field_column(field):
+def field_column(field, project, members):
     """A list column showing one field, sorted by the field's own sort expression when the
     field is sortable (the expression of its index)."""
 
     def column(record):
-        return value_text(field, (record.data or {}).get(field.key))
+        return shown_value(field, (record.data or {}).get(field.key), project, members)
 
     column.short_description = field.label
     column.__name__ = f"field_{field.key}"
@@ -107,11 +107,11 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             return ["number", "title", "module", "owner", "updated"]
         # Made once a request: the headers find the sortable columns by identity.
         if not hasattr(request, "picky_columns"):
-            columns = [
-                field_column(field)
-                for field in module.fields.all()
-                if field.type not in LIST_TYPES_LEFT_OUT
-            ]
+            fields = [f for f in module.fields.all() if f.type not in LIST_TYPES_LEFT_OUT]
+            members = {}
+            if any(field.type == Field.Type.USER for field in fields):
+                members = dict(member_choices(module.project))
+            columns = [field_column(field, module.project, members) for field in fields]
             name = ["name"] if module.kind == Module.Kind.STORAGE else []
             request.picky_columns = ["number", *name, *columns, "owner", "updated"]
         return request.picky_columns
@@ -169,7 +169,7 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
                 yield writer.writerow([
                     record.pk,
                     *([record.name] if name else []),
-                    *(value_text(field, data.get(field.key)) for field in fields),
+                    *(csv_cell(field, data.get(field.key)) for field in fields),
                     record.owner.get_username() if record.owner else "",
                     record.contact_id or "",
                     record.created_at.isoformat(),
@@ -244,7 +244,11 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return fieldsets
 
     def get_changeform_initial_data(self, request):
-        # ?module= picks the module; it is not a value of the form.
+        # ?module= picks the module (not a value of the form); a new record is the
+        # author's when they are a member of its project.
+        module = self.module_of(request)
+        if module is not None and members_of([module.project]).filter(pk=request.user.pk):
+            return {"owner": request.user.pk}
         return {}
 
     @admin.display(description="Module")
