@@ -6,9 +6,8 @@ class TeamboxConfig(AppConfig):
     verbose_name = "Teambox"
 
     def ready(self):
-        # The contact panel's section of the contact's CRM records (it reads models, which
-        # Django loads only once the apps are ready).
-        from .pages.contact_panel import register_panel_section
-        from .pages.records import linked_records_section
+        # The contact panel's section of the contact's CRM records (the pages read models,
+        # which Django loads only once the apps are ready).
+        from .pages import contact_panel, records
 
-        register_panel_section(linked_records_section)
+        contact_panel.register_panel_section(records.linked_records_section)
