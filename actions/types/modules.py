@@ -10,20 +10,23 @@ simulation runs them for real and rolls them back. "Don't trigger workflows" mak
 write start no connector of the module (crm sends no record_changed for it).
 """
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 
+from connectors.filters import OPERATOR_WORDS
 from crm.records import criteria as record_criteria
 from crm.records import services as records
 from crm.records.models import MacroButton, Module, Record
-from crm.records.values import is_empty
+from crm.records.values import FIELD_TYPES, is_empty
 from picky.templating import to_text
 from picky.wording import listed
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, ProjectNameField, Result
 from ..pickers import matching, picker
 from ..registry import register
-from .fields import JSONValueField
+from .fields import JSONValueField, RowsInput
 from .http import KeyValueField
 
 # A search saves its records in the run: at most this many.
@@ -73,10 +76,47 @@ class RecordValuesField(KeyValueField):
             )
 
 
+# The operators some field type of a module takes, in the step filters' order.
+RECORD_OPERATORS = [
+    op for op in OPERATOR_WORDS if any(op in kind.operators for kind in FIELD_TYPES.values())
+]
+
+
+class CriteriaInput(RowsInput):
+    """Criteria as the step filters' builder shows them (picky/builder.js): groups of
+    conditions, each a field key, an operator a field may take and a value; "Edit as
+    JSON" shows the value itself, which stays what the form submits."""
+
+    def __init__(self, attrs=None):
+        super().__init__("list", attrs=attrs)
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        widget_attrs = context["widget"]["attrs"]
+        del widget_attrs["data-picky-rows"]
+        operators = {
+            "words": {op: OPERATOR_WORDS[op] for op in RECORD_OPERATORS},
+            "no_value": sorted(record_criteria.NO_VALUE_OPS),
+            "two_values": ["between"],
+        }
+        widget_attrs.update(
+            {
+                "data-picky-builder": "filters",
+                "data-picky-operators": json.dumps(operators),
+                "data-picky-field-placeholder": "a field's key, e.g. email",
+                "data-picky-empty-text": "No condition: every record of the module.",
+                "data-picky-no-case": "1",
+            }
+        )
+        return context
+
+
 class CriteriaField(JSONValueField):
     """Which records: groups of conditions in the step filters' shape,
     [[{"field": key, "op": "equals", "value": "{{ event.email }}"}]]: a record matches
     when all the conditions of any group hold."""
+
+    widget = CriteriaInput
 
     def validate(self, value):
         super().validate(value)
@@ -232,8 +272,8 @@ class SearchSettings(forms.Form):
 class RecordSearchForm(RecordsForm, SearchSettings):
     criteria = CriteriaField(
         required=False,
-        help_text='Which records: [[{"field": "email", "op": "equals", "value": '
-        '"{{ event.email }}"}]]; conditions of a group all hold, any group. Empty: all.',
+        help_text="Which records: conditions on their fields (e.g. email is "
+        "{{ event.email }}); all the conditions of a group hold, any group. None: all.",
     )
     limit = forms.IntegerField(
         required=False,
@@ -247,8 +287,8 @@ class RecordSearchForm(RecordsForm, SearchSettings):
 
 class RecordUpdateForm(RecordsForm, SearchSettings):
     criteria = CriteriaField(
-        help_text='Which records: [[{"field": "email", "op": "equals", "value": '
-        '"{{ event.email }}"}]]; conditions of a group all hold, any group.'
+        help_text="Which records: conditions on their fields (e.g. email is "
+        "{{ event.email }}); all the conditions of a group hold, any group."
     )
     values = RecordValuesField(
         help_text="The fields to set, by their key: e.g. stage and Won; templates allowed."
@@ -262,8 +302,8 @@ class RecordUpdateForm(RecordsForm, SearchSettings):
 
 class RecordDeleteForm(RecordsForm, SearchSettings):
     criteria = CriteriaField(
-        help_text='Which records: [[{"field": "stage", "op": "equals", "value": "Lost"}]]; '
-        "conditions of a group all hold, any group."
+        help_text="Which records: conditions on their fields (e.g. stage is Lost); all the "
+        "conditions of a group hold, any group."
     )
     limit = forms.IntegerField(
         required=False, min_value=1, help_text="At most this many records (empty: all)."

@@ -123,6 +123,12 @@
     var choices = Object.keys(words).map(function (op) { return [op, words[op]]; });
     var noValue = operators.no_value || [];
     var twoValues = operators.two_values || [];
+    // A record search's criteria use this builder too, with words of their own.
+    var emptyText = area.getAttribute("data-picky-empty-text") ||
+      "No filter: the step always runs.";
+    var fieldPlaceholder = area.getAttribute("data-picky-field-placeholder") ||
+      "{{ event.state }}";
+    var matchCase = !area.hasAttribute("data-picky-no-case");
 
     function newCondition() {
       return {field: "", op: "equals", value: ""};
@@ -165,8 +171,7 @@
           box.appendChild(groupBox);
         });
         if (!groups.length) {
-          box.appendChild(make("p", {className: "picky-empty",
-            text: "No filter: the step always runs."}));
+          box.appendChild(make("p", {className: "picky-empty", text: emptyText}));
         }
         box.appendChild(button(groups.length ? "+ Add an OR group" : "+ Add a condition",
           function () {
@@ -183,7 +188,7 @@
       row.appendChild(templateBox(condition.field, function (value) {
         condition.field = value;
         changed();
-      }, {className: "picky-field", placeholder: "{{ event.state }}", label: "Field",
+      }, {className: "picky-field", placeholder: fieldPlaceholder, label: "Field",
         list: templatesList()}));
       row.appendChild(select(choices, condition.op, function (op) {
         condition.op = op;
@@ -209,13 +214,15 @@
           changed();
         }, {className: "picky-value2", placeholder: "value", label: "Second value"}));
       }
-      var caseBox = make("input", {type: "checkbox", checked: !!condition.case_sensitive});
-      caseBox.addEventListener("change", function () {
-        if (caseBox.checked) condition.case_sensitive = true;
-        else delete condition.case_sensitive;
-        changed();
-      });
-      row.appendChild(make("label", {className: "picky-case"}, [caseBox, " match case"]));
+      if (matchCase) {
+        var caseBox = make("input", {type: "checkbox", checked: !!condition.case_sensitive});
+        caseBox.addEventListener("change", function () {
+          if (caseBox.checked) condition.case_sensitive = true;
+          else delete condition.case_sensitive;
+          changed();
+        });
+        row.appendChild(make("label", {className: "picky-case"}, [caseBox, " match case"]));
+      }
       row.appendChild(removeButton("Remove this condition", function () {
         group.splice(c, 1);
         if (!group.length) groups.splice(g, 1);
