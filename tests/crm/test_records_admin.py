@@ -669,3 +669,31 @@ def test_the_list_shows_members_by_name_and_exports_text_no_spreadsheet_runs(
     export = logged_in.get("/admin/crm/record/export/", {"module": patients.pk})
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[1][:2] == [str(record.pk), '\'=HYPERLINK("http://evil.example")']
+
+
+def test_contact_and_relation_fields_pick_rows_of_the_project(logged_in, project, patients):
+    from crm import services as crm
+
+    doctors = Module.objects.create(project=project, name="Doctors")
+    Field.objects.create(module=doctors, key="full_name", label="Full name", type="text")
+    dr_rao = add(doctors, full_name="Dr Rao")
+    Field.objects.create(
+        module=patients, key="doctor", label="Doctor", type="relation", related_module=doctors
+    )
+    Field.objects.create(module=patients, key="guardian", label="Guardian", type="contact")
+    guardian = crm.upsert_contact(project, "919847012345", name="Asha's mother")
+    page = logged_in.get("/admin/crm/record/add/", {"module": patients.pk}).content.decode()
+    assert f'<option value="{dr_rao.pk}">Dr Rao (#{dr_rao.pk})</option>' in page
+    # The contact is picked by typing its name, as on any admin page naming a contact.
+    assert 'name="data__guardian" id="id_data__guardian" class="admin-autocomplete"' in page
+    found = logged_in.get(
+        "/admin/autocomplete/",
+        {"app_label": "crm", "model_name": "record", "field_name": "contact", "term": "mother"},
+    ).json()
+    assert [row["id"] for row in found["results"]] == [str(guardian.pk)]
+
+    form = record_form(name_field="Asha", doctor=dr_rao.pk, guardian=guardian.pk)
+    response = logged_in.post(f"/admin/crm/record/add/?module={patients.pk}", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    record = Record.objects.get(module=patients)
+    assert (record.data["doctor"], record.data["guardian"]) == (dr_rao.pk, guardian.pk)
