@@ -1,10 +1,13 @@
-"""Formatter actions: set_variable (format_date and math belong here too)."""
+"""Formatter actions: set_variable here; format_date, math, data_parser and line_items in
+this package's modules. They compute and touch nothing (Effect.NONE), so a simulation runs
+them for real, and their action pages preview them on the connector's sample
+(`shows_preview`, actions/preview_admin.py)."""
 
 from django import forms
 
-from ..base import VARIABLE_NAME, ActionConfigForm, ActionType, Result
-from ..registry import register
-from .fields import JSONValueField
+from ...base import VARIABLE_NAME, ActionConfigForm, ActionType, Result
+from ...registry import register
+from ..fields import JSONValueField
 
 
 class SetVariableForm(ActionConfigForm):
@@ -30,3 +33,6 @@ class SetVariable(ActionType):
     def run(self, ctx, inputs):
         name, value = inputs["name"], inputs.get("value")
         return Result(outputs={"name": name, "value": value}, variables={name: value})
+
+
+from . import arithmetic, dates, line_items, parsing  # noqa: E402, F401 (registers the types)
