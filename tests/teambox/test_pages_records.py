@@ -114,6 +114,7 @@ class TestRecordPage:
             Module.objects.get(project=other_project, name="Deals"), {"title": "Not yours"}
         )
         assert anita.get(page(project, foreign)).status_code == 404
+        assert anita.get(f"/teambox/{project.slug}/records/{10**20}/").status_code == 404
         # An admin reads (and edits) every module's records.
         response = logged_in(clinic["meera"]).get(page(project, clinic["salary"]))
         assert response.status_code == 200 and 'id="record-form"' in response.content.decode()
