@@ -39,11 +39,12 @@ def record_outbound(message):
     record_outbound_batch([message])
 
 
-def record_outbound_batch(messages):
+def record_outbound_batch(messages, automated=False):
     """Messages to contacts were stored: a "message sent" line on each contact's timeline,
     and their conversations' last message moves forward. A reply (anything but a
-    broadcast) answers the customer: the conversation no longer waits. Messages without
-    a contact are left out. A few statements per batch, whatever its size."""
+    broadcast or another `automated` message: a sequence's) answers the customer: the
+    conversation no longer waits. Messages without a contact are left out. A few
+    statements per batch, whatever its size."""
     messages = [message for message in messages if message.contact_id]
     if not messages:
         return
@@ -53,7 +54,7 @@ def record_outbound_batch(messages):
     )
     groups = {}
     for message in messages:
-        answers = message.broadcast_id is None
+        answers = message.broadcast_id is None and not automated
         key = (message.channel_id, answers)
         contacts, at = groups.get(key, (set(), message.created_at))
         contacts.add(message.contact_id)

@@ -95,7 +95,8 @@ def settle_due_batch(batch_size=BATCH_SIZE):
         else:
             unsent.setdefault((status, reason), []).append(delivery.pk)
     Message.objects.bulk_create(messages)
-    record_outbound_batch(messages)
+    # A drip message does not answer a customer who waits for an agent.
+    record_outbound_batch(messages, automated=True)
     mark_sent(messages, now)
     for (status, reason), delivery_ids in unsent.items():
         Delivery.objects.filter(pk__in=delivery_ids).update(status=status, reason=reason)

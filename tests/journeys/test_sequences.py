@@ -17,7 +17,7 @@ from journeys.sequences import services as sequences
 from journeys.sequences.models import Delivery, Sequence, SequenceMessage, Subscription
 from journeys.sequences.sweep import settle_due_batch, sweep_due_deliveries
 from journeys.sequences.timing import due_time
-from teambox.models import Message
+from teambox.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +315,20 @@ def test_two_concurrent_sweeps_send_each_delivery_once(project, sandbox):
     assert Message.objects.count() == 200
     assert Message.objects.values("contact").distinct().count() == 200
     assert Delivery.objects.filter(status="sent", sent_message__isnull=False).count() == 200
+
+
+def test_a_drip_message_does_not_answer_a_customer_waiting_for_an_agent(
+    welcome, asha, client, sandbox, django_capture_on_commit_callbacks
+):
+    body = {"number": asha.number, "message": "Is my order shipped?"}
+    with time_machine.travel(START, tick=False):
+        sequences.subscribe(welcome, asha)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(sandbox.webhook_path, json.dumps(body), content_type="application/json")
+    conversation = Conversation.objects.get(contact=asha, channel=sandbox)
+    assert conversation.waiting_since == START
+
+    assert sweep_at(START + timedelta(minutes=1)) == 1
+    conversation.refresh_from_db()
+    assert conversation.waiting_since == START  # still waiting for an agent
+    assert conversation.last_message_at == START + timedelta(minutes=1)
