@@ -4,9 +4,9 @@ builder's picker, and warnings for templates naming a path that is not there.
 The paths come from the connector's sample payload (`event.*`, arrays through their first
 item), the names earlier actions save their outputs under (`vars.<save_as>`, and the
 variable Set Variable names), the iterator's item in a step that repeats, and the
-namespaces every run has (`meta`, `contact`, `counters`, `globals`, `now`). A simulation
-keeps nothing, so the shape of an action's outputs is not known: any path under a saved
-name is taken.
+namespaces every run has (`meta`, `contact`, `counters`, `globals`, `now`; `storage`, the
+data-storage rows, is taken as written). A simulation keeps nothing, so the shape of an
+action's outputs is not known: any path under a saved name is taken.
 """
 
 from dataclasses import dataclass, field
@@ -28,8 +28,9 @@ CONTACT_KEYS = ("id", "number", "name", "email", "attributes", "tags", "categori
                 "smart_replies_paused_until", "created_at")  # fmt: skip
 NOW_KEYS = ("iso", "date", "time", "timestamp")
 FIXED_NAMESPACES = {"now": NOW_KEYS, "meta": META_KEYS}
-# Namespaces whose keys are not known before a run: any path under them is taken.
-OPEN_NAMESPACES = ("contact", "counters", "globals")
+# Namespaces whose keys are not known before a run: any path under them is taken (a
+# data-storage row may be created by the run itself).
+OPEN_NAMESPACES = ("contact", "counters", "globals", "storage")
 # The action type that sets a variable by the name in its config, not through save_as.
 SET_VARIABLE_TYPE = "set_variable"
 
@@ -244,7 +245,7 @@ def path_problem(expression, scope):
         return ""
     return (
         f"{hole}: {root} is not something templates read; paths start with event, vars, "
-        "contact, counters, globals, now or meta (e.g. {{ event." + root + " }})."
+        "contact, counters, globals, storage, now or meta (e.g. {{ event." + root + " }})."
     )
 
 

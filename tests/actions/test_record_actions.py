@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from actions.registry import get_type
 from connectors import engine, services
+from connectors.admin.template_paths import scope_for, template_warnings
 from connectors.models import Run, RunLog
 from crm.models import Contact
 from crm.records.models import Field, Funnel, FunnelMove, FunnelStage, Module, Record
@@ -501,3 +502,7 @@ class TestDataStorage:
             assert Run.objects.get(event=event).context["vars"]["v"] == (
                 "gold" if not reads else 100
             )
+
+    def test_the_builder_takes_storage_paths_without_a_warning(self, project, prices):
+        scope = scope_for(build_connector(project, name="Quotes"))
+        assert template_warnings("{{ storage.Prices.silver.price }}", scope) == []
