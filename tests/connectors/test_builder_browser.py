@@ -202,3 +202,28 @@ def test_edit_as_json_both_ways(live_server, sampled, screenshot_dir):
 
     step = sampled.steps.get()
     assert step.filters == [[{"field": "{{ event.state }}", "op": "equals", "value": "Goa"}]]
+
+
+def test_a_card_button_as_rows_of_settings(live_server, sampled, screenshot_dir):
+    base = live_server.url
+    step = Step.objects.create(connector=sampled, position=0, name="Card")
+    with browser_page() as page:
+        log_in(page, base)
+        page.goto(f"{base}/admin/actions/action/add/?type=add_event_feed&step={step.pk}")
+        page.fill("#id_config__subject", "Lead {{ event.name }}")
+        buttons = page.locator(".field-config__buttons")
+        buttons.get_by_role("button", name="+ Add", exact=True).click()
+        item = buttons.locator(".picky-item")
+        for setting, value in (("name", "Call"), ("url", "https://crm.example/{{ event.phone }}")):
+            if item.locator(".picky-key-box").last.input_value():
+                item.get_by_role("button", name="+ Add a setting").click()
+            item.locator(".picky-key-box").last.fill(setting)
+            item.locator(".picky-pair-value").last.fill(value)
+        page.screenshot(path=str(screenshot_dir / "builder-buttons.png"), full_page=True)
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+
+    action = Action.objects.get(step=step)
+    assert action.config["buttons"] == [
+        {"name": "Call", "url": "https://crm.example/{{ event.phone }}"}
+    ]
