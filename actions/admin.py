@@ -30,6 +30,7 @@ from . import http_admin  # noqa: F401 (admin pages of the HTTP actions)
 from .base import ActionConfigForm, Effect
 from .models import Action
 from .pickers import PickerInput, get_picker, names_for, source_of
+from .preview_admin import ActionPreviewAdminMixin
 from .registry import all_types, get_type
 from .types.fields import JSONValueField, RowsInput
 
@@ -233,7 +234,9 @@ def validation_messages(exc):
 
 
 @admin.register(Action)
-class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
+class ActionAdmin(
+    ActionPreviewAdminMixin, BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin
+):
     project_path = "step__connector__project"
     list_display = ["__str__", "type", "step", "enabled"]
     list_select_related = ["step__connector"]
@@ -325,7 +328,8 @@ class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["step", "type_label"] if obj else ["type_label"]
+        shown = ["step", "type_label"] if obj else ["type_label"]
+        return shown + self.preview_fields(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         action_type = self.action_type_for(request, obj)
@@ -346,7 +350,7 @@ class ActionAdmin(BuilderAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
         )
         if common:
             fieldsets.append(("Options", {"fields": [CONFIG_PREFIX + name for name in common]}))
-        return fieldsets
+        return fieldsets + self.preview_fieldsets(request, obj)
 
     @admin.display(description="Type")
     def type_label(self, obj):
