@@ -8,6 +8,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
+from django_celery_beat.models import PeriodicTask
 
 from actions.base import ActionContext
 from actions.registry import get_type
@@ -16,6 +17,7 @@ from crm import services as crm
 from crm.models import Reminder
 from journeys import reminders
 from picky.models import Membership
+from picky.schedules import ensure_system_schedules
 from teambox.models import Notification
 
 NOW = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)  # 10:00 in Asia/Kolkata
@@ -129,3 +131,12 @@ def test_two_concurrent_sweeps_tell_each_assignee_once(project, agent):
     assert sum(settled.values()) == 400
     assert Notification.objects.count() == 400
     assert Notification.objects.values("title").distinct().count() == 400
+
+
+@pytest.mark.django_db
+def test_beat_runs_the_sequence_and_reminder_sweeps_at_their_settings(settings):
+    settings.PICKY_SEQUENCE_SWEEP_SECONDS, settings.PICKY_REMINDER_SWEEP_SECONDS = 7, 45
+    ensure_system_schedules()
+    every = dict(PeriodicTask.objects.values_list("task", "interval__every"))
+    assert every["journeys.tasks.sweep_sequences"] == 7
+    assert every["journeys.tasks.notify_due_reminders"] == 45
