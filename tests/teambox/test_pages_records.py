@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from crm import services as crm
 from crm.records import services as records
-from crm.records.models import Field, MacroButton, Module, RecordEntry
+from crm.records.funnels import add_to_funnel
+from crm.records.models import Field, Funnel, FunnelStage, MacroButton, Module, RecordEntry
 from crm.signals import macro_submitted
 from picky.models import Membership
 from teambox.assignment import assign_users
@@ -92,6 +93,11 @@ def send_macro(project, user, record, button):
 
 class TestRecordPage:
     def test_an_agent_reads_a_record_of_a_readable_module_escaped(self, project, clinic):
+        care = Funnel.objects.create(module=clinic["patients"], name="Care")
+        for position, name in enumerate(["Booked", "Treated"]):
+            FunnelStage.objects.create(funnel=care, name=name, position=position)
+        add_to_funnel(care, clinic["patient"], "Treated")
+
         response = logged_in(clinic["anita"]).get(page(project, clinic["patient"]))
 
         assert response.status_code == 200
@@ -100,6 +106,10 @@ class TestRecordPage:
         assert "&lt;script&gt;x&lt;/script&gt;" in text and "<script>x" not in text
         assert "<dt>Visits</dt>" in text and "<dd>2</dd>" in text
         assert 'id="record-form"' not in text  # read only
+        funnels = text.split('id="record-funnels"')[1].split("</ul>")[0]
+        assert (
+            "<span>Care</span>" in funnels and '<span class="pill stage">Treated</span>' in funnels
+        )
         assert "Created" in text  # the timeline's first line
         # The record's contact links to the chat the agent may open.
         chat_url = reverse("teambox_pages:conversation", args=[project.slug, clinic["chat"].pk])
