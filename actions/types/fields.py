@@ -55,13 +55,14 @@ class RowsInput(forms.Textarea):
         value = super().value_from_datadict(data, files, name)
         if not self.parses_json or not isinstance(value, str):
             return value
-        if value.strip()[:1] not in ("[", "{"):
+        if not (self.any_json or value.strip()[:1] in ("[", "{")):
             return value
         try:
-            return parse_json(value)
+            parsed = parse_json(value)
         except JSONInputError:
-            # Kept as typed: the field refuses it with its own error.
+            # Kept as typed: the field refuses it with its own error (or takes it as text).
             return value
+        return value if isinstance(parsed, str) else parsed
 
     class Media:
         css = {"all": ["picky/builder.css"]}

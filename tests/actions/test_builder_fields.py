@@ -57,6 +57,12 @@ class TestRowsInput:
         # A JSON field reads its text itself (and says where it breaks).
         assert self.read('["a"]', parses_json=False) == '["a"]'
 
+    def test_a_setting_of_any_json_reads_numbers_and_keeps_text(self):
+        body = RowsInput("map", any_json=True)
+        assert body.value_from_datadict({"b": "42"}, {}, "b") == 42
+        assert body.value_from_datadict({"b": "Hello {{ x }}"}, {}, "b") == "Hello {{ x }}"
+        assert body.value_from_datadict({"b": '"quoted"'}, {}, "b") == '"quoted"'
+
     def test_values_show_as_json(self):
         assert RowsInput("list").format_value(["a", 1]) == '[\n  "a",\n  1\n]'
         assert RowsInput("map").format_value(None) == ""
