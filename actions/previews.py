@@ -2,9 +2,10 @@
 them (not yet saved), run on its connector's sample payload.
 
 Only types that compute and touch nothing (`shows_preview`, the formatters) are previewed:
-they run for real, as a simulation runs them. The context is the one the HTTP action's Test
-button renders with (http_services.sample_context): the sample as `event`, and the contact
-the connector's field mapping makes of it.
+they run for real, as a simulation runs them. Their templates read what a run of the
+sample has by then: the context of the connector's draft simulated on the sample through
+the action's step ("Test this step"), so `vars` holds what the earlier steps and the step's
+saved actions save, and `contact` the contact the field mapping makes of the sample.
 """
 
 from dataclasses import dataclass, field
@@ -12,8 +13,10 @@ from typing import Any
 
 from django.db import transaction
 
+from connectors import engine
+from connectors.models import Run, Step
+
 from .base import ActionContext, ActionError
-from .http_services import sample_context
 from .registry import get_type
 
 NO_SAMPLE = (
@@ -26,7 +29,7 @@ NO_SAMPLE = (
 class Preview:
     outputs: Any = None
     error: str = ""
-    # Why the values of `contact` are empty in the preview, if they are.
+    # What makes the preview's values differ from a real run's, if anything.
     notes: list = field(default_factory=list)
 
 
@@ -39,13 +42,24 @@ def preview_on_sample(action, config):
     connector = action.step.connector
     if connector.sample_payload is None:
         return Preview(error=NO_SAMPLE)
-    payload = connector.sample_payload
-    data, contact_note = sample_context(action, payload if isinstance(payload, dict) else {})
+    steps = list(Step.objects.filter(connector=connector).values_list("pk", flat=True))
+    simulation = engine.simulate(
+        connector, connector.sample_payload, through_step=steps.index(action.step_id)
+    )
+    preview = Preview()
+    if simulation.status == Run.Status.FAILED:
+        preview.notes.append(
+            f"A run of the sample fails in this step or before it ({simulation.error}): "
+            "what would be saved after the failure is missing here."
+        )
     action_type = get_type(action.type)
     ctx = ActionContext(
-        project=connector.project, data=data, connector=connector, step=action.step, dry_run=True
+        project=connector.project,
+        data=simulation.context,
+        connector=connector,
+        step=action.step,
+        dry_run=True,
     )
-    preview = Preview(notes=[contact_note] if contact_note else [])
     try:
         # The types previewed touch nothing; rolled back all the same, as a simulation is.
         with transaction.atomic():

@@ -40,6 +40,21 @@ def test_an_unsaved_math_action_is_run_on_the_sample(client, member, step):
     assert not Action.objects.exists()
 
 
+def test_the_preview_reads_what_earlier_actions_save(client, member, step, project):
+    Action.objects.create(
+        step=step,
+        type="line_items",
+        config={"items": "{{ event.lines }}", "totals": ["price"], "save_as": "order"},
+    )
+    step.connector.sample_payload = {"lines": [{"price": "0.10"}, {"price": "0.20"}]}
+    step.connector.save(update_fields=["sample_payload"])
+    client.force_login(member)
+    data = form_data(step, expression="{{ vars.order.totals_text.price }} * 10")
+    answer = client.post(preview_url(type="math"), data).json()
+    assert answer == {"outputs": {"result": 3, "text": "3.00"}, "notes": []}
+    assert Action.objects.count() == 1
+
+
 def test_a_saved_action_is_previewed_with_the_settings_as_typed(client, member, step):
     action = Action.objects.create(
         step=step, type="format_date", config={"date": "{{ event.order.paid_at }}"}
