@@ -21,10 +21,12 @@ class RowsInput(forms.Textarea):
     value itself, which stays what the form submits.
 
     `any_json`: the setting may also be another value (a text body); it shows as JSON then.
-    `source`: the picker offering names in each row (the action page sets `url`)."""
+    `source`: the picker offering names in each row (the action page sets `url`).
+    `keys`: the names a row's key box offers (a button's settings)."""
 
-    def __init__(self, shape, *, item="text", any_json=False, source="", attrs=None):
+    def __init__(self, shape, *, item="text", any_json=False, source="", keys=(), attrs=None):
         self.shape, self.item, self.any_json, self.source = shape, item, any_json, source
+        self.keys = tuple(keys)
         self.url = ""
         # Off for a JSON field, which reads the text itself (and says where it breaks).
         self.parses_json = True
@@ -42,6 +44,8 @@ class RowsInput(forms.Textarea):
             widget_attrs["data-picky-any"] = "1"
         if self.url:
             widget_attrs["data-picky-picker-url"] = self.url
+        if self.keys:
+            widget_attrs["data-picky-keys"] = json.dumps(self.keys)
         return context
 
     def format_value(self, value):

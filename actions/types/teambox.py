@@ -302,7 +302,7 @@ class EventFeedCardForm(forms.Form):
     )
     buttons = JSONInputField(
         required=False,
-        widget=RowsInput("list", item="map"),
+        widget=RowsInput("list", item="map", keys=BUTTON_KEYS),
         help_text='Up to 10 buttons, e.g. [{"name": "Open order", "url": '
         '"https://shop.example/orders/{{ event.order_id }}", "opens": "inline", '
         '"background_colour": "#1a7f37", "border_colour": "#116329", "text_colour": "white"}]; '

@@ -486,6 +486,7 @@
       var key = make("input", {type: "text", value: pair[0], className: "picky-key-box",
         placeholder: options.keyPlaceholder || "name"});
       key.setAttribute("aria-label", "Name");
+      if (options.keys) key.setAttribute("list", options.keys);
       key.addEventListener("input", function () {
         pair[0] = key.value;
         changed();
@@ -544,6 +545,9 @@
   function listBuilder(area) {
     var ofMaps = area.getAttribute("data-picky-item") === "map";
     var pickerUrl = area.getAttribute("data-picky-picker-url");
+    // The settings an item takes, offered in its key boxes.
+    var keys = area.getAttribute("data-picky-keys") ?
+      datalist("picky-keys-" + area.name, JSON.parse(area.getAttribute("data-picky-keys"))) : "";
     // What each row is, when the page knows (a WhatsApp template's parameters).
     function rowLabel(index) {
       var labels = JSON.parse(area.getAttribute("data-picky-labels") || "[]");
@@ -574,7 +578,8 @@
             var card = make("div", {className: "picky-group picky-item"});
             card.appendChild(make("div", {className: "picky-group-head"},
               [make("span", {text: "Item " + (index + 1)}), remove]));
-            mapRows(card, item, changed, redraw, {addLabel: "+ Add a setting"});
+            mapRows(card, item, changed, redraw, {addLabel: "+ Add a setting", keys: keys,
+              keyPlaceholder: "setting"});
             box.appendChild(card);
             return;
           }

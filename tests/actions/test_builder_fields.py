@@ -27,6 +27,8 @@ def test_the_rows_of_each_kind():
     assert 'data-picky-rows="map"' in html
     body = str(headers[CONFIG_PREFIX + "body"])
     assert 'data-picky-rows="map"' in body and 'data-picky-any="1"' in body
+    card = str(action_form_for(get_type("add_event_feed"))()[CONFIG_PREFIX + "buttons"])
+    assert 'data-picky-item="map"' in card and "&quot;url&quot;" in card  # the keys offered
     message = action_form_for(get_type("send_message"))()
     assert 'data-picky-rows="list"' in str(message[CONFIG_PREFIX + "to"])
     assert 'data-picky-rows="list"' in str(message[CONFIG_PREFIX + "template_params"])
