@@ -105,11 +105,11 @@ def add_path_errors(form, field, errors):
 
 
 FIELD_MAPPING_HELP = (
-    "Which contact fields each event fills, as templates, e.g. "
-    '{"number": "{{ event.phone }}", "name": "{{ event.name }}", '
-    '"email": "{{ event.email }}", "attributes": {"state": "{{ event.state }}"}}. '
-    "Copy templates from the attribute paths below. Leave {} to create no contact (or, "
-    "started by a message, to make its sender the contact)."
+    "The contact each event makes or updates: its WhatsApp number, name, e-mail and "
+    "attributes, each a template ({ } inserts a field of the sample). Leave them all empty "
+    "to create no contact (or, started by a message, to make its sender the contact). "
+    'As JSON: {"number": "{{ event.phone }}", "name": "{{ event.name }}", '
+    '"email": "{{ event.email }}", "attributes": {"state": "{{ event.state }}"}}.'
 )
 
 
@@ -203,18 +203,18 @@ class ConnectorForm(forms.ModelForm):
 
 
 FILTERS_HELP = (
-    "The step runs when ANY group holds; a group holds when ALL its conditions hold. "
-    'Example: [[{"field": "{{ event.state }}", "op": "equals", "value": "Kerala"}]]. '
-    "Leave [] to always run."
+    "The step runs when ANY group holds; a group holds when ALL its conditions hold; with "
+    'no condition it always runs. As JSON: [[{"field": "{{ event.state }}", "op": "equals", '
+    '"value": "Kerala"}]], or [].'
 )
 ITERATOR_HELP = (
-    'Run the actions once per item of a list: {"path": "event.items", "max": 500}; '
-    "inside, {{ item }} and {{ index }} are the current item. Leave null for once."
+    "Run the actions once per item of a list; inside, {{ item }} and {{ index }} are the "
+    'current item. As JSON: {"path": "event.items", "max": 500}, or null for once.'
 )
 DELAY_HELP = (
-    'Wait before the step: {"mode": "fixed", "amount": 2, "unit": "hours"} or '
-    '{"mode": "relative", "field": "{{ event.start }}", "offset": -2, "unit": "hours", '
-    '"if_past": "skip"}; "identifier" names it for Cancel Delay. Leave null to run at once.'
+    "Wait before the step; the identifier names the wait for Cancel Delay. As JSON: "
+    '{"mode": "fixed", "amount": 2, "unit": "hours"} or {"mode": "relative", "field": '
+    '"{{ event.start }}", "offset": -2, "unit": "hours", "if_past": "skip"}, or null.'
 )
 
 
