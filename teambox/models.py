@@ -25,6 +25,7 @@ class Channel(models.Model):
         PUSH_API = "push_api", "Push API"
         SANDBOX = "sandbox", "Sandbox (messages stay in Picky)"
         EMAIL = "email", "E-mail (SMTP)"
+        WHATSAPP_WEB = "whatsapp_web", "WhatsApp Web (WAHA gateway)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="channels")
     name = models.CharField(max_length=100)
@@ -642,3 +643,66 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class WhatsAppGroup(models.Model):
+    """A WhatsApp group a WhatsApp Web channel's number belongs to, as synced from its gateway.
+
+    A group that filled up (256 members) has child groups "<subject> 1", "<subject> 2", ...
+    (`parent`, `position`) that share its settings and receive what is sent to it."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="groups")
+    gateway_id = models.CharField(
+        max_length=100, help_text="The group's id at the gateway, e.g. 120363025246125486@g.us."
+    )
+    subject = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    only_admins_post = models.BooleanField(
+        default=False, help_text="Only admins can send messages to the group."
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The full group this child group continues.",
+    )
+    position = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The child group's number among its parent's children."
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subject", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "gateway_id"], name="unique_whatsapp_group_per_channel"
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "position"],
+                condition=Q(parent__isnull=False),
+                name="unique_child_group_position",
+            ),
+        ]
+
+    def __str__(self):
+        return self.subject
+
+
+class GroupParticipant(models.Model):
+    """A member of a WhatsApp group, by number."""
+
+    group = models.ForeignKey(WhatsAppGroup, on_delete=models.CASCADE, related_name="participants")
+    number = models.CharField(max_length=15, validators=[validate_number])
+    is_admin = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_admin", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "number"], name="unique_group_participant")
+        ]
+
+    def __str__(self):
+        return f"+{self.number}"

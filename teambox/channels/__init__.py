@@ -5,10 +5,17 @@ from .email import EmailAdapter
 from .push_api import PushApiAdapter
 from .sandbox import SandboxAdapter
 from .whatsapp_cloud import WhatsAppCloudAdapter
+from .whatsapp_web import WhatsAppWebAdapter
 
 ADAPTERS = {
     adapter.kind: adapter
-    for adapter in (WhatsAppCloudAdapter, PushApiAdapter, SandboxAdapter, EmailAdapter)
+    for adapter in (
+        WhatsAppCloudAdapter,
+        PushApiAdapter,
+        SandboxAdapter,
+        EmailAdapter,
+        WhatsAppWebAdapter,
+    )
 }
 
 
