@@ -10,9 +10,15 @@ that a receiver can look up what it needs once for thousands of messages.
 `message_statuses_changed(sender=Message, messages)` is sent after the commit that moved
 outbound messages' statuses (a send's result, a provider's status webhook): `messages` is
 the list of those Message rows as saved, one signal per batch.
+
+`group_members_changed(sender=WhatsAppGroup, group, numbers, action)` is sent after the
+commit that stored a WhatsApp Web gateway's participants update of a synced group:
+`group` is the WhatsAppGroup, `numbers` the list of numbers (digits with country code)
+and `action` "joined" or "left".
 """
 
 from django.dispatch import Signal
 
 messages_received = Signal()
 message_statuses_changed = Signal()
+group_members_changed = Signal()
