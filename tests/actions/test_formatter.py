@@ -192,6 +192,12 @@ def test_math_cannot_hang_or_reach_python(project):
     assert "is not a function math knows" in errors["expression"][0]
     errors = refused("math", {"expression": "(1).__class__"})
     assert "is not arithmetic" in errors["expression"][0]
+    assert failure(project, "math", {"expression": "1e999999 * 10"}) == "The result is too large."
+    assert failure(project, "math", {"expression": "1e-999999 + 0"}) == (
+        "The result is too small to save as a number."
+    )
+    errors = refused("math", {"expression": "9" * 4400})
+    assert errors["expression"] == ["The expression holds a number too long to read."]
     errors = refused("math", {"expression": "1 +"})
     assert errors["expression"] == ["The expression '1 +' cannot be read."]
 

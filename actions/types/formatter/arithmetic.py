@@ -26,6 +26,8 @@ MAX_NODES = 1_000
 # `**` takes exponents up to this size: 10 ** 10000 has 10,001 digits.
 MAX_EXPONENT = 10_000
 MAX_DECIMALS = 20
+# A result nearer 0 than 10 ** -300 is refused: written out, it would be 300 zeros.
+MIN_ADJUSTED_EXPONENT = -300
 
 BINARY = {
     ast.Add: operator.add,
@@ -68,9 +70,13 @@ def parse(text):
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
+        if "Exceeds the limit" in str(exc.msg):  # an integer literal of over 4,300 digits
+            raise MathError("The expression holds a number too long to read.") from None
         where = f" at character {exc.offset}" if exc.offset else ""
         raise MathError(f"The expression {_shown(text)} cannot be read{where}.") from None
-    except (RecursionError, MemoryError, ValueError):
+    except ValueError:  # a NUL character
+        raise MathError(f"The expression {_shown(text)} cannot be read.") from None
+    except (RecursionError, MemoryError):
         raise MathError("The expression is nested too deeply.") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise MathError(f"The expression has over {MAX_NODES} parts.")
@@ -292,4 +298,6 @@ class Math(ActionType):
             raise ActionError("The result is too large to round.") from None
         if math.isinf(float(value)):
             raise ActionError("The result is too large to save as a number.")
+        if value and value.adjusted() < MIN_ADJUSTED_EXPONENT:
+            raise ActionError("The result is too small to save as a number.")
         return Result(outputs={"result": as_json_number(value), "text": as_text(value)})
