@@ -219,6 +219,9 @@ class ActionType:
     form_class = ActionConfigForm
     # Config keys that are not templates (rendered as given).
     literal_fields = ()
+    # Whether the action page previews the output for the connector's sample as the user
+    # types (actions/previews.py): for types that compute and touch nothing (formatters).
+    shows_preview = False
 
     def validate(self, config, project=None):
         """Return the cleaned config, or raise forms.ValidationError with per-field errors.

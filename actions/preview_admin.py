@@ -22,7 +22,7 @@ CONFIG_PREFIX = "config__"
 
 
 def shows_preview(action_type):
-    return bool(action_type and getattr(action_type, "shows_preview", False))
+    return action_type is not None and action_type.shows_preview
 
 
 class ActionPreviewAdminMixin:

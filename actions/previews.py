@@ -43,6 +43,8 @@ def preview_on_sample(action, config):
     if connector.sample_payload is None:
         return Preview(error=NO_SAMPLE)
     steps = list(Step.objects.filter(connector=connector).values_list("pk", flat=True))
+    if action.step_id not in steps:
+        return Preview(error="This action's step is not in the connector's draft.")
     simulation = engine.simulate(
         connector, connector.sample_payload, through_step=steps.index(action.step_id)
     )

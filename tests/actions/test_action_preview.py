@@ -38,6 +38,9 @@ def test_an_unsaved_math_action_is_run_on_the_sample(client, member, step):
     answer = client.post(preview_url(type="math"), data).json()
     assert answer == {"outputs": {"result": 25.1, "text": "25.10"}, "notes": []}
     assert not Action.objects.exists()
+    data = form_data(step, name="buyer", value="{{ event.customer }}")
+    answer = client.post(preview_url(type="set_variable"), data).json()
+    assert answer["outputs"] == {"name": "buyer", "value": "山田"}
 
 
 def test_the_preview_reads_what_earlier_actions_save(client, member, step, project):

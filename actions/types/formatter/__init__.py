@@ -29,6 +29,7 @@ class SetVariable(ActionType):
     description = "Save a templated value to vars.<name> for later actions."
     form_class = SetVariableForm
     literal_fields = ("name",)
+    shows_preview = True
 
     def run(self, ctx, inputs):
         name, value = inputs["name"], inputs.get("value")
