@@ -17,18 +17,20 @@ from picky.secret_values import MASK, MaskedJSONField
 from picky.tenancy import EDIT, VIEW, ProjectScopedAdminMixin
 from picky.wording import counted
 
-from . import agents, broadcasts, inbound, notifications, services
-from .channels import ADAPTERS
+from . import agents, broadcasts, groups, inbound, notifications, services
+from .channels import ADAPTERS, ChannelError
 from .models import (
     Agent,
     Broadcast,
     Channel,
     Conversation,
     Department,
+    GroupParticipant,
     InboundDelivery,
     Message,
     Notification,
     RoutingRule,
+    WhatsAppGroup,
 )
 
 
@@ -77,6 +79,7 @@ class ChannelAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "enabled", "project"]
     search_fields = ["name"]
     readonly_fields = ["webhook", "sent_last_24_hours", "created_at"]
+    actions = ["sync_groups"]
 
     @admin.display(description="webhook URL")
     def webhook(self, obj):
@@ -101,6 +104,81 @@ class ChannelAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["picky/admin.css"]}
         js = ["picky/copy.js"]
+
+    @admin.action(description="Sync groups from the WhatsApp Web gateway")
+    def sync_groups(self, request, queryset):
+        for channel in queryset:
+            if channel.kind != Channel.Kind.WHATSAPP_WEB:
+                self.message_user(
+                    request,
+                    f"{channel.name}: only WhatsApp Web channels have groups to sync.",
+                    messages.WARNING,
+                )
+                continue
+            try:
+                result = groups.sync_groups(channel)
+            except ChannelError as exc:
+                self.message_user(request, f"{channel.name}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{channel.name}: {counted(result.created, 'group')} added, "
+                f"{result.updated} updated, {result.removed} removed.",
+            )
+
+
+class GroupParticipantInline(admin.TabularInline):
+    model = GroupParticipant
+    fields = ["number", "is_admin"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        # Members come from the gateway (sync, webhooks) and from group actions.
+        return False
+
+
+@admin.register(WhatsAppGroup)
+class WhatsAppGroupAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    project_path = "channel__project"
+    list_display = ["subject", "channel", "parent", "position", "members", "only_admins_post",
+                    "synced_at"]  # fmt: skip
+    list_filter = ["channel", "only_admins_post"]
+    search_fields = ["subject", "gateway_id"]
+    list_select_related = ["channel", "parent"]
+    inlines = [GroupParticipantInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in WhatsAppGroup._meta.fields] + ["child_groups"]
+
+    def has_add_permission(self, request, *args):
+        # Groups are synced from the gateway or created by the group_create action.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("participants"))
+
+    @admin.display(description="members", ordering="member_count")
+    def members(self, obj):
+        return obj.member_count
+
+    @admin.display(description="child groups")
+    def child_groups(self, obj):
+        children = obj.children.all()
+        if not children:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:teambox_whatsappgroup_change", args=[child.pk]), child.subject)
+                for child in children
+            ),
+        )
 
 
 MESSAGE_TEXT_CHARS = 120

@@ -28,6 +28,7 @@ from picky.models import Project
 
 from .channels import WebhookError, adapter_for
 from .conversations import record_inbound_batch
+from .groups import apply_participants_changes
 from .models import InboundDelivery, Message
 from .queries import insert_message_rows
 from .queue import enqueue_inbound_delivery
@@ -72,10 +73,12 @@ def accept_webhook(channel, data):
     adapter = adapter_for(channel)
     incoming = adapter.parse_inbound(data)
     changes = adapter.parse_status(data)
+    group_changes = adapter.parse_participants(data)
     check_provider_ids(incoming)
     if len(incoming) + len(changes) <= settings.PICKY_INBOUND_INLINE_ITEMS:
         with transaction.atomic():
             _, applied = store_inbound(channel, incoming, changes, timezone.now())
+            apply_participants_changes(channel, group_changes)
         return Accepted(len(incoming), applied)
     delivery = InboundDelivery.objects.create(
         project_id=channel.project_id,

@@ -675,6 +675,7 @@ class WhatsAppGroup(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "WhatsApp group"
         ordering = ["subject", "position"]
         constraints = [
             models.UniqueConstraint(
@@ -699,6 +700,7 @@ class GroupParticipant(models.Model):
     is_admin = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = "member"
         ordering = ["-is_admin", "number"]
         constraints = [
             models.UniqueConstraint(fields=["group", "number"], name="unique_group_participant")

@@ -42,7 +42,12 @@ def channel_webhook(request, token):
     except BodyError as exc:
         return error(exc.status, exc.code, exc.message)
     if not adapter.check_signature(body, request.headers):
-        return error(403, "bad_signature", "X-Hub-Signature-256 does not match the body.")
+        return error(
+            403,
+            "bad_signature",
+            "The webhook's signature (X-Hub-Signature-256 or X-Webhook-Hmac) does not match "
+            "the body.",
+        )
     try:
         data = parse_body(request, body)
         accepted = accept_webhook(channel, data)

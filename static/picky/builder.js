@@ -641,6 +641,27 @@
     };
   }
 
+  // The server's errors name a condition by its JSON path (filters[0][1].value: ...): the
+  // box it names is marked, its message as the box's title.
+  var CONDITION_ERROR = /^filters\[(\d+)\]\[(\d+)\]\.(field|op|value|value2)\b/;
+  var CONDITION_BOXES = {field: ".picky-field", op: "select", value: ".picky-value",
+    value2: ".picky-value2"};
+
+  function markConditionErrors(area, form) {
+    var row = area.closest(".form-row");
+    (row ? row.querySelectorAll(".errorlist li") : []).forEach(function (item) {
+      var found = CONDITION_ERROR.exec(item.textContent);
+      if (!found) return;
+      var group = form.querySelectorAll(".picky-group")[Number(found[1])];
+      var condition = group && group.querySelectorAll(".picky-condition")[Number(found[2])];
+      var box = condition && condition.querySelector(CONDITION_BOXES[found[3]]);
+      if (box) {
+        box.classList.add("picky-invalid");
+        box.title = item.textContent;
+      }
+    });
+  }
+
   // --- the form / JSON toggle -------------------------------------------------------
 
   var BUILDERS = {filters: filtersBuilder, delay: delayBuilder, iterator: iteratorBuilder,
@@ -742,6 +763,7 @@
       showJson("Shown as text: the rows take name/value pairs.");
     } else {
       showForm(false);
+      if (key === "filters" && mode === "form") markConditionErrors(area, form);
     }
   }
 

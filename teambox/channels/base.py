@@ -4,7 +4,8 @@ An adapter wraps a `Channel` row. Outbound: `send_text`, `send_media` and
 `send_template` take a queued `Message` and return `Sent` (the provider's
 message id) or raise `ChannelError(message, permanent=...)`; `send` picks the
 right one. Inbound: `parse_inbound` and `parse_status` turn a webhook body
-into `Incoming` messages and `StatusChange`s; `verify_subscription` answers a
+into `Incoming` messages and `StatusChange`s (and `parse_participants` group
+membership changes); `verify_subscription` answers a
 provider's webhook handshake; `check_signature` authenticates a webhook;
 `inbound_media` reads the media, order or button reply a received message's
 payload carries, and `fetch_media` fetches media the provider keeps behind its token.
@@ -162,6 +163,11 @@ class ChannelAdapter:
 
     def parse_status(self, data):
         """The delivery status changes a webhook body carries (a list of StatusChange)."""
+        return []
+
+    def parse_participants(self, data):
+        """The group membership changes a webhook body carries (WhatsApp Web channels: a
+        list of whatsapp_web.ParticipantsChange)."""
         return []
 
     @classmethod

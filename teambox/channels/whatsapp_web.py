@@ -30,12 +30,14 @@ from .base import (
     SEND_TIMEOUT_SECONDS,
     ChannelAdapter,
     ChannelError,
+    FetchedMedia,
+    InboundMedia,
     Incoming,
     Sent,
     StatusChange,
     WebhookError,
 )
-from .whatsapp_cloud import media_type_of
+from .whatsapp_cloud import media_type_of, too_large
 
 SERVICE = "The WhatsApp Web gateway"
 # WAHA's message.ack values (WAMessageAck): -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE,
@@ -361,18 +363,55 @@ class WhatsAppWebAdapter(ChannelAdapter):
         if not sender:
             return []
         data_ = payload.get("_data") if isinstance(payload.get("_data"), dict) else {}
-        media = payload.get("media") if isinstance(payload.get("media"), dict) else {}
+        media = self.inbound_media(payload)
+        body = str(payload.get("body") or "")
         return [
             Incoming(
                 address=sender,
                 name=str(data_.get("pushName") or data_.get("notifyName") or ""),
-                body=str(payload.get("body") or ""),
-                media_url=str(media.get("url") or payload.get("mediaUrl") or ""),
+                body=body or (f"[{media.kind}]" if media else ""),
                 provider_id=bare_message_id(payload.get("id")),
                 received_at=from_timestamp(payload.get("timestamp")),
                 payload=payload,
             )
         ]
+
+    @classmethod
+    def inbound_media(cls, payload):
+        """The file of a received message: WAHA keeps it at payload.media.url, behind its
+        API key (fetch_media reads it)."""
+        payload = payload if isinstance(payload, dict) else {}
+        media = payload.get("media") if isinstance(payload.get("media"), dict) else {}
+        if not payload.get("hasMedia") or not media.get("url"):
+            return None
+        mimetype = str(media.get("mimetype") or "")
+        kind = mimetype.split("/")[0]
+        return InboundMedia(
+            kind=kind if kind in ("image", "video", "audio") else "document",
+            media_id=str(media["url"]),
+            mime_type=mimetype,
+            filename=str(media.get("filename") or ""),
+            caption=str(payload.get("body") or ""),
+        )
+
+    def fetch_media(self, media_id, max_bytes):
+        # The API key goes only to the channel's own gateway.
+        if not self.base_url or not media_id.startswith(f"{self.base_url}/"):
+            raise ChannelError("This file is not on the channel's WhatsApp Web gateway.")
+        try:
+            response = outbound.send(
+                "GET", media_id, headers=self.headers, timeout=SEND_TIMEOUT_SECONDS,
+                max_bytes=max_bytes,
+            )  # fmt: skip
+        except outbound.ResponseTooLarge as exc:
+            raise ChannelError(too_large(None, max_bytes)) from exc
+        except outbound.OutboundError as exc:
+            raise ChannelError(
+                f"{SERVICE} not reached for the file: {exc.message}", permanent=not exc.retryable
+            ) from exc
+        if not response.ok:
+            raise ChannelError(f"{SERVICE} refused the file (HTTP {response.status}).")
+        return FetchedMedia(content=response.content, content_type=response.content_type)
 
     def parse_status(self, data):
         payload = self.events(data, "message.ack")
@@ -386,10 +425,10 @@ class WhatsAppWebAdapter(ChannelAdapter):
         return [StatusChange(provider_id=provider_id, status=status, error=error)]
 
     def parse_participants(self, data):
-        """The ParticipantsChange a group.v2.participants webhook carries, else None."""
+        """The ParticipantsChanges a group.v2.participants webhook carries."""
         payload = self.events(data, "group.v2.participants")
         if payload is None:
-            return None
+            return []
         group = payload.get("group") if isinstance(payload.get("group"), dict) else {}
         action = payload.get("type")
         if not group.get("id") or action not in ("join", "leave", "promote", "demote"):
@@ -399,12 +438,14 @@ class WhatsAppWebAdapter(ChannelAdapter):
             for number in map(participant_number, payload.get("participants") or [])
             if number
         ]
-        return ParticipantsChange(
-            group_id=str(group["id"]),
-            action=action,
-            numbers=numbers,
-            at=from_timestamp(payload.get("timestamp")),
-        )
+        return [
+            ParticipantsChange(
+                group_id=str(group["id"]),
+                action=action,
+                numbers=numbers,
+                at=from_timestamp(payload.get("timestamp")),
+            )
+        ]
 
 
 def participants_body(numbers):

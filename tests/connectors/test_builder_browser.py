@@ -176,7 +176,13 @@ def test_edit_as_json_both_ways(live_server, sampled, screenshot_dir):
         filters = page.locator(".field-filters")
         filters.get_by_role("button", name="+ Add a condition").click()
         filters.locator(".picky-field").fill("{{ event.state }}")
-        filters.locator(".picky-value").fill("Kerala")
+        # Saved without its value: refused, and the box the error names is marked.
+        page.click("input[name=_continue]")
+        page.wait_for_selector(".field-filters .errorlist")
+        value = filters.locator(".picky-value")
+        assert "picky-invalid" in value.get_attribute("class")
+        assert value.get_attribute("title") == "filters[0][0].value: is required for equals"
+        value.fill("Kerala")
 
         # Form -> JSON: the JSON the form wrote.
         filters.get_by_role("button", name="Edit as JSON").click()
