@@ -10,7 +10,11 @@ from django.utils import timezone
 
 def publish_existing_connectors(apps, schema_editor):
     """Every connector gets version 1: its steps and actions as they stand, published, and
-    its runs are on it. Nothing changes for them: the draft is that same state."""
+    its runs are on it. The existing rows BECOME version 1's frozen rows (their ids kept), and
+    the draft gets fresh copies: a run's logs, its waiting delays and its effect keys (sent
+    messages are keyed by step and action ids) name the rows the run keeps running on, so a
+    run caught mid-way by the upgrade and retried repeats nothing. HTTP logs and response
+    mappings belong to the draft action (Action.logged_action_id): they move to the copies."""
     from connectors.transfer import export_connector
 
     Connector = apps.get_model("connectors", "Connector")
@@ -18,10 +22,12 @@ def publish_existing_connectors(apps, schema_editor):
     Step = apps.get_model("connectors", "Step")
     Run = apps.get_model("connectors", "Run")
     Action = apps.get_model("actions", "Action")
+    HttpRequestLog = apps.get_model("actions", "HttpRequestLog")
+    HttpResponseMapping = apps.get_model("actions", "HttpResponseMapping")
     now = timezone.now()
     for connector in Connector.objects.order_by("pk").iterator():
         steps = list(
-            Step.objects.filter(connector=connector)
+            Step.objects.filter(connector=connector, version__isnull=True)
             .order_by("position", "id")
             .prefetch_related(Prefetch("actions", queryset=Action.objects.order_by("position", "id")))
         )
@@ -32,31 +38,29 @@ def publish_existing_connectors(apps, schema_editor):
             published_at=now,
             note="As the connector stood when drafts and publishing began.",
         )
-        actions = []
         for step in steps:
-            frozen = Step.objects.create(
+            draft = Step.objects.create(
                 connector=connector,
-                version=version,
-                origin=step,
                 position=step.position,
                 name=step.name,
                 filters=step.filters,
                 iterator=step.iterator,
                 delay=step.delay,
             )
-            actions.extend(
-                Action(
-                    step=frozen,
-                    origin=action,
+            for action in step.actions.all():
+                draft_action = Action.objects.create(
+                    step=draft,
                     position=action.position,
                     name=action.name,
                     type=action.type,
                     config=action.config,
                     enabled=action.enabled,
                 )
-                for action in step.actions.all()
-            )
-        Action.objects.bulk_create(actions)
+                Action.objects.filter(pk=action.pk).update(origin=draft_action)
+                HttpRequestLog.objects.filter(action=action).update(action=draft_action)
+                HttpResponseMapping.objects.filter(action=action).update(action=draft_action)
+            # Last: the step leaves the draft (the actions' updates above find it there).
+            Step.objects.filter(pk=step.pk).update(version=version, origin=draft)
         Connector.objects.filter(pk=connector.pk).update(live_version=version)
         Run.objects.filter(connector=connector).update(version=version)
 

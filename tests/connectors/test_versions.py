@@ -242,6 +242,7 @@ def test_existing_connectors_get_their_state_as_version_one(project):
     migration = import_module("connectors.migrations.0012_connector_versions")
     connector = greeter(project)
     run = ingest(connector)
+    step, action = Step.objects.get(connector=connector), draft_action(connector)
 
     migration.publish_existing_connectors(apps, None)
 
@@ -249,6 +250,10 @@ def test_existing_connectors_get_their_state_as_version_one(project):
     run.refresh_from_db()
     assert connector.live_version.number == 1
     assert run.version == connector.live_version
+    # The run's rows are version 1's (its logs and effect keys name them); the draft is new.
+    assert Step.every.get(pk=step.pk).version == connector.live_version
+    assert Action.every.get(pk=action.pk).origin == draft_action(connector) != action
+    assert Step.objects.get(connector=connector).pk != step.pk
     assert connector.live_version.definition == export_connector(connector)
     assert versions.draft_changes(connector) == []
     assert greeting(ingest(connector)) == "Hello Asha"
