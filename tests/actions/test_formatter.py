@@ -83,6 +83,16 @@ def test_adding_a_day_across_a_dst_change_keeps_the_wall_clock(project):
     assert run(project, "format_date", config)["text"] == "2025-03-09T11:00:00-04:00"
 
 
+def test_a_wall_time_falling_in_a_dst_gap_moves_forward_by_the_gap(project):
+    project.time_zone = "America/New_York"
+    config = {"date": "2025-03-08 02:30", "amount": "1", "unit": "days", "format": "iso"}
+    # 02:30 on 9 March does not exist in New York (02:00 jumps to 03:00).
+    assert run(project, "format_date", config)["text"] == "2025-03-09T03:30:00-04:00"
+    config.update(date="2025-11-01 01:30")
+    # 01:30 on 2 November happens twice: the first one (EDT).
+    assert run(project, "format_date", config)["text"] == "2025-11-02T01:30:00-04:00"
+
+
 def test_subtracting_months_from_a_templated_amount(project):
     config = {"date": "2025-03-31", "amount": "{{ event.n }}", "unit": "months", "format": "date"}
     assert run(project, "format_date", config, {"n": "-1"})["text"] == "28 February 2025"
