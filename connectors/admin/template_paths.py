@@ -70,7 +70,9 @@ def scope_for(connector, step=None, action=None):
                 variables[config["save_as"]] = label
             if earlier.type == SET_VARIABLE_TYPE and config.get("name"):
                 variables[config["name"]] = label
-    iterator = (step.iterator or {}) if step is not None else {}
+    # The step's own filters and delay are read once, before its items: only its actions
+    # see the item.
+    iterator = (step.iterator or {}) if step is not None and action is not None else {}
     counters = tuple(connector.project.counters.values_list("name", flat=True)[:200])
     return TemplateScope(
         sample=connector.sample_payload if connector.sample_payload else None,
@@ -228,7 +230,10 @@ def path_problem(expression, scope):
         return f"{hole}: no earlier action saves {name}."
     if root in ("item", "index"):
         if not scope.iterator_path:
-            return f"{hole}: item and index exist only in a step that repeats for each item."
+            return (
+                f"{hole}: item and index exist only in the actions of a step that repeats "
+                "for each item."
+            )
         items = sample_value(scope, scope.iterator_path)
         if root == "index" or len(keys) == 1 or not isinstance(items, list) or not items:
             return ""

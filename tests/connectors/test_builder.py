@@ -149,7 +149,8 @@ class TestTemplateWarnings:
 
     def test_item_only_in_a_step_that_repeats(self):
         assert template_warnings("{{ item.sku }}", self.scope()) == [
-            "{{ item.sku }}: item and index exist only in a step that repeats for each item."
+            "{{ item.sku }}: item and index exist only in the actions of a step that repeats "
+            "for each item."
         ]
         repeating = self.scope(iterator_path="event.items")
         assert template_warnings("{{ item.sku }} {{ index }}", repeating) == []
@@ -196,6 +197,9 @@ class TestTemplateWarnings:
             "region", "first", "one", "second",
         }  # fmt: skip
         assert scope_for(connector).variables == {}
+        # The step's own filters and delay are read before its items; its actions see one.
+        assert scope_for(connector, step).iterator_path == ""
+        assert scope_for(connector, step, second).iterator_path == "event.items"
         groups = picker_tree(scope_for(connector, step, second))
         labels = [group["label"] for group in groups]
         assert labels[:3] == [
