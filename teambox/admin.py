@@ -149,14 +149,19 @@ class WhatsAppGroupAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["channel", "parent"]
     inlines = [GroupParticipantInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in WhatsAppGroup._meta.fields] + ["child_groups"]
+    fields = ["subject", "channel", "gateway_id", "description", "only_admins_post", "parent",
+              "position", "child_groups", "synced_at", "created_at"]  # fmt: skip
+    readonly_fields = fields
 
     def has_add_permission(self, request, *args):
-        # Groups are synced from the gateway or created by the group_create action.
+        # Groups are synced from the gateway or created by the group_create action; a row
+        # deleted here would come back with the next sync.
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_queryset(self, request):
