@@ -155,6 +155,7 @@ class Field(models.Model):
     def _data_errors(self, errors):
         """What the module's records say against this field: values in another type's
         form, or values a unique index cannot take."""
+        # indexes.py reads Record, defined below in this module.
         from .indexes import duplicated_values, records_with_value
 
         if self.pk is None or errors:

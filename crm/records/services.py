@@ -251,6 +251,7 @@ def delete_records(
     )
     queued = total - deleted
     if queued > 0:
+        # crm.tasks imports this module (its task calls continue_deletion).
         from ..tasks import finish_record_deletion
 
         transaction.on_commit(
