@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     flow,
     formatter,
     funnel,
+    groups,
     http,
     modules,
     notification,
