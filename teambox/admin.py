@@ -47,7 +47,8 @@ class ChannelForm(forms.ModelForm):
         help_texts = {
             "credentials": "Per kind: whatsapp_cloud {phone_number_id, access_token, "
             "verify_token, app_secret, base_url}; push_api {url, token, application}; "
-            "email {from_email, subject}; sandbox: {}. Saved secrets show as "
+            "email {from_email, subject}; whatsapp_web {base_url, session, api_key, "
+            "webhook_hmac_key}; sandbox: {}. Saved secrets show as "
             f"“{MASK}”: leave that to keep one, type a new value to replace it."
         }
 

@@ -64,9 +64,11 @@ APPLICATION_NAMES = {
 # Phone and web automation reach WhatsApp through a push endpoint; the sandbox stands in
 # for every WhatsApp code, so a client can be tried before WhatsApp is connected.
 AUTOMATION = (Channel.Kind.PUSH_API, Channel.Kind.SANDBOX)
+# Web automation is first a WhatsApp Web (WAHA) channel.
+WEB_AUTOMATION = (Channel.Kind.WHATSAPP_WEB, *AUTOMATION)
 OFFICIAL = (Channel.Kind.WHATSAPP_CLOUD, Channel.Kind.SANDBOX)
-APPLICATION_KINDS = {1: AUTOMATION, 2: AUTOMATION, 10: AUTOMATION, 8: OFFICIAL, 101: OFFICIAL,
-                     3: (), 4: (), 5: ()}  # fmt: skip
+APPLICATION_KINDS = {1: AUTOMATION, 2: AUTOMATION, 10: WEB_AUTOMATION, 8: OFFICIAL,
+                     101: OFFICIAL, 3: (), 4: (), 5: ()}  # fmt: skip
 
 # Digits with country code, without + or leading zeros (crm.models.NUMBER_PATTERN).
 PUSH_NUMBER = re.compile(r"^[1-9][0-9]{6,14}$")

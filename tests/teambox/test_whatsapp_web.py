@@ -483,3 +483,12 @@ def test_received_file_is_fetched_from_the_gateway_with_the_key(waha, httpserver
     assert (fetched.content, fetched.content_type) == (b"\xff\xd8jpeg", "image/jpeg")
     with pytest.raises(ChannelError, match="not on the channel's WhatsApp Web gateway"):
         adapter.fetch_media("https://elsewhere.example.com/api/files/x.jpeg", 1024)
+
+
+def test_push_api_application_10_is_the_whatsapp_web_channel(waha, push, project):
+    from teambox.push import channel_for_application
+    from webhooks.inbound import application_of
+
+    assert channel_for_application(project, "10") == waha
+    assert channel_for_application(project, "1") == push
+    assert application_of(waha) == "10"
