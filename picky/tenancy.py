@@ -46,17 +46,12 @@ SECTION_ACCESS = {
     "crm.category": MANAGERS,
     "crm.optoutlist": MANAGERS,
     "crm.reminder": MANAGERS,
-    # Modules, their records, funnels and macro buttons: managers here; agents reach the
-    # records of a module through the teambox pages, as its agent_access allows.
+    # Modules (with their fields, macro buttons and funnels), records (with their timeline
+    # and funnel stages) and funnels (with their stages and board): managers here; agents
+    # reach the records of a module through the teambox pages, as its agent_access allows.
     "crm.module": MANAGERS,
-    "crm.field": MANAGERS,
     "crm.record": MANAGERS,
-    "crm.recordentry": MANAGERS,
     "crm.funnel": MANAGERS,
-    "crm.funnelstage": MANAGERS,
-    "crm.funnelplacement": MANAGERS,
-    "crm.funnelmove": MANAGERS,
-    "crm.macrobutton": MANAGERS,
     "teambox.channel": MANAGERS,
     "teambox.inbounddelivery": MANAGERS,
     "teambox.message": MANAGERS_AND_READING_AGENTS,

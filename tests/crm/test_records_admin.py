@@ -697,3 +697,11 @@ def test_contact_and_relation_fields_pick_rows_of_the_project(logged_in, project
     assert response.status_code == 302, response.context["adminform"].form.errors
     record = Record.objects.get(module=patients)
     assert (record.data["doctor"], record.data["guardian"]) == (dr_rao.pk, guardian.pk)
+
+
+def test_adding_a_record_without_a_module_asks_for_the_module(logged_in, patients, other_project):
+    Module.objects.create(project=other_project, name="Secret patients")
+    response = logged_in.get("/admin/crm/record/add/")
+    page = response.content.decode()
+    assert f'href="/admin/crm/record/add/?module={patients.pk}">Patients</a>' in page
+    assert "Secret patients" not in page

@@ -10,7 +10,8 @@ from django.utils import timezone
 from actions.models import HttpRequestLog
 from connectors.models import Event, Run, ScheduledStep
 from crm import services as crm
-from crm.models import Category, OptOutList, Reminder, Tag
+from crm.models import Category, Field, Funnel, Module, OptOutList, Reminder, Tag
+from crm.records.services import add_record
 from picky.models import AlertState, ApiToken, Membership
 from picky.tenancy import SECTION_ACCESS, ProjectScopedAdminMixin
 from teambox.models import (
@@ -70,6 +71,8 @@ def rows(project):
     contact = crm.upsert_contact(project, "919847012345", name="acme-row contact")
     channel = Channel.objects.create(project=project, name="acme-row channel", kind="sandbox")
     token, _ = ApiToken.issue(project, "acme-row token")
+    module = Module.objects.create(project=project, name="acme-row module")
+    Field.objects.create(module=module, key="title", label="Title", type="text")
     return {
         "picky.project": project,
         "picky.apitoken": token,
@@ -94,6 +97,9 @@ def rows(project):
         "crm.reminder": Reminder.objects.create(
             project=project, contact=contact, text="acme-row reminder", due_at=timezone.now()
         ),
+        "crm.module": module,
+        "crm.record": add_record(module, {"title": "acme-row record"}),
+        "crm.funnel": Funnel.objects.create(module=module, name="acme-row funnel"),
         "teambox.channel": channel,
         "teambox.message": Message.objects.create(
             project=project,

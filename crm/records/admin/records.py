@@ -4,9 +4,9 @@ fields with its timeline and funnels, and the CSV import."""
 
 import csv
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -204,8 +204,18 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         if self.module_of(request) is None:
-            self.message_user(request, "Choose the module of the new record.", messages.INFO)
-            return HttpResponseRedirect(reverse("admin:crm_module_changelist"))
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            # A record's form is made of its module's fields: the module comes first.
+            modules = Module.objects.filter(project__in=self.user_projects(request, EDIT))
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Add a record to which module?",
+                "modules": modules.select_related("project").order_by("project__name", "name"),
+                "several_projects": modules.values("project").distinct().count() > 1,
+            }
+            return TemplateResponse(request, "admin/crm/record/choose_module.html", context)
         return super().add_view(request, form_url, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
