@@ -22,6 +22,8 @@ class Connector(models.Model):
         RECORD_UPDATED = "record_updated", "A record is updated in a module (and its URL)"
         RECORD_DELETED = "record_deleted", "A record is deleted in a module (and its URL)"
         MACRO_BUTTON = "macro_button", "An agent submits a macro button (and its URL)"
+        GROUP_JOINED = "group_joined", "A member joins a WhatsApp group (and its URL)"
+        GROUP_LEFT = "group_left", "A member leaves a WhatsApp group (and its URL)"
 
     # The triggers a module's record changes start, by the change they name.
     RECORD_TRIGGERS = {
@@ -29,6 +31,8 @@ class Connector(models.Model):
         "updated": Trigger.RECORD_UPDATED,
         "deleted": Trigger.RECORD_DELETED,
     }
+    # The triggers a WhatsApp group's member changes start, by teambox's action name.
+    GROUP_TRIGGERS = {"joined": Trigger.GROUP_JOINED, "left": Trigger.GROUP_LEFT}
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="connectors")
     name = models.CharField(max_length=200)
@@ -67,6 +71,15 @@ class Connector(models.Model):
         on_delete=models.SET_NULL,
         related_name="triggered_connectors",
         help_text="The macro button whose submissions start a run.",
+    )
+    trigger_group = models.ForeignKey(
+        "teambox.WhatsAppGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggered_connectors",
+        help_text="The WhatsApp group (with its child groups) whose members joining or "
+        "leaving start a run.",
     )
     token = models.CharField(
         max_length=64, unique=True, default=new_connector_token, editable=False

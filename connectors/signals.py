@@ -8,10 +8,11 @@ from actions.models import Action
 from crm.models import Module
 from crm.records.models import MacroButton
 from crm.signals import macro_submitted, record_changed
-from teambox.models import Message
-from teambox.signals import messages_received
+from teambox.models import Message, WhatsAppGroup
+from teambox.signals import group_members_changed, messages_received
 
 from .delays import cancel_schedules
+from .group_triggers import start_group_runs
 from .macro_triggers import start_macro_runs
 from .models import Connector, Step
 from .triggers import start_message_runs, start_record_runs
@@ -52,3 +53,9 @@ def start_connectors_on_record_changes(sender, module, record, before, change, *
 def start_connectors_on_macro_buttons(sender, button, record, author, entry_id, **kwargs):
     """The connectors triggered by the button get an event of the agent's submission."""
     start_macro_runs(button, record, author, entry_id)
+
+
+@receiver(group_members_changed, sender=WhatsAppGroup)
+def start_connectors_on_group_members(sender, group, numbers, action, **kwargs):
+    """The connectors triggered by the group get an event per number that joined or left."""
+    start_group_runs(group, numbers, action)

@@ -24,6 +24,7 @@ from crm.records.services import find_module, unknown_module_message
 from picky.json_input import unstorable_character
 from picky.templating import TemplateSyntaxError, compile_path, template_errors
 from picky.wording import listed
+from teambox import group_members
 from teambox.services import unknown_channel_message
 
 from .delays import delay_errors
@@ -35,7 +36,7 @@ NAME_MAX_LENGTH = Connector._meta.get_field("name").max_length
 MAPPED_CONTACT_FIELDS = ("number", "name", "email")
 
 CONNECTOR_KEYS = ("format", "name", "description", "enabled", "trigger", "field_mapping", "steps")
-TRIGGER_KEYS = ("type", "channel", "module", "button")
+TRIGGER_KEYS = ("type", "channel", "module", "button", "group")
 STEP_KEYS = ("name", "delay", "filters", "iterator", "actions")
 ACTION_KEYS = ("type", "config", "name", "enabled")
 ITERATOR_KEYS = ("path", "max")
@@ -110,6 +111,10 @@ def exported_trigger(connector):
     if connector.trigger == Connector.Trigger.INBOUND_MESSAGE:
         channel = connector.trigger_channel
         trigger["channel"] = channel.name if channel else None
+    elif connector.trigger in Connector.GROUP_TRIGGERS.values():
+        group = connector.trigger_group
+        trigger["channel"] = group.channel.name if group else None
+        trigger["group"] = group.subject if group else None
     elif connector.trigger == Connector.Trigger.MACRO_BUTTON:
         button = connector.trigger_macro
         trigger["module"] = button.module.name if button else None
@@ -245,7 +250,7 @@ def clean_trigger(project, trigger, errors, path="trigger"):
         )
         return fields
     fields["trigger"] = kind
-    names = {key: trigger.get(key) for key in ("channel", "module", "button")}
+    names = {key: trigger.get(key) for key in ("channel", "module", "button", "group")}
     takes = TRIGGER_NAMES[kind]
     for key, name in names.items():
         if name is not None and key not in takes:
@@ -261,6 +266,9 @@ def clean_trigger(project, trigger, errors, path="trigger"):
             errors.append((f"{path}.{key}", f"must be {shown}"))
             return fields
         names[key] = name.strip()
+    if "group" in takes:
+        fields["trigger_group"] = trigger_group(project, kind, names, errors, path)
+        return fields
     if "channel" in takes and names["channel"] is not None:
         channel = project.channels.filter(name=names["channel"]).first()
         if channel is None:
@@ -282,6 +290,7 @@ ONLY_TRIGGERS_WITH = {
     "module": "only record_created, record_updated, record_deleted and macro_button "
     "triggers have a module",
     "button": f"only a {Connector.Trigger.MACRO_BUTTON} trigger has a button",
+    "group": "only group_joined and group_left triggers have a group",
 }
 # The names each trigger takes in the document.
 TRIGGER_NAMES = {
@@ -291,7 +300,29 @@ TRIGGER_NAMES = {
     Connector.Trigger.RECORD_UPDATED: ("module",),
     Connector.Trigger.RECORD_DELETED: ("module",),
     Connector.Trigger.MACRO_BUTTON: ("module", "button"),
+    Connector.Trigger.GROUP_JOINED: ("channel", "group"),
+    Connector.Trigger.GROUP_LEFT: ("channel", "group"),
 }
+
+
+def trigger_group(project, kind, names, errors, path):
+    """The WhatsApp group a group trigger names (by its channel and subject), or None with
+    the problem appended to `errors`."""
+    if names["channel"] is None:
+        errors.append((f"{path}.channel", f"is required for a {kind} trigger"))
+        return None
+    try:
+        channel = group_members.group_channel(project, names["channel"])
+    except group_members.GroupError as exc:
+        errors.append((f"{path}.channel", exc.message))
+        return None
+    if names["group"] is None:
+        return None
+    group = group_members.find_group(channel, names["group"])
+    if group is None:
+        message = group_members.unknown_group_message(channel, names["group"])
+        errors.append((f"{path}.group", message))
+    return group
 
 
 def macro_button(module, name, errors, path):

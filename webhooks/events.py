@@ -4,13 +4,15 @@
   status webhook); one delivery per project and batch of changes.
 2 WhatsApp filter report: none of Picky's channels can tell whether a number is on WhatsApp
   before messaging it (the WhatsApp Cloud API has no such look-up), so it is never sent.
-3 Group member joined or left: `group_member_event`, for the WhatsApp groups work to call.
+3 Group member joined or left: a number joined or left a WhatsApp group (teambox's
+  `group_members_changed`); one delivery per change.
 4 New subscriber: the first inbound message of a contact.
 """
 
 from zoneinfo import ZoneInfo
 
 from teambox.models import Message
+from teambox.push import APPLICATION_KINDS
 
 from .deliveries import enqueue_many
 from .models import Delivery, Event, WebhookSettings
@@ -25,7 +27,8 @@ REPORT_STATUS = {
 }
 # 5 (refunded) is never sent: Picky debits no credits.
 UNKNOWN = 0
-GROUP_ACTIONS = ("joined", "left")
+# Picky Assist's group event actions, by teambox's action name.
+GROUP_ACTIONS = {"joined": 1, "left": 2}
 UNAVAILABLE = {Event.FILTER_REPORT}
 
 
@@ -72,24 +75,26 @@ def delivery_report(message):
     }
 
 
-def group_member_event(project, *, group_id, group_name, members, action, at):
-    """Event 3: `members` [(number, name)] joined or left the WhatsApp group; `action` is
-    "joined" or "left", `at` when (an aware datetime)."""
+def group_member_event(group, numbers, action, at):
+    """Event 3: `numbers` joined or left (`action` "joined" or "left") the WhatsApp group
+    `group` at `at` (an aware datetime)."""
     if action not in GROUP_ACTIONS:
-        raise ValueError(f"action must be one of {GROUP_ACTIONS}, not {action!r}")
-    hooks = listening([project.pk], Event.GROUP_MEMBER).get(project.pk)
-    if hooks is None:
+        raise ValueError(f"action must be one of {', '.join(GROUP_ACTIONS)}, not {action!r}")
+    channel = group.channel
+    hooks = listening([channel.project_id], Event.GROUP_MEMBER).get(channel.project_id)
+    if hooks is None or not numbers:
         return None
+    application = application_of(channel)
     data = [
         {
-            "group_id": group_id,
-            "group_name": group_name,
+            "group_id": group.gateway_id,
+            "group_subject": group.subject,
             "number": number,
-            "name": name,
-            "action": action,
-            "date": local_iso(at, project),
+            "action": GROUP_ACTIONS[action],
+            "application": application,
+            "date": local_iso(at, channel.project),
         }
-        for number, name in members
+        for number in numbers
     ]
     return send_event(hooks, Event.GROUP_MEMBER, data)
 
@@ -131,6 +136,14 @@ def new_subscriber(message, channel):
         "message": message.body,
         "date": local_iso(message.created_at, channel.project),
     }
+
+
+def application_of(channel):
+    """The Push API's application code of the channel's kind (teambox.push's table): the
+    first code its kind serves, so the code a receiver gets also selects that channel
+    in a Push API call; "" for kinds without one (e-mail)."""
+    codes = [code for code, kinds in APPLICATION_KINDS.items() if channel.kind in kinds]
+    return str(codes[0]) if codes else ""
 
 
 def local_iso(moment, project):

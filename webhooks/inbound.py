@@ -13,11 +13,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from teambox.models import Message
-from teambox.push import APPLICATION_KINDS
 from teambox.services import MessagingError, queue_message
 
 from .deliveries import enqueue_many, on_success
-from .events import local_iso
+from .events import application_of, local_iso
 from .models import Delivery, DeliveryAttempt, WebhookSettings
 
 INBOUND = 0  # the documented "direction" of a message the customer sent
@@ -41,14 +40,6 @@ def forward_messages(messages, channel):
         (hooks.inbound_url, payload(message, channel, application), message) for message in messages
     ]
     return enqueue_many(hooks, Delivery.Kind.INBOUND, items)
-
-
-def application_of(channel):
-    """The Push API's application code of the channel's kind (teambox.push's table): the
-    first code its kind serves, so the code a receiver gets also selects that channel
-    in a Push API call; "" for kinds without one (e-mail)."""
-    codes = [code for code, kinds in APPLICATION_KINDS.items() if channel.kind in kinds]
-    return str(codes[0]) if codes else ""
 
 
 def payload(message, channel, application):

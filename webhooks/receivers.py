@@ -1,9 +1,10 @@
 """webhooks listens to teambox: its signals come after the commit that stored the change."""
 
 from django.dispatch import receiver
+from django.utils import timezone
 
-from teambox.models import Message
-from teambox.signals import message_statuses_changed, messages_received
+from teambox.models import Message, WhatsAppGroup
+from teambox.signals import group_members_changed, message_statuses_changed, messages_received
 
 from . import events, inbound
 
@@ -21,3 +22,8 @@ def send_new_subscribers(sender, messages, channel, **kwargs):
 @receiver(messages_received, sender=Message, dispatch_uid="webhooks.inbound")
 def forward_inbound_messages(sender, messages, channel, **kwargs):
     inbound.forward_messages(messages, channel)
+
+
+@receiver(group_members_changed, sender=WhatsAppGroup, dispatch_uid="webhooks.group_members")
+def send_group_member_event(sender, group, numbers, action, **kwargs):
+    events.group_member_event(group, numbers, action, timezone.now())

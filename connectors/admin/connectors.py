@@ -115,7 +115,18 @@ class ConnectorAdmin(
     readonly_fields = ["connector_url", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["project", "name", "description", "enabled", "connector_url"]}),
-        ("Trigger", {"fields": ["trigger", "trigger_channel", "trigger_module", "trigger_macro"]}),
+        (
+            "Trigger",
+            {
+                "fields": [
+                    "trigger",
+                    "trigger_channel",
+                    "trigger_module",
+                    "trigger_macro",
+                    "trigger_group",
+                ]
+            },
+        ),
         ("Contact mapping", {"fields": ["field_mapping"]}),
     ]
     inlines = [StepInline]

@@ -11,9 +11,11 @@ from django.urls import reverse
 from crm.models import MacroButton, Module
 from picky.json_input import JSONInputError, JSONInputField, parse_json
 from picky.models import Project
+from teambox.models import WhatsAppGroup
 
 from .. import transfer
 from ..filters import NO_VALUE_OPS, OPERATOR_WORDS, TWO_VALUE_OPS, filter_errors
+from ..group_triggers import GROUP_PAYLOAD_HELP
 from ..macro_triggers import MACRO_PAYLOAD_HELP
 from ..models import Connector, Step
 from ..triggers import MESSAGE_PAYLOAD_HELP, RECORD_PAYLOAD_HELP
@@ -79,15 +81,19 @@ TRIGGER_OBJECTS = {
     Connector.Trigger.RECORD_UPDATED: "trigger_module",
     Connector.Trigger.RECORD_DELETED: "trigger_module",
     Connector.Trigger.MACRO_BUTTON: "trigger_macro",
+    Connector.Trigger.GROUP_JOINED: "trigger_group",
+    Connector.Trigger.GROUP_LEFT: "trigger_group",
 }
 TRIGGER_OBJECT_PROJECT = {
     "trigger_channel": "project_id",
     "trigger_module": "project_id",
     "trigger_macro": "module__project_id",
+    "trigger_group": "channel__project_id",
 }
 TRIGGER_OBJECT_REQUIRED = {
     "trigger_module": "Choose the module whose records start the connector.",
     "trigger_macro": "Choose the macro button whose submissions start the connector.",
+    "trigger_group": "Choose the WhatsApp group whose members start the connector.",
 }
 
 
@@ -95,6 +101,8 @@ def project_of(trigger_object):
     """The id of the project a channel, module or macro button belongs to."""
     if isinstance(trigger_object, MacroButton):
         return trigger_object.module.project_id
+    if isinstance(trigger_object, WhatsAppGroup):
+        return trigger_object.channel.project_id
     return trigger_object.project_id
 
 
@@ -122,7 +130,10 @@ TRIGGER_HELP = (
     "workflows” ticked. "
     + RECORD_PAYLOAD_HELP
     + " With “An agent submits a macro button”, every submission of the macro button below "
-    "(sent to agents by a Trigger Macro action) starts it. " + MACRO_PAYLOAD_HELP
+    "(sent to agents by a Trigger Macro action) starts it. "
+    + MACRO_PAYLOAD_HELP
+    + " With “A member joins (leaves) a WhatsApp group”, every number that joins (leaves) "
+    "the group below or one of its child groups starts it. " + GROUP_PAYLOAD_HELP
 )
 
 
@@ -141,13 +152,14 @@ class ConnectorForm(forms.ModelForm):
         model = Connector
         fields = [
             "project", "name", "description", "enabled", "trigger", "trigger_channel",
-            "trigger_module", "trigger_macro", "field_mapping",
+            "trigger_module", "trigger_macro", "trigger_group", "field_mapping",
         ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         labels = {
             "trigger_channel": "Channel",
             "trigger_module": "Module",
             "trigger_macro": "Macro button",
+            "trigger_group": "WhatsApp group",
         }
 
     def __init__(self, *args, **kwargs):
@@ -162,6 +174,10 @@ class ConnectorForm(forms.ModelForm):
         if button is not None:
             button.queryset = button.queryset.select_related("module")
             button.label_from_instance = lambda button: f"{button.module} › {button}"
+        group = self.fields.get("trigger_group")
+        if group is not None:
+            group.queryset = group.queryset.filter(parent__isnull=True).select_related("channel")
+            group.label_from_instance = lambda group: f"{group.channel} › {group}"
         if self.instance.pk:
             # A connector never moves: only its own project's channels, modules and buttons.
             project_id = self.instance.project_id

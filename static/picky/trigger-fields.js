@@ -1,6 +1,7 @@
 // The connector page: beside "Started by", only the setting its choice takes shows: the
 // channel of a message trigger, the module of a record trigger, the button of a macro
-// button trigger. Without JavaScript every setting shows, and saving ignores the others.
+// button trigger, the group of a WhatsApp group trigger. Without JavaScript every setting
+// shows, and saving ignores the others.
 (function () {
   "use strict";
 
@@ -10,8 +11,10 @@
     record_updated: "trigger_module",
     record_deleted: "trigger_module",
     macro_button: "trigger_macro",
+    group_joined: "trigger_group",
+    group_left: "trigger_group",
   };
-  var SETTINGS = ["trigger_channel", "trigger_module", "trigger_macro"];
+  var SETTINGS = ["trigger_channel", "trigger_module", "trigger_macro", "trigger_group"];
 
   function show(select) {
     var wanted = TAKES[select.value] || "";

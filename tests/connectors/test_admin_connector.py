@@ -342,4 +342,5 @@ def test_connector_page_queries_do_not_grow_with_steps_and_events(member_client,
     page_queries(steps=1, events=1)  # warms Django's content-type cache
     small = page_queries(steps=1, events=1)
     assert small == page_queries(steps=6, events=25)
-    assert small <= 20
+    # Each trigger choice list (channels, modules, macro buttons, WhatsApp groups) is a query.
+    assert small <= 21

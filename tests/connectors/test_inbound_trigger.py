@@ -271,7 +271,8 @@ def test_the_trigger_travels_in_the_connector_json(project, sandbox):
             (
                 "trigger.type",
                 "unknown trigger ('email_opened'); known: webhook, inbound_message, "
-                "record_created, record_updated, record_deleted, macro_button",
+                "record_created, record_updated, record_deleted, macro_button, group_joined, "
+                "group_left",
             ),
         ),
         (
@@ -284,7 +285,7 @@ def test_the_trigger_travels_in_the_connector_json(project, sandbox):
         ),
         (
             {"type": "inbound_message", "when": "now"},
-            ("trigger.when", "unknown key; known keys: type, channel, module, button"),
+            ("trigger.when", "unknown key; known keys: type, channel, module, button, group"),
         ),
         ("inbound_message", ("trigger", "must be an object or null, not text")),
     ],

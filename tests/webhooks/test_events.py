@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from werkzeug import Response
 
 from crm import services as crm
-from teambox.models import Channel, Message, Push
+from teambox.models import Channel, Message, Push, WhatsAppGroup
 from teambox.services import queue_message
 from webhooks import deliveries, events
 from webhooks.models import Delivery
@@ -149,15 +149,14 @@ def test_a_first_message_sends_a_new_subscriber_once(
 
 def test_group_member_event_payload(project, hooks, httpserver, eager):
     received = collect(httpserver)
-    at = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)
-    delivery = events.group_member_event(
-        project,
-        group_id="G-1",
-        group_name="VIP buyers",
-        members=[("919847000001", "Ravi"), ("919847000002", "")],
-        action="left",
-        at=at,
+    waha = Channel.objects.create(
+        project=project, name="Community", kind=Channel.Kind.WHATSAPP_WEB, credentials={}
     )
+    group = WhatsAppGroup.objects.create(
+        channel=waha, gateway_id="120363025246125486@g.us", subject="VIP buyers"
+    )
+    at = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)
+    delivery = events.group_member_event(group, ["919847000001", "919847000002"], "left", at)
     deliveries.deliver(delivery.pk)
     assert received == [
         {
@@ -165,14 +164,14 @@ def test_group_member_event_payload(project, hooks, httpserver, eager):
             "event_id": 3,
             "data": [
                 {
-                    "group_id": "G-1",
-                    "group_name": "VIP buyers",
+                    "group_id": "120363025246125486@g.us",
+                    "group_subject": "VIP buyers",
                     "number": number,
-                    "name": name,
-                    "action": "left",
+                    "action": 2,
+                    "application": "10",
                     "date": "2026-03-02T10:00:00+05:30",
                 }
-                for number, name in [("919847000001", "Ravi"), ("919847000002", "")]
+                for number in ["919847000001", "919847000002"]
             ],
         }
     ]
