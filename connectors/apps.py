@@ -16,3 +16,11 @@ class ConnectorsConfig(AppConfig):
         from .contact_runs import recent_runs_section
 
         register_panel_section(recent_runs_section)
+
+        # Data-storage rows in templates (storage.<table>.<row>.<field>), which the engine
+        # loads only for connectors that name them; crm's models load with the apps too.
+        from crm.records.namespace import storage_namespace, storage_rows
+
+        from .engine.namespaces import register_namespace
+
+        register_namespace("storage", storage_rows, storage_namespace)

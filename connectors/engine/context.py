@@ -4,7 +4,6 @@ counters, globals, storage, now) and the run's contact, mapped by the connector'
 
 from actions.base import ActionContext, ActionError
 from actions.registry import get_type
-from crm.records.namespace import storage_namespace
 
 from ..models import Counter, Run
 from ..services import context_namespaces
@@ -18,8 +17,8 @@ FIELD_MAPPING_TYPE = "map_contact"
 def run_context(run, event, definition, deadline, simulating=False, sends_safe_requests=False):
     """The context of `run` going on from its saved vars: its contact (the one an earlier
     attempt mapped, or the field mapping's) and, when a template reads them, the
-    project's counters, and the data-storage rows they name. `sends_safe_requests`: see
-    ActionContext."""
+    project's counters and what it names of a registered namespace (data-storage rows).
+    `sends_safe_requests`: see ActionContext."""
     connector = event.connector
     project = connector.project
     saved = run.context or {}
@@ -42,8 +41,8 @@ def run_context(run, event, definition, deadline, simulating=False, sends_safe_r
         data["counters"] = dict(
             Counter.objects.filter(project_id=project.pk).values_list("name", "value")
         )
-    if definition.storage_rows:
-        data["storage"] = storage_namespace(project, definition.storage_rows)
+    for namespace, wanted in definition.namespaces:
+        data[namespace.name] = namespace.load(project, wanted)
     return ctx
 
 

@@ -2,7 +2,6 @@
 order, cached by each worker until someone edits the connector."""
 
 import json
-import re
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
@@ -10,17 +9,18 @@ from django.db.models import Prefetch
 from actions.models import Action
 
 from ..models import Step
+from .namespaces import namespaces_wanted
 
 
 @dataclass(frozen=True)
 class ConnectorDefinition:
     """A connector's steps with their enabled actions, in order, whether any of their
-    templates reads `counters`, and the data-storage rows they read (`storage.<table>.<row>`
-    as (table, row) pairs; row None for a whole table): only then does a run load them."""
+    templates reads `counters`, and the registered namespaces they name with what they ask
+    of each (engine/namespaces.py): only then does a run load them."""
 
     steps: list
     reads_counters: bool
-    storage_rows: frozenset = frozenset()
+    namespaces: tuple = ()
 
 
 # A worker's copy of each published version's definition, by version id: a version never
@@ -41,7 +41,9 @@ def connector_definition(connector, version_id):
                 Prefetch("actions", queryset=Action.every.filter(enabled=True))
             )
         )
-        definition = ConnectorDefinition(steps, reads_counters(steps), storage_rows(steps))
+        definition = ConnectorDefinition(
+            steps, reads_counters(steps), namespaces_wanted(definition_strings(steps))
+        )
         if len(_steps_cache) >= STEPS_CACHE_SIZE:
             _steps_cache.clear()
         _steps_cache[key] = definition
@@ -53,32 +55,6 @@ def reads_counters(steps):
         [[s.filters, s.iterator, s.delay, [a.config for a in s.actions.all()]] for s in steps]
     )
     return "counters" in text
-
-
-# A JMESPath identifier, bare or quoted ("Price list").
-_NAME = r'(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*")'
-STORAGE_PATH = re.compile(rf"\bstorage\s*\.\s*({_NAME})(?:\s*\.\s*({_NAME}))?")
-
-
-def storage_rows(steps):
-    """The (table, row) pairs the steps' templates and iterator paths read from `storage`
-    (row None: the whole table), as written."""
-    return frozenset(
-        (identifier(table), identifier(row) if row else None)
-        for text in definition_strings(steps)
-        if "storage" in text
-        for table, row in STORAGE_PATH.findall(text)
-    )
-
-
-def identifier(name):
-    """A JMESPath identifier as the data's key: a quoted one unquoted."""
-    if not name.startswith('"'):
-        return name
-    try:
-        return json.loads(name)
-    except ValueError:
-        return name[1:-1]  # an escape JMESPath refuses: the template fails to compile anyway
 
 
 def definition_strings(steps):
