@@ -133,7 +133,8 @@ def import_connector(project, data, name=None, published_by=None, note="Imported
     Raises ConnectorImportError listing every problem; nothing is written then.
     The new connector gets a new token (a URL of its own).
     """
-    from .versions import publish_connector  # versions exports with this module
+    # versions exports with this module: a module-level import would be a circle.
+    from .versions import publish_connector
 
     document = clean_document(project, data, name=name)
     try:
