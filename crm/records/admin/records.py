@@ -233,11 +233,17 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = record_form_class(self.module_of(request, obj), obj)
+        module = self.module_of(request, obj)
+        if module is not None:
+            kwargs["form"] = record_form_class(module, obj)
+        # Without a module (no page asks so: add_view asks for one first) the record's
+        # own fields only.
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         module = self.module_of(request, obj)
+        if module is None:
+            return [(None, {"fields": ["owner", "contact"]})]
         own = ["name"] if module.kind == Module.Kind.STORAGE else []
         values = [data_name(field.key) for field in module.fields.all()]
         fieldsets = [
