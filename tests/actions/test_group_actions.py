@@ -376,3 +376,49 @@ class TestCreateGroup:
     def test_needs_a_member(self):
         with pytest.raises(forms.ValidationError, match="at least one member"):
             get_type("group_create").validate({"channel": "C", "name": "G"})
+
+
+def test_a_gateway_error_names_each_number_and_the_gateways_reason(project, waha, gateway):
+    # Synced, but gone from the gateway (deleted in WhatsApp since the last sync).
+    WhatsAppGroup.objects.create(channel=waha, gateway_id="1203639@g.us", subject="Old")
+    run, [log] = run_connector(
+        project,
+        [
+            (
+                "group_add_members",
+                {"channel": "Community", "groups": ["Old"], "numbers": ["919700000000"]},
+            )
+        ],
+    )
+    assert log.status == "failed"
+    assert "+919700000000 in 'Old': The WhatsApp Web gateway refused adding +919700000000" in (
+        log.error
+    )
+    assert "(HTTP 404): group not found" in log.error
+
+
+def test_simulated_membership_changes_touch_nothing(project, waha, gateway):
+    tips = synced_group(waha, gateway, "Tips", members(1))
+    connector = build_connector(
+        project,
+        steps=[
+            {
+                "actions": [
+                    (
+                        "group_add_members",
+                        {"channel": "Community", "groups": ["Tips"], "numbers": "{{ event.n }}"},
+                    ),
+                    (
+                        "group_create",
+                        {"channel": "Community", "name": "X", "members": ["{{ event.n }}"]},
+                    ),
+                ]
+            }
+        ],
+    )
+    simulation = simulate(connector, {"n": "919700000000"})
+    add, create = [line for line in simulation.logs if line.get("action_type")]
+    assert add["outputs"]["numbers"] == ["919700000000"]
+    assert create["outputs"]["members"] == ["919700000000"]
+    assert len(gateway.groups) == 1 and gateway.members(tips.gateway_id) == set(members(1))
+    assert WhatsAppGroup.objects.count() == 1 and tips.participants.count() == 1
