@@ -65,17 +65,27 @@ class ActionForm(forms.ModelForm):
         """Give the picker boxes the endpoint answering for the action's project (the
         step's: saved, or named by the add page's ?step=)."""
         step_id = self.instance.step_id or self.initial.get("step")
-        project_id = (
-            Step.objects.filter(pk=step_id).values_list("connector__project", flat=True).first()
+        found = (
+            Step.objects.filter(pk=step_id)
+            .values_list("connector__project", "connector__name")
+            .first()
             if str(step_id or "").isdigit()
             else None
         )
-        if project_id is None:
+        if found is None:
             return
+        project_id, connector_name = found
+
+        def pick_url(source):
+            return f"{reverse('admin:actions_action_pick', args=[source])}?project={project_id}"
+
         for field in self.fields.values():
             if isinstance(field.widget, PickerInput) or getattr(field.widget, "source", ""):
-                url = reverse("admin:actions_action_pick", args=[field.widget.source])
-                field.widget.url = f"{url}?project={project_id}"
+                field.widget.url = pick_url(field.widget.source)
+            if isinstance(field.widget, RowsInput) and field.widget.fields:
+                sources = {row["source"] for row in field.widget.fields if row.get("source")}
+                field.widget.urls = {source: pick_url(source) for source in sources}
+                field.widget.own_connector = connector_name
 
     def config_names(self):
         return [
@@ -291,7 +301,8 @@ class ActionAdmin(
         ]
 
     def pick_view(self, request, source):
-        """The names picker `source` offers in the project ?project= for the typed ?term=,
+        """The names picker `source` offers in the project ?project= for the typed ?term=
+        (narrowed by ?within=, for a source that takes it),
         as {"results": [...]}: for those who build the project's connectors."""
         if get_picker(source) is None:
             raise Http404(f"No picker called {source!r}.")
@@ -303,7 +314,9 @@ class ActionAdmin(
         project = Project.objects.filter(pk=project_id).first()
         if project is None:
             raise Http404("No such project.")
-        names = names_for(source, project, request.GET.get("term", ""))
+        names = names_for(
+            source, project, request.GET.get("term", ""), within=request.GET.get("within", "")
+        )
         return JsonResponse({"results": names})
 
     def whatsapp_template_view(self, request):

@@ -27,19 +27,24 @@ from teambox.whatsapp_templates import project_templates
 MOST_NAMES = 20
 
 _sources = {}
+# The sources that take `within`.
+_narrowed = set()
 
 
 class DuplicatePicker(Exception):
     pass
 
 
-def picker(name):
-    """Function decorator: `@picker("tags") def tag_names(project, term): ...`."""
+def picker(name, narrowed=False):
+    """Function decorator: `@picker("tags") def tag_names(project, term): ...`;
+    `narrowed`: the function also takes `within` (what another box of the row names)."""
 
     def decorate(function):
         if name in _sources:
             raise DuplicatePicker(f"Picker {name!r} is registered twice.")
         _sources[name] = function
+        if narrowed:
+            _narrowed.add(name)
         return function
 
     return decorate
@@ -54,11 +59,18 @@ def picker_names():
     return sorted(_sources)
 
 
-def names_for(name, project, term=""):
+def names_for(name, project, term="", within=""):
     """The names source `name` offers in `project` for the typed `term`, at most MOST_NAMES,
-    without repeats (whatever their case), in the source's order."""
+    without repeats (whatever their case), in the source's order. `within` narrows a source
+    that takes it (keyword `within`: the delay identifiers of one connector)."""
+    source = _sources[name]
+    term = str(term or "").strip()
+    if name in _narrowed:
+        offered = source(project, term, within=str(within or "").strip())
+    else:
+        offered = source(project, term)
     seen, names = set(), []
-    for found in _sources[name](project, str(term or "").strip()):
+    for found in offered:
         if found and found.lower() not in seen:
             seen.add(found.lower())
             names.append(found)
@@ -130,11 +142,15 @@ def connector_names(project, term):
     return matching(Connector.objects.filter(project=project), term)
 
 
-@picker("delay_identifiers")
-def delay_identifiers(project, term):
+@picker("delay_identifiers", narrowed=True)
+def delay_identifiers(project, term, within=""):
     """The identifiers the project's steps park their delays with (a template, mostly:
-    `{{ event.meeting_id }}`), which Cancel Delay names again."""
+    `{{ event.meeting_id }}`), which Cancel Delay names again: those of the connector
+    named `within` (any case); all the project's when it names none of them (a template)."""
     delays = Step.objects.filter(connector__project=project, delay__isnull=False)
+    named = delays.filter(connector__name__iexact=within) if within else delays.none()
+    if named.exists():
+        delays = named
     identifiers = sorted(
         {
             str(delay.get("identifier") or "").strip()

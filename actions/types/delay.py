@@ -9,6 +9,7 @@ from connectors import services as connector_services
 
 from ..base import ActionConfigForm, ActionError, ActionType, Effect, Result
 from ..registry import register
+from .fields import RowsInput
 
 MAX_TARGETS = 20
 
@@ -51,8 +52,29 @@ class CancelTargetsField(forms.Field):
 
 class CancelDelayForm(ActionConfigForm):
     targets = CancelTargetsField(
-        help_text='[{"connector": "Webinar reminders", "identifier": "{{ event.meeting_id }}"}]; '
-        "an empty connector is this one."
+        widget=RowsInput(
+            "list",
+            item="fields",
+            noun="Target",
+            fields=(
+                {
+                    "key": "connector",
+                    "label": "Connector",
+                    "source": "connectors",
+                    "placeholder": "this connector",
+                },
+                {
+                    "key": "identifier",
+                    "label": "Identifier",
+                    "source": "delay_identifiers",
+                    "within": "connector",
+                    "placeholder": "{{ event.meeting_id }}",
+                },
+            ),
+        ),
+        help_text="A row per connector whose delays to cancel: the connector (empty: this "
+        "one) and the identifier its steps park their delays with. As JSON: "
+        '[{"connector": "Webinar reminders", "identifier": "{{ event.meeting_id }}"}].',
     )
     then = forms.ChoiceField(
         choices=[("continue", "Continue"), ("stop", "Stop this run")],

@@ -22,12 +22,31 @@ class RowsInput(forms.Textarea):
 
     `any_json`: the setting may also be another value (a text body); it shows as JSON then.
     `source`: the picker offering names in each row (the action page sets `url`).
-    `keys`: the names a row's key box offers (a button's settings)."""
+    `keys`: the names a row's key box offers (a button's settings).
+    `fields` (`item` "fields"): each row an object with these settings, a labelled box each
+    ({"key", "label", "source": a picker, "within": the setting of the same row narrowing
+    that picker, "placeholder"}); the action page sets `urls` (picker source -> endpoint)
+    and `own_connector` (what an empty "within" setting means). `noun` names a row in the
+    field's errors ("Target 2: ..."), which the page shows at that row."""
 
-    def __init__(self, shape, *, item="text", any_json=False, source="", keys=(), attrs=None):
+    def __init__(
+        self,
+        shape,
+        *,
+        item="text",
+        any_json=False,
+        source="",
+        keys=(),
+        fields=(),
+        noun="",
+        attrs=None,
+    ):
         self.shape, self.item, self.any_json, self.source = shape, item, any_json, source
         self.keys = tuple(keys)
+        self.fields, self.noun = tuple(fields), noun
         self.url = ""
+        self.urls = {}
+        self.own_connector = ""
         # Off for a JSON field, which reads the text itself (and says where it breaks).
         self.parses_json = True
         super().__init__(
@@ -46,6 +65,12 @@ class RowsInput(forms.Textarea):
             widget_attrs["data-picky-picker-url"] = self.url
         if self.keys:
             widget_attrs["data-picky-keys"] = json.dumps(self.keys)
+        if self.fields:
+            widget_attrs["data-picky-fields"] = json.dumps(
+                [{**field, "url": self.urls.get(field.get("source"), "")} for field in self.fields]
+            )
+            widget_attrs["data-picky-noun"] = self.noun
+            widget_attrs["data-picky-own-connector"] = self.own_connector
         return context
 
     def format_value(self, value):

@@ -542,7 +542,89 @@
     };
   }
 
+  // A row of settings the page names (data-picky-fields: Cancel Delay's connector and
+  // identifier): a labelled box each, its picker narrowed by another box of the row when
+  // it says so ("within"; empty means data-picky-own-connector).
+  function fieldsCard(area, fields, item, index, changed, remove) {
+    var card = make("div", {className: "picky-group picky-item picky-fields-item"});
+    card.appendChild(make("div", {className: "picky-group-head"},
+      [make("span", {text: (area.dataset.pickyNoun || "Item") + " " + (index + 1)}), remove]));
+    var boxes = {};
+    function narrow(field) {
+      var within = String(item[field.within] || "").trim() || area.dataset.pickyOwnConnector || "";
+      boxes[field.key].setAttribute("data-picky-picker-url",
+        field.url + "&within=" + encodeURIComponent(within));
+    }
+    var row = make("div", {className: "picky-row"});
+    fields.forEach(function (field) {
+      boxes[field.key] = templateBox(item[field.key], function (value) {
+        item[field.key] = value;
+        fields.forEach(function (other) {
+          if (other.within === field.key && other.url) narrow(other);
+        });
+        changed();
+      }, {className: "picky-field-" + field.key, label: field.label,
+        placeholder: field.placeholder || "", pickerUrl: field.url});
+      row.appendChild(labelled(field.label, boxes[field.key]));
+    });
+    fields.forEach(function (field) {
+      if (field.within && field.url) narrow(field);
+    });
+    card.appendChild(row);
+    return card;
+  }
+
+  // The server's errors name a row ("Target 2: the identifier is required."): shown in
+  // that row, and the box whose label they name is marked.
+  function markRowErrors(area, form) {
+    var noun = area.dataset.pickyNoun;
+    var row = area.closest(".form-row");
+    if (!noun || !row) return;
+    var pattern = new RegExp("^" + noun + " (\\d+): (.*)$");
+    var fields = JSON.parse(area.dataset.pickyFields || "[]");
+    row.querySelectorAll(".errorlist li").forEach(function (item) {
+      var found = pattern.exec(item.textContent);
+      var card = found && form.querySelectorAll(".picky-item")[Number(found[1]) - 1];
+      if (!card) return;
+      card.classList.add("picky-invalid");
+      card.appendChild(make("p", {className: "picky-row-error", text: found[2]}));
+      fields.forEach(function (field) {
+        var box = card.querySelector(".picky-field-" + field.key);
+        if (box && found[2].toLowerCase().indexOf(field.label.toLowerCase()) >= 0) {
+          box.classList.add("picky-invalid");
+          box.title = item.textContent;
+        }
+      });
+    });
+  }
+
+  // An item the rows of settings can show: an object of texts, only the named settings.
+  function fieldsRefusalFor(fields) {
+    var known = fields.map(function (field) { return field.key; });
+    return function (value) {
+      if (!isPlainObject(value)) return "is not an object";
+      var keys = Object.keys(value);
+      for (var i = 0; i < keys.length; i++) {
+        if (known.indexOf(keys[i]) < 0) return "has the setting “" + keys[i] + "”, not one of the rows'";
+        if (!isScalar(value[keys[i]])) return "holds a list or an object in “" + keys[i] + "”";
+      }
+      return "";
+    };
+  }
+
+  // Empty settings are left out, as the JSON an expert writes would.
+  function fieldsObject(item) {
+    var object = {};
+    Object.keys(item).forEach(function (key) {
+      if (String(item[key]).trim() !== "") object[key] = item[key];
+    });
+    return object;
+  }
+
   function listBuilder(area) {
+    var ofFields = area.getAttribute("data-picky-item") === "fields";
+    var fields = ofFields ? JSON.parse(area.dataset.pickyFields || "[]") : [];
+    var fieldsRefusal = fieldsRefusalFor(fields);
     var ofMaps = area.getAttribute("data-picky-item") === "map";
     var pickerUrl = area.getAttribute("data-picky-picker-url");
     // The settings an item takes, offered in its key boxes.
@@ -558,14 +640,23 @@
       refuse: function (value) {
         if (!Array.isArray(value)) return "the rows take a list";
         for (var i = 0; i < value.length; i++) {
-          if (ofMaps ? flatMapRefusal(value[i]) : !isScalar(value[i])) {
+          if (ofFields) {
+            var refusal = fieldsRefusal(value[i]);
+            if (refusal) return "item " + (i + 1) + " " + refusal;
+          } else if (ofMaps ? flatMapRefusal(value[i]) : !isScalar(value[i])) {
             return "item " + (i + 1) + (ofMaps ? " is not a flat object" : " is a list or an object");
           }
         }
         return "";
       },
-      load: function (value) { return ofMaps ? value.map(pairsOf) : value.slice(); },
-      save: function (items) { return ofMaps ? items.map(objectOf) : items; },
+      load: function (value) {
+        if (ofFields) return value.map(function (item) { return Object.assign({}, item); });
+        return ofMaps ? value.map(pairsOf) : value.slice();
+      },
+      save: function (items) {
+        if (ofFields) return items.map(fieldsObject);
+        return ofMaps ? items.map(objectOf) : items;
+      },
       render: function (box, state, changed, redraw) {
         var items = state.value;
         items.forEach(function (item, index) {
@@ -574,6 +665,10 @@
             changed();
             redraw();
           });
+          if (ofFields) {
+            box.appendChild(fieldsCard(area, fields, item, index, changed, remove));
+            return;
+          }
           if (ofMaps) {
             var card = make("div", {className: "picky-group picky-item"});
             card.appendChild(make("div", {className: "picky-group-head"},
@@ -593,7 +688,7 @@
             remove]));
         });
         box.appendChild(button("+ Add", function () {
-          items.push(ofMaps ? [["", ""]] : "");
+          items.push(ofFields ? {} : ofMaps ? [["", ""]] : "");
           changed();
           redraw();
         }, "picky-add-row"));
@@ -764,6 +859,7 @@
     } else {
       showForm(false);
       if (key === "filters" && mode === "form") markConditionErrors(area, form);
+      if (key === "rows-list" && mode === "form") markRowErrors(area, form);
     }
   }
 
