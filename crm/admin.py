@@ -3,11 +3,10 @@ reminders, opt-outs, the timeline, messages and the runs that touched the contac
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.db.models.fields.json import KeyTransform
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from picky.json_input import unstorable_character
 from picky.models import Membership
@@ -21,15 +20,10 @@ from picky.tenancy import (
 from picky.wording import counted
 
 from . import services
+from .admin_panels import members_of, panel
 from .models import Category, Contact, Note, OptOut, OptOutList, Reminder, Tag
 
 PANEL_ROWS = 20
-
-
-def members_of(projects):
-    return get_user_model().objects.filter(
-        pk__in=Membership.objects.filter(project__in=projects).values("user")
-    )
 
 
 class MemberChoicesMixin:
@@ -281,18 +275,6 @@ def admin_link(model, pk, text):
     except NoReverseMatch:
         return text
     return format_html('<a href="{}">{}</a>', url, text)
-
-
-def panel(headers, rows, empty):
-    if not rows:
-        return empty
-    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
-    body = format_html_join(
-        "",
-        "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
-    )
-    return format_html('<table class="picky-panel"><tr>{}</tr>{}</table>', head, body)
 
 
 class NamedAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):

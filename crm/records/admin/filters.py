@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 
-from ...admin import members_of
+from ...admin_panels import members_of
 from ..criteria import filter_records
 from ..models import Field, Module
 from ..values import RecordError

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from picky.tenancy import EDIT, VIEW, ProjectScopedAdminMixin
 
-from ...admin import members_of, panel
+from ...admin_panels import members_of, panel
 from .. import services
 from ..criteria import expression_of
 from ..funnels import add_to_funnel, remove_from_funnel
