@@ -21,6 +21,7 @@ class ConnectorsConfig(AppConfig):
         # loads only for connectors that name them; crm's models load with the apps too.
         from crm.records.namespace import storage_namespace, storage_rows
 
+        # The engine's modules read the models too.
         from .engine.namespaces import register_namespace
 
         register_namespace("storage", storage_rows, storage_namespace)
