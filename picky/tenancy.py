@@ -64,7 +64,6 @@ SECTION_ACCESS = {
     "webhooks.webhooksettings": MANAGERS,
     "webhooks.delivery": MANAGERS,
     "journeys.sequence": MANAGERS,
-    "journeys.sequencemessage": MANAGERS,
     "journeys.subscription": MANAGERS,
     "journeys.delivery": MANAGERS,
     "journeys.flow": MANAGERS,
