@@ -21,6 +21,7 @@ from django.db.models.functions import Lower, NullIf
 
 from picky.wording import listed
 
+from .models import Module
 from .values import FIELD_TYPES, DateTime, RecordError, is_empty
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "is_true", "is_false"}
@@ -55,8 +56,37 @@ ATTRIBUTES = {
 ATTRIBUTE_OPS = {"id": ("equals", "not_equals", "gt", "gte", "lt", "lte", "between", "in_list")}
 
 
+# The fields of the modules this process used, by module id: (the module's
+# fields_revision they were read at, {key: field}). A module loaded with the same
+# revision reads no field. A field saved or deleted raises the revision, which the
+# other processes' next load of the module sees, and drops this process's entry
+# (receivers.py), so a module loaded before the change reads its fields again too.
+_fields_cache = {}
+FIELDS_CACHE_SIZE = 1000
+
+
 def fields_by_key(module):
-    return {field.key: field for field in module.fields.all()}
+    """{key: field} of the module's fields, in their order; a new dict on each call."""
+    cached = _fields_cache.get(module.pk)
+    if cached is not None and cached[0] == module.fields_revision:
+        return dict(cached[1])
+    fields = {field.key: field for field in module.fields.all()}
+    if module.pk is not None:
+        if len(_fields_cache) >= FIELDS_CACHE_SIZE:
+            _fields_cache.clear()
+        _fields_cache[module.pk] = (module.fields_revision, fields)
+    return dict(fields)
+
+
+def forget_fields(module_id):
+    """Drop this process's fields of the module (it is new or gone)."""
+    _fields_cache.pop(module_id, None)
+
+
+def fields_changed(module_id):
+    """Raise the module's fields revision: every process reads its fields again."""
+    Module.objects.filter(pk=module_id).update(fields_revision=F("fields_revision") + 1)
+    forget_fields(module_id)
 
 
 def find_field(module, key, fields):

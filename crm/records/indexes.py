@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count, F, Index, Q, UniqueConstraint
 from django.db.utils import DatabaseError
 
+from .criteria import fields_changed
 from .models import Field, Record
 from .values import FIELD_TYPES
 
@@ -76,6 +77,7 @@ def sync_field_indexes(field, previous=None):
         except DatabaseError as exc:
             drop_index(unique_index_name(field.pk))
             Field.objects.filter(pk=field.pk).update(unique=False)
+            fields_changed(field.module_id)
             logger.warning("Field %s cannot be unique: %s", field.pk, exc)
 
 

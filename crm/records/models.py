@@ -53,6 +53,9 @@ class Module(models.Model):
         help_text="What the project's agents may do with this module's records.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by every change of the module's fields (crm/records/receivers.py): each
+    # process keeps a module's fields for as long as it stays the same (criteria.py).
+    fields_revision = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["kind", "name"]

@@ -1,4 +1,5 @@
-"""A new project gets the prebuilt modules (crm/records/prebuilt.py); a field marked
+"""A new project gets the prebuilt modules (crm/records/prebuilt.py); a field saved or
+deleted raises its module's fields revision (searches cache fields by it); a field marked
 sortable or unique gets its index, built after the save commits (crm/records/indexes.py)."""
 
 from django.db import transaction
@@ -7,6 +8,7 @@ from django.dispatch import receiver
 
 from picky.models import Project
 
+from .criteria import fields_changed, forget_fields
 from .indexes import drop_index, sort_index_name, sync_field_indexes, unique_index_name
 from .models import Field, Module
 from .prebuilt import create_prebuilt_modules
@@ -16,6 +18,19 @@ from .prebuilt import create_prebuilt_modules
 def give_prebuilt_modules(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         create_prebuilt_modules(instance, Module, Field)
+
+
+@receiver(post_save, sender=Module, dispatch_uid="crm_module_fields_new")
+@receiver(post_delete, sender=Module, dispatch_uid="crm_module_fields_gone")
+def forget_module_fields(sender, instance, **kwargs):
+    # SQLite may give a new module the id of one rolled back: no fields kept under it.
+    forget_fields(instance.pk)
+
+
+@receiver(post_save, sender=Field, dispatch_uid="crm_field_revision_saved")
+@receiver(post_delete, sender=Field, dispatch_uid="crm_field_revision_deleted")
+def raise_fields_revision(sender, instance, **kwargs):
+    fields_changed(instance.module_id)
 
 
 @receiver(pre_save, sender=Field, dispatch_uid="crm_field_indexes_before")
