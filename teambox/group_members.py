@@ -23,6 +23,10 @@ from .services import MessagingError, channel_named, queue_message
 
 GROUP_LIMIT = 256
 GROUP_FULL = PARTICIPANT_REASONS["500"]
+NOT_ADDED_ON_CREATION = (
+    "WhatsApp created the group without them (their privacy settings may not allow being "
+    "added to groups: send an invite link)"
+)
 
 
 class GroupError(Exception):
@@ -184,13 +188,22 @@ def add_group_members(group, numbers, *, as_admin=False):
                 number = pending.pop(0)
                 position = max((g.position or 0 for g in family[1:]), default=0) + 1
                 try:
-                    target = create_child_group(root, adapter, position, number)
+                    target, left_out, problems = create_child_group(root, adapter, position, number)
                 except ChannelError as exc:
                     outcomes[number] = MemberOutcome(number, root.subject, "failed", exc.message)
                     continue
                 family.append(target)
-                sizes[target.pk] = 1
-                outcomes[number] = MemberOutcome(number, target.subject, "added")
+                sizes[target.pk] = target.participants.count()
+                if left_out:
+                    outcomes[number] = MemberOutcome(
+                        number, target.subject, "failed", NOT_ADDED_ON_CREATION
+                    )
+                    continue
+                if problems:
+                    reason = f"added to the new group, but {'; '.join(problems)}"
+                    outcomes[number] = MemberOutcome(number, target.subject, "failed", reason)
+                else:
+                    outcomes[number] = MemberOutcome(number, target.subject, "added")
                 if as_admin:
                     promote(adapter, target, [number], outcomes)
                 continue
@@ -245,7 +258,7 @@ def promote(adapter, group, numbers, outcomes):
 
 def create_child_group(root, adapter, position, first_number):
     """A new child group "<subject> <position>" of `root` with its settings (not its
-    admins) and `first_number` as its first member."""
+    admins) and `first_number` as its first member: new_group's answer."""
     subject = f"{root.subject[: 100 - len(str(position)) - 1]} {position}"
     return new_group(
         root.channel,
@@ -260,13 +273,11 @@ def create_child_group(root, adapter, position, first_number):
 
 
 def new_group(channel, adapter, subject, numbers, *, description, only_admins_post, **fields):
-    """Create the group at the gateway with its settings and save its row; the members the
-    gateway took are its participants."""
+    """Create the group at the gateway, save its row with the members the gateway reports
+    (WhatsApp leaves out those whose privacy settings refuse group invites), then apply
+    its settings. Returns (the WhatsAppGroup, the numbers left out, the gateway's refusals
+    of its settings): the group exists once the gateway created it, whatever follows."""
     gateway_id = adapter.create_group(subject, numbers)
-    if description:
-        adapter.set_description(gateway_id, description)
-    if only_admins_post:
-        adapter.set_admins_only(gateway_id, True)
     group = WhatsAppGroup.objects.create(
         channel=channel,
         gateway_id=gateway_id,
@@ -276,11 +287,23 @@ def new_group(channel, adapter, subject, numbers, *, description, only_admins_po
         synced_at=timezone.now(),
         **fields,
     )
+    try:
+        members = {p.number: p.is_admin for p in adapter.list_participants(gateway_id)}
+    except ChannelError:
+        # Created all the same: its members are then the ones asked for.
+        members = dict.fromkeys(numbers, False)
     GroupParticipant.objects.bulk_create(
-        [GroupParticipant(group=group, number=number) for number in numbers],
-        ignore_conflicts=True,
+        [GroupParticipant(group=group, number=n, is_admin=admin) for n, admin in members.items()]
     )
-    return group
+    problems = []
+    try:
+        if description:
+            adapter.set_description(gateway_id, description)
+        if only_admins_post:
+            adapter.set_admins_only(gateway_id, True)
+    except ChannelError as exc:
+        problems.append(exc.message)
+    return group, [number for number in numbers if number not in members], problems
 
 
 def remove_group_members(group, numbers):
@@ -326,8 +349,8 @@ def create_group(
     channel, subject, *, members=(), admins=(), description="", only_admins_post=False
 ):
     """Create a group on the channel's number with `members` and `admins` (normalised
-    numbers) and its settings. Returns (the WhatsAppGroup, [MemberOutcome of admins whose
-    promotion WhatsApp refused])."""
+    numbers) and its settings. Returns (the WhatsAppGroup, [MemberOutcome of the numbers
+    WhatsApp left out or would not make admins], [the gateway's refusals of its settings])."""
     subject = str(subject or "").strip()
     if not subject:
         raise GroupError("Give the group a name.")
@@ -341,7 +364,7 @@ def create_group(
     adapter = adapter_for(channel)
     with transaction.atomic():
         try:
-            group = new_group(
+            group, left_out, problems = new_group(
                 channel,
                 adapter,
                 subject,
@@ -351,10 +374,14 @@ def create_group(
             )
         except ChannelError as exc:
             raise GroupError(exc.message) from exc
-        outcomes = {}
-        if admins:
-            promote(adapter, group, list(dict.fromkeys(admins)), outcomes)
-    return group, list(outcomes.values())
+        outcomes = {
+            number: MemberOutcome(number, subject, "failed", NOT_ADDED_ON_CREATION)
+            for number in left_out
+        }
+        admitted = [number for number in dict.fromkeys(admins) if number not in outcomes]
+        if admitted:
+            promote(adapter, group, admitted, outcomes)
+    return group, list(outcomes.values()), problems
 
 
 def group_subjects(project, term=""):

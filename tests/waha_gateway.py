@@ -1,6 +1,7 @@
 """A WAHA gateway stand-in on pytest-httpserver that keeps its groups' state and answers
 WAHA's wire format (NOWEB engine) as teambox/channels/whatsapp_web.py documents it:
-group creation, participants add/remove, admin promotion, settings, and sending. Like
+group creation, members (participants/v2), participants add/remove, admin promotion,
+settings, and sending. Like
 WhatsApp, it refuses a participant beyond GROUP_LIMIT members ("500", the group is full),
 one who blocks group invites ("403") and any change to a group it is not admin of ("401")."""
 
@@ -55,13 +56,21 @@ class WahaGateway:
             return Response("not found", status=404)
         gid, rest = match.group("group"), match.group("rest") or ""
         if gid is None and request.method == "POST":
-            numbers = [number(p) for p in body["participants"]]
+            # Like WhatsApp, a group is created without those who refuse invites.
+            numbers = [number(p) for p in body["participants"] if number(p) not in self.blocked]
             new = self.add_group(body["name"], numbers)
             return self.json({"id": new, "subject": body["name"]}, status=201)
         group = self.groups.get(gid)
         if group is None:
             return self.json({"statusCode": 404, "message": "group not found"}, status=404)
         numbers = [number(p) for p in body.get("participants", [])]
+        if rest == "/participants/v2" and request.method == "GET":
+            return self.json(
+                [
+                    {"id": f"{n}@c.us", "role": "admin" if n in group["admins"] else "participant"}
+                    for n in sorted(group["participants"])
+                ]
+            )
         if rest == "/participants/add":
             return self.json([self.add(gid, n) for n in numbers])
         if rest == "/participants/remove":

@@ -337,7 +337,7 @@ class GroupCreate(ActionType):
     def run(self, ctx, inputs):
         channel, name, members, admins = self.plan(ctx, inputs)
         try:
-            group, refused = groups.create_group(
+            group, refused, problems = groups.create_group(
                 channel,
                 name,
                 members=members,
@@ -347,12 +347,11 @@ class GroupCreate(ActionType):
             )
         except groups.GroupError as exc:
             raise ActionError(exc.message) from exc
-        if (
-            error := outcome_error(
-                f"Creating {name!r} (created as {group.gateway_id})", refused, []
-            )
-        ) is not None:
-            raise error
+        created = f"The group {name!r} was created ({group.gateway_id})"
+        error = outcome_error(f"{created}; adding", refused, [])
+        if problems or error:
+            settings = f"{created}, but {'; '.join(problems)}." if problems else ""
+            raise ActionError(" ".join(filter(None, [settings, error.message if error else ""])))
         return Result(
             outputs={
                 "id": group.gateway_id,

@@ -373,6 +373,34 @@ class TestCreateGroup:
             ("919700000000", False),
         ]
 
+    def test_a_member_who_refuses_invites_is_named_and_the_group_still_made(
+        self, project, waha, gateway
+    ):
+        gateway.blocked.add("919700000001")
+        run, [log] = run_connector(
+            project,
+            [
+                (
+                    "group_create",
+                    {
+                        "channel": "Community",
+                        "name": "Cohort",
+                        "members": ["919700000000", "919700000001"],
+                        "admins": ["919700000001"],
+                    },
+                )
+            ],
+        )
+        group = WhatsAppGroup.objects.get(subject="Cohort")
+        assert log.status == "failed"
+        assert log.error == (
+            f"The group 'Cohort' was created ({group.gateway_id}); adding failed for "
+            "+919700000001 in 'Cohort': WhatsApp created the group without them (their "
+            "privacy settings may not allow being added to groups: send an invite link)."
+        )
+        assert list(group.participants.values_list("number", flat=True)) == ["919700000000"]
+        assert gateway.groups[group.gateway_id]["admins"] == set()
+
     def test_needs_a_member(self):
         with pytest.raises(forms.ValidationError, match="at least one member"):
             get_type("group_create").validate({"channel": "C", "name": "G"})

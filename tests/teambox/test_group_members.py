@@ -72,3 +72,18 @@ def test_the_groups_picker_offers_parent_groups_of_the_project(project, other_pr
     elsewhere = Channel.objects.create(project=other_project, name="X", kind="whatsapp_web")
     WhatsAppGroup.objects.create(channel=elsewhere, gateway_id="3@g.us", subject="Tips VIP")
     assert names_for("groups", project, "tip") == ["Tips"]
+
+
+def test_a_child_made_for_a_number_who_refuses_invites_takes_the_next_one(waha, gateway):
+    parent = full_group(waha, gateway, "Tips")
+    gateway.blocked.add("919700000000")
+    refused, added = groups.add_group_members(parent, ["919700000000", "919700000001"])
+    child = WhatsAppGroup.objects.get(parent=parent)
+    assert (refused.status, refused.group, refused.reason) == (
+        "failed",
+        "Tips 1",
+        groups.NOT_ADDED_ON_CREATION,
+    )
+    assert (added.status, added.group) == ("added", "Tips 1")
+    assert gateway.members(child.gateway_id) == {"919700000001"}
+    assert list(child.participants.values_list("number", flat=True)) == ["919700000001"]
