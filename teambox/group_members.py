@@ -23,6 +23,7 @@ from .services import MessagingError, channel_named, queue_message
 
 GROUP_LIMIT = 256
 GROUP_FULL = PARTICIPANT_REASONS["500"]
+ALREADY_IN = PARTICIPANT_REASONS["409"]
 NOT_ADDED_ON_CREATION = (
     "WhatsApp created the group without them (their privacy settings may not allow being "
     "added to groups: send an invite link)"
@@ -215,7 +216,7 @@ def add_group_members(group, numbers, *, as_admin=False):
                 for number in chunk:
                     outcomes[number] = MemberOutcome(number, target.subject, "failed", exc.message)
                 continue
-            added = []
+            added, already = [], []
             for result in results:
                 if result.ok:
                     added.append(result.number)
@@ -224,15 +225,21 @@ def add_group_members(group, numbers, *, as_admin=False):
                     # Fuller than the synced rows said: the next group of the family.
                     full.add(target.pk)
                     pending.append(result.number)
+                elif result.reason == ALREADY_IN:
+                    # Joined since the last sync: a member all the same.
+                    already.append(result.number)
+                    outcomes[result.number] = MemberOutcome(
+                        result.number, target.subject, "already_member"
+                    )
                 else:
                     outcomes[result.number] = MemberOutcome(
                         result.number, target.subject, "failed", result.reason
                     )
             GroupParticipant.objects.bulk_create(
-                [GroupParticipant(group=target, number=number) for number in added],
+                [GroupParticipant(group=target, number=number) for number in added + already],
                 ignore_conflicts=True,
             )
-            sizes[target.pk] = sizes.get(target.pk, 0) + len(added)
+            sizes[target.pk] = sizes.get(target.pk, 0) + len(added) + len(already)
             if as_admin and added:
                 promote(adapter, target, added, outcomes)
     return [outcomes[number] for number in numbers]

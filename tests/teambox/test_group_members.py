@@ -87,3 +87,12 @@ def test_a_child_made_for_a_number_who_refuses_invites_takes_the_next_one(waha, 
     assert (added.status, added.group) == ("added", "Tips 1")
     assert gateway.members(child.gateway_id) == {"919700000001"}
     assert list(child.participants.values_list("number", flat=True)) == ["919700000001"]
+
+
+def test_a_member_who_joined_since_the_sync_is_already_one(waha, gateway):
+    tips = WhatsAppGroup.objects.create(
+        channel=waha, gateway_id=gateway.add_group("Tips", ["919700000000"]), subject="Tips"
+    )
+    [outcome] = groups.add_group_members(tips, ["919700000000"])
+    assert (outcome.status, outcome.failed) == ("already_member", False)
+    assert list(tips.participants.values_list("number", flat=True)) == ["919700000000"]
