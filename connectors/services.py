@@ -7,6 +7,7 @@ from functools import partial
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from picky.global_variables import global_namespace
 from picky.paths import attribute_paths, paths_signature, structure_signature
 
 from . import queries
@@ -266,7 +267,7 @@ def context_namespaces(event, run_id=None, saved_vars=None):
         "vars": dict(saved_vars or {}),
         "contact": {},
         "counters": {},
-        "globals": {},
+        "globals": global_namespace(connector.project),
         "storage": {},
         "now": {
             "iso": now.isoformat(),

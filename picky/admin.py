@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -11,7 +13,8 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from .models import ApiToken, Membership, Project
+from .global_variables import GlobalValueError, coerce_value
+from .models import ApiToken, GlobalVariable, Membership, Project
 from .secret_values import SecretField, SecretInput
 from .tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 from .wording import counted
@@ -201,3 +204,56 @@ class ApiTokenAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             f"Revoked {counted(revoked, 'API token')}; requests with "
             f"{'it' if revoked == 1 else 'them'} are refused from now on.",
         )
+
+
+class GlobalVariableForm(forms.ModelForm):
+    """The value typed as text and read as the kind says: a number, any JSON, or text."""
+
+    value = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Text as typed; a number such as 12.50; or JSON such as "
+        '{"gold": 10, "silver": 5}. Templates read it as globals.NAME.',
+    )
+
+    class Meta:
+        model = GlobalVariable
+        fields = ["project", "name", "kind", "value"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.kind == GlobalVariable.Kind.JSON:
+            self.initial["value"] = json.dumps(self.instance.value, indent=2, ensure_ascii=False)
+        elif self.instance.pk:
+            self.initial["value"] = str(self.instance.value)
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, text = cleaned.get("kind"), cleaned.get("value", "")
+        if kind == GlobalVariable.Kind.JSON:
+            try:
+                cleaned["value"] = json.loads(text)
+            except ValueError as exc:
+                self.add_error("value", f"This is not JSON: {exc.msg} (line {exc.lineno}).")
+        elif kind:
+            try:
+                cleaned["value"] = coerce_value(kind, text, cleaned.get("name") or "")
+            except GlobalValueError:
+                self.add_error("value", f"{text!r} is not a number.")
+        return cleaned
+
+
+@admin.register(GlobalVariable)
+class GlobalVariableAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+    """Owners and admins keep the project's global variables; a change reaches the next
+    run with no restart (picky/global_variables.py)."""
+
+    form = GlobalVariableForm
+    list_display = ["name", "project", "kind", "shown_value", "updated_at"]
+    list_filter = ["kind", "project"]
+    search_fields = ["name"]
+
+    @admin.display(description="Value")
+    def shown_value(self, obj):
+        text = obj.value if isinstance(obj.value, str) else json.dumps(obj.value)
+        return text if len(text) <= 80 else f"{text[:79]}…"

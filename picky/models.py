@@ -63,6 +63,9 @@ class Project(models.Model):
         help_text="Base URL of an OpenAI-compatible API; /chat/completions is added to it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped with every change of the project's global variables (picky/global_variables.py):
+    # a process's copy of them stays good while the project's revision is the same.
+    globals_revision = models.PositiveBigIntegerField(default=0, editable=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -232,3 +235,40 @@ class AlertState(models.Model):
 
     def __str__(self):
         return self.label or self.source
+
+
+GLOBAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate_global_name(value):
+    if not GLOBAL_NAME.match(value):
+        raise ValidationError(
+            f"{value!r} is not a global's name: use letters, digits and _ (not starting "
+            "with a digit), so that templates read it as globals.NAME."
+        )
+
+
+class GlobalVariable(models.Model):
+    """A project's named value, read in every template as `globals.<name>` and written by
+    its owners and admins in the admin or by the set_global action."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number"
+        JSON = "json", "JSON"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="globals")
+    name = models.CharField(max_length=100, validators=[validate_global_name])
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    value = models.JSONField(default=str, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "global variable"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_global_name")
+        ]
+
+    def __str__(self):
+        return self.name

@@ -34,6 +34,7 @@ SECTION_ACCESS = {
     "picky.project": MANAGERS,  # the settings and the members
     "picky.apitoken": MANAGERS,
     "picky.alertstate": MANAGERS,
+    "picky.globalvariable": MANAGERS,
     "connectors.connector": MANAGERS,
     "connectors.step": MANAGERS,
     "connectors.event": MANAGERS,
@@ -61,6 +62,7 @@ SECTION_ACCESS = {
     "teambox.routingrule": MANAGERS,
     "teambox.conversation": MANAGERS_AND_READING_AGENTS,
     "teambox.notification": EVERY_MEMBER_READS,
+    "teambox.whatsappgroup": MANAGERS,
     "webhooks.webhooksettings": MANAGERS,
     "webhooks.delivery": MANAGERS,
     "journeys.sequence": MANAGERS,

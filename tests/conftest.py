@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from connectors import engine
 from connectors.models import Connector
-from picky import dispatch
+from picky import dispatch, global_variables
 from picky.models import Membership, Project
 from teambox.models import Channel
 
@@ -11,9 +11,11 @@ from teambox.models import Channel
 @pytest.fixture(autouse=True)
 def fresh_process_state():
     """A publish that failed in one test must not pause publishing in the next, and
-    steps cached by one test must not serve another (rolled-back ids are reused)."""
+    steps or globals cached by one test must not serve another (rolled-back ids are
+    reused)."""
     dispatch.reset()
     engine._steps_cache.clear()
+    global_variables._namespaces.clear()
 
 
 @pytest.fixture

@@ -83,6 +83,7 @@ MINIMAL_CONFIGS = {
     "row_empty": {"table": "{{ event.table }}", "row": "gold"},
     "row_update": {"table": "{{ event.table }}", "row": "gold", "values": {"price": "1"}},
     "send_email": {"to": ["{{ event.email }}"], "subject": "Hello", "body": "Hello"},
+    "set_global": {"name": "visits", "value": 1},
     "send_message": {"channel": "WhatsApp", "to": ["{{ contact.number }}"], "text": "Hello"},
     "send_instant_notification": {"agents": ["{{ event.agent }}"], "title": "New lead"},
     "trigger_macro": {

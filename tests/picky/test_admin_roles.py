@@ -12,7 +12,7 @@ from connectors.models import Event, Run, ScheduledStep
 from crm import services as crm
 from crm.models import Category, Field, Funnel, Module, OptOutList, Reminder, Tag
 from crm.records.services import add_record
-from picky.models import AlertState, ApiToken, Membership
+from picky.models import AlertState, ApiToken, GlobalVariable, Membership
 from picky.tenancy import SECTION_ACCESS, ProjectScopedAdminMixin
 from teambox.models import (
     Agent,
@@ -78,6 +78,9 @@ def rows(project):
         "picky.apitoken": token,
         "picky.alertstate": AlertState.objects.create(
             project=project, source="action:1", label="acme-row alert"
+        ),
+        "picky.globalvariable": GlobalVariable.objects.create(
+            project=project, name="acme_row", value="acme-row value"
         ),
         "connectors.connector": connector,
         "connectors.step": step,

@@ -36,4 +36,4 @@ class SetVariable(ActionType):
         return Result(outputs={"name": name, "value": value}, variables={name: value})
 
 
-from . import arithmetic, dates, line_items, parsing  # noqa: E402, F401 (registers the types)
+from . import arithmetic, dates, global_variables, line_items, parsing  # noqa: E402, F401 (registers the types)
