@@ -18,6 +18,13 @@ def quote_key(key):
     return f'"{escaped}"'
 
 
+def path_node(path, label, kind="value", children=()):
+    """A node of the attribute picker's tree (static/picky/attribute-picker.js): what it
+    shows (label, kind) and the `{{ path }}` it inserts."""
+    return {"label": label, "path": path, "template": f"{{{{ {path} }}}}", "kind": kind,
+            "children": list(children)}  # fmt: skip
+
+
 def payload_nodes(payload, prefix="event"):
     """Every node of `payload` as (path, key, value, parent path), each parent before its
     children, in the payload's order; the root is (prefix, None, payload, None).

@@ -16,16 +16,15 @@ from jmespath.exceptions import JMESPathError
 
 from actions.models import Action
 from actions.registry import get_type
+from crm.template_paths import CONTACT_KEYS
 from picky.paths import MAX_PATHS, payload_nodes, quote_key
+from picky.paths import path_node as node
 from picky.templating import HOLE, compile_path
 
 from .display import path_tree
 
 META_KEYS = ("connector", "connector_id", "project", "event_id", "run_id", "received_at",
              "hop_count", "method")  # fmt: skip
-CONTACT_KEYS = ("id", "number", "name", "email", "attributes", "tags", "categories", "optouts",
-                "owner", "owner_email", "owner_name", "blacklisted", "last_interaction_at",
-                "smart_replies_paused_until", "created_at")  # fmt: skip
 NOW_KEYS = ("iso", "date", "time", "timestamp")
 FIXED_NAMESPACES = {"now": NOW_KEYS, "meta": META_KEYS}
 # Namespaces whose keys are not known before a run: any path under them is taken (a
@@ -145,11 +144,6 @@ def item_nodes(scope):
     if isinstance(items, list) and items and isinstance(items[0], dict):
         item["children"] = path_tree(items[0], prefix="item")
     return [item, node("index", "index", "the item's number, from 0")]
-
-
-def node(path, label, kind="value"):
-    return {"label": label, "path": path, "template": f"{{{{ {path} }}}}", "kind": kind,
-            "children": []}  # fmt: skip
 
 
 def sample_value(scope, path):

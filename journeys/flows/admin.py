@@ -22,8 +22,10 @@ from django.db import models
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
+from picky.attribute_picker import TemplateFieldsMixin
 from picky.tenancy import ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
+from ..template_paths import FLOW_GROUP, ContactTemplatesAdminMixin
 from .checks import flow_problems
 from .models import BranchRow, Flow, FlowSession, FlowStep
 from .services import stop_flow
@@ -94,8 +96,11 @@ class StepNamesInline:
         return super().get_formset(request, obj, **kwargs)
 
 
-class FlowStepInline(StepNamesInline, ProjectScopedInlineMixin, SortableStackedInline):
+class FlowStepInline(
+    TemplateFieldsMixin, StepNamesInline, ProjectScopedInlineMixin, SortableStackedInline
+):
     model = FlowStep
+    template_fields = ("text", "retry_text", "value", "tags")
     extra = 0
     verbose_name_plural = "Steps (in order; drag to reorder)"
     formfield_overrides = SHORT_TEXTS
@@ -120,13 +125,17 @@ class BranchRowInline(StepNamesInline, ProjectScopedInlineMixin, SortableTabular
 
 
 @admin.register(Flow)
-class FlowAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+class FlowAdmin(
+    ContactTemplatesAdminMixin, SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin
+):
     list_display = ["name", "project", "step_count", "in_flow", "timeout_minutes"]
     list_filter = ["project"]
     search_fields = ["name"]
     fields = ["project", "name", "timeout_minutes", "timeout_message"]
     formfield_overrides = SHORT_TEXTS
     inlines = [FlowStepInline, BranchRowInline]
+    template_fields = ("timeout_message",)
+    extra_picker_groups = (FLOW_GROUP,)
 
     def get_queryset(self, request):
         return (

@@ -4,11 +4,13 @@ from django.contrib import admin
 
 from picky.tenancy import ProjectScopedAdminMixin
 
+from ..template_paths import ContactTemplatesAdminMixin
 from .models import SmartReply
 
 
 @admin.register(SmartReply)
-class SmartReplyAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
+class SmartReplyAdmin(ContactTemplatesAdminMixin, ProjectScopedAdminMixin, admin.ModelAdmin):
+    template_fields = ("reply",)
     list_display = ["name", "project", "match", "phrases", "reply", "enabled", "position"]
     list_editable = ["enabled", "position"]
     list_filter = ["enabled", "project"]

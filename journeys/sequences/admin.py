@@ -8,8 +8,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from picky.attribute_picker import TemplateFieldsMixin
 from picky.tenancy import EDIT, ProjectScopedAdminMixin, ProjectScopedInlineMixin
 
+from ..template_paths import ContactTemplatesAdminMixin
 from .models import Delivery, Sequence, SequenceMessage, Subscription
 from .stats import COLUMNS, step_stats, subscriber_counts
 from .timing import WEEKDAY_NAMES, describe_timing
@@ -62,7 +64,7 @@ class SequenceMessageForm(forms.ModelForm):
             "weekdays",
         ]
         widgets = {
-            "text": forms.Textarea(attrs={"rows": 3, "data-picky-template": ""}),
+            "text": forms.Textarea(attrs={"rows": 3}),
             "send_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
 
@@ -74,9 +76,11 @@ class SequenceForm(forms.ModelForm):
         labels = {"optout_list": "Opt-out list"}
 
 
-class SequenceMessageInline(ProjectScopedInlineMixin, SortableStackedInline):
+class SequenceMessageInline(TemplateFieldsMixin, ProjectScopedInlineMixin, SortableStackedInline):
     model = SequenceMessage
     form = SequenceMessageForm
+    # The template values are marked by their field (ValuesField).
+    template_fields = ("text", "media_url")
     extra = 0
     verbose_name = "message"
     verbose_name_plural = "Messages (in order; drag to reorder)"
@@ -98,7 +102,9 @@ class SequenceMessageInline(ProjectScopedInlineMixin, SortableStackedInline):
 
 
 @admin.register(Sequence)
-class SequenceAdmin(SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin):
+class SequenceAdmin(
+    ContactTemplatesAdminMixin, SortableAdminBase, ProjectScopedAdminMixin, admin.ModelAdmin
+):
     form = SequenceForm
     list_display = ["name", "project", "channel", "enabled", "subscribers_link"]
     list_filter = ["enabled", "project"]
