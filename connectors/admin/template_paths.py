@@ -16,7 +16,7 @@ from jmespath.exceptions import JMESPathError
 
 from actions.models import Action
 from actions.registry import get_type
-from crm.template_paths import CONTACT_KEYS
+from crm.template_paths import contact_group
 from picky.paths import MAX_PATHS, payload_nodes, quote_key
 from picky.paths import path_node as node
 from picky.templating import HOLE, compile_path
@@ -43,6 +43,8 @@ class TemplateScope:
     variables: dict = field(default_factory=dict)  # name -> label of the action saving it
     iterator_path: str = ""
     counters: tuple = ()
+    # Whose contacts' attribute keys the picker offers under contact.attributes.
+    projects: tuple = ()
 
     def known_paths(self):
         """The sample's nodes as tuples of keys (an array's first item is 0)."""
@@ -78,6 +80,7 @@ def scope_for(connector, step=None, action=None):
         variables=variables,
         iterator_path=iterator.get("path", "") if isinstance(iterator, dict) else "",
         counters=counters,
+        projects=(connector.project_id,),
     )
 
 
@@ -119,9 +122,7 @@ def picker_tree(scope):
                 ],
             }
         )
-    groups.append(
-        {"label": "The contact", "nodes": [node(f"contact.{key}", key) for key in CONTACT_KEYS]}
-    )
+    groups.append(contact_group(scope.projects))
     groups.append(
         {
             "label": "Counters, globals and the time",
