@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
 
 # Picky's own settings.
 PICKY_MAX_PAYLOAD_BYTES = env.int("PICKY_MAX_PAYLOAD_BYTES", default=1024 * 1024)
+# Connectors' inbound e-mail addresses are <token>@PICKY_INBOUND_MAIL_DOMAIN (none when
+# blank); the SMTP listener (manage.py receive_mail) refuses a larger mail with 552.
+PICKY_INBOUND_MAIL_DOMAIN = env.str("PICKY_INBOUND_MAIL_DOMAIN", default="")
+PICKY_INBOUND_MAIL_MAX_BYTES = env.int("PICKY_INBOUND_MAIL_MAX_BYTES", default=10 * 1024 * 1024)
 # A request must be in, headers and body, within this many seconds of its connection opening
 # (of its first byte on a kept-alive connection): picky/gunicorn_worker.py cuts it then.
 PICKY_REQUEST_READ_SECONDS = env.float("PICKY_REQUEST_READ_SECONDS", default=10.0)
