@@ -22,6 +22,7 @@ from picky.wording import counted
 
 from .. import engine, transfer
 from ..filters import filter_summary
+from ..inbound_mail import mail_address
 from ..models import Connector, Event, Step
 from ..services import remap_from_event
 from ..stats import connector_stats
@@ -112,9 +113,21 @@ class ConnectorAdmin(
     list_display = ["name", "project", "enabled", "connector_url", "updated_at"]
     list_filter = ["enabled", "project"]
     search_fields = ["name", "description"]
-    readonly_fields = ["connector_url", "created_at", "updated_at"]
+    readonly_fields = ["connector_url", "inbound_mail", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["project", "name", "description", "enabled", "connector_url"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "project",
+                    "name",
+                    "description",
+                    "enabled",
+                    "connector_url",
+                    "inbound_mail",
+                ]
+            },
+        ),
         (
             "Trigger",
             {
@@ -155,6 +168,19 @@ class ConnectorAdmin(
             '<code class="picky-url">{}</code> '
             '<button type="button" class="button picky-copy" data-copy="{}">Copy</button>',
             obj.url,
+            obj.url,
+        )
+
+    @admin.display(description="Inbound e-mail")
+    def inbound_mail(self, obj):
+        """The address mail is sent to (when an inbound domain is set) and the URL mail
+        providers post inbound mail to: either becomes an event of this connector."""
+        if not obj.pk:
+            return "Shown once the connector is saved."
+        address = mail_address(obj)
+        return format_html(
+            '{}<code class="picky-url">{}/mail</code> (SendGrid, Mailgun or Postmark inbound)',
+            format_html("<code>{}</code> or ", address) if address else "",
             obj.url,
         )
 

@@ -124,3 +124,12 @@ def test_what_is_not_a_mail_or_not_a_connector_is_refused(client, connector):
     assert Event.objects.get(connector=connector).status == Event.Status.REJECTED
     assert client.post("/hooks/no-such-token/mail", {"subject": "x"}).status_code == 404
     assert client.get(url(connector)).status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_connector_page_shows_its_inbound_address_and_url(client, member, connector, settings):
+    settings.PICKY_INBOUND_MAIL_DOMAIN = "in.picky.test"
+    client.force_login(member)
+    page = client.get(f"/admin/connectors/connector/{connector.pk}/change/").content.decode()
+    assert f"<code>{connector.token}@in.picky.test</code>" in page
+    assert f"{connector.url}/mail</code>" in page
