@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import mimetypes
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from django import forms
@@ -37,7 +37,9 @@ from .base import (
     StatusChange,
     WebhookError,
 )
-from .whatsapp_cloud import media_type_of, too_large
+
+# Webhook payloads give Unix seconds, as Meta's do.
+from .whatsapp_cloud import from_timestamp, media_type_of, too_large
 
 SERVICE = "The WhatsApp Web gateway"
 # WAHA's message.ack values (WAMessageAck): -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE,
@@ -158,20 +160,6 @@ def bare_message_id(value):
     if len(parts) >= 3 and parts[0] in ("true", "false"):
         return parts[2]
     return value
-
-
-def from_timestamp(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    # WAHA sends seconds, some engines milliseconds.
-    if number > 10**11:
-        number //= 1000
-    try:
-        return datetime.fromtimestamp(number, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 class WhatsAppWebAdapter(ChannelAdapter):

@@ -22,6 +22,7 @@ from teambox.models import (
     Department,
     Message,
     RoutingRule,
+    WhatsAppGroup,
 )
 from tests.api_client import api_client
 from tests.builders import build_connector
@@ -37,7 +38,7 @@ NO_ADD_PAGE = {
     "picky.project", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
     "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
-    "teambox.notification", "webhooks.delivery",
+    "teambox.notification", "teambox.whatsappgroup", "webhooks.delivery",
 }  # fmt: skip
 
 
@@ -121,6 +122,9 @@ def rows(project):
         "teambox.routingrule": RoutingRule.objects.create(project=project, channel=channel),
         "teambox.conversation": Conversation.objects.create(
             project=project, channel=channel, contact=contact
+        ),
+        "teambox.whatsappgroup": WhatsAppGroup.objects.create(
+            channel=channel, gateway_id="120363000000000001@g.us", subject="acme-row group"
         ),
         "webhooks.webhooksettings": WebhookSettings.objects.create(
             project=project, event_url="https://acme.example/acme-row", secret="s"

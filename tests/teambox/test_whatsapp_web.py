@@ -492,3 +492,42 @@ def test_push_api_application_10_is_the_whatsapp_web_channel(waha, push, project
     assert channel_for_application(project, "10") == waha
     assert channel_for_application(project, "1") == push
     assert application_of(waha) == "10"
+
+
+def test_a_failed_ack_fails_the_message_and_own_messages_are_not_inbound(client, waha, project):
+    from crm import services as crm
+
+    asha = crm.upsert_contact(project, "919847012345")
+    message = Message.objects.create(
+        project=project, channel=waha, contact=asha, direction=Message.Direction.OUT,
+        address="919847012345", body="Hi", status=Message.Status.SUBMITTED,
+        provider_id="BAE5F5A632EAE722",
+    )  # fmt: skip
+    failed = {**ACK_EVENT, "payload": {**ACK_EVENT["payload"], "ack": -1, "ackName": "ERROR"}}
+    assert post_webhook(client, waha, failed).json()["statuses"] == 1
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED and "WhatsApp reported an error" in message.error
+    own = {**MESSAGE_EVENT, "payload": {**MESSAGE_EVENT["payload"], "fromMe": True}}
+    assert post_webhook(client, waha, own).json()["messages"] == 0
+    other_session = {**MESSAGE_EVENT, "session": "sales"}
+    assert post_webhook(client, waha, other_session).json()["messages"] == 0
+
+
+def test_another_projects_groups_are_invisible(client, member, project, other_project):
+    theirs = Channel.objects.create(
+        project=other_project, name="Theirs", kind=Channel.Kind.WHATSAPP_WEB,
+        credentials={"base_url": "https://waha.example.com", "session": "default"},
+    )  # fmt: skip
+    group = WhatsAppGroup.objects.create(channel=theirs, gateway_id=GROUP, subject="Secret club")
+    ours = WhatsAppGroup.objects.create(
+        channel=Channel.objects.create(
+            project=project, name="Ours", kind=Channel.Kind.WHATSAPP_WEB,
+            credentials={"base_url": "https://waha.example.com", "session": "default"},
+        ),
+        gateway_id=GROUP, subject="Our club",
+    )  # fmt: skip
+    client.force_login(member)
+    listing = client.get("/admin/teambox/whatsappgroup/").content.decode()
+    assert "Our club" in listing and "Secret club" not in listing
+    assert client.get(f"/admin/teambox/whatsappgroup/{ours.pk}/change/").status_code == 200
+    assert client.get(f"/admin/teambox/whatsappgroup/{group.pk}/change/").status_code == 302
