@@ -12,6 +12,8 @@ from connectors.models import Event, Run, ScheduledStep
 from crm import services as crm
 from crm.models import Category, Field, Funnel, Module, OptOutList, Reminder, Tag
 from crm.records.services import add_record
+from journeys.models import Delivery as SequenceDelivery
+from journeys.models import Flow, FlowSession, Sequence, SequenceMessage, SmartReply, Subscription
 from picky.models import AlertState, ApiToken, GlobalVariable, Membership
 from picky.tenancy import SECTION_ACCESS, ProjectScopedAdminMixin
 from teambox.models import (
@@ -22,7 +24,6 @@ from teambox.models import (
     Department,
     Message,
     RoutingRule,
-    WhatsAppGroup,
 )
 from tests.api_client import api_client
 from tests.builders import build_connector
@@ -38,7 +39,8 @@ NO_ADD_PAGE = {
     "picky.project", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
     "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
-    "teambox.notification", "teambox.whatsappgroup", "webhooks.delivery",
+    "teambox.notification", "webhooks.delivery", "journeys.subscription",
+    "journeys.delivery", "journeys.flowsession",
 }  # fmt: skip
 
 
@@ -74,6 +76,10 @@ def rows(project):
     token, _ = ApiToken.issue(project, "acme-row token")
     module = Module.objects.create(project=project, name="acme-row module")
     Field.objects.create(module=module, key="title", label="Title", type="text")
+    now = timezone.now()
+    sequence = Sequence.objects.create(project=project, name="acme-row sequence", channel=channel)
+    subscription = Subscription.objects.create(sequence=sequence, contact=contact, started_at=now)
+    flow = Flow.objects.create(project=project, name="acme-row flow")
     return {
         "picky.project": project,
         "picky.apitoken": token,
@@ -123,8 +129,26 @@ def rows(project):
         "teambox.conversation": Conversation.objects.create(
             project=project, channel=channel, contact=contact
         ),
-        "teambox.whatsappgroup": WhatsAppGroup.objects.create(
-            channel=channel, gateway_id="120363000000000001@g.us", subject="acme-row group"
+        "journeys.sequence": sequence,
+        "journeys.subscription": subscription,
+        "journeys.delivery": SequenceDelivery.objects.create(
+            subscription=subscription,
+            message=SequenceMessage.objects.create(sequence=sequence, text="acme-row step"),
+            due_at=now,
+        ),
+        "journeys.flow": flow,
+        "journeys.flowsession": FlowSession.objects.create(
+            project=project,
+            flow=flow,
+            contact=contact,
+            channel=channel,
+            step="acme-row step",
+            started_at=now,
+            last_activity_at=now,
+            expires_at=now,
+        ),
+        "journeys.smartreply": SmartReply.objects.create(
+            project=project, name="acme-row reply", phrases="price", reply="acme-row reply"
         ),
         "webhooks.webhooksettings": WebhookSettings.objects.create(
             project=project, event_url="https://acme.example/acme-row", secret="s"
