@@ -24,6 +24,7 @@ from teambox.models import (
     Department,
     Message,
     RoutingRule,
+    WhatsAppGroup,
 )
 from tests.api_client import api_client
 from tests.builders import build_connector
@@ -39,7 +40,7 @@ NO_ADD_PAGE = {
     "picky.project", "picky.alertstate", "connectors.event",
     "connectors.run", "connectors.scheduledstep", "actions.httprequestlog",
     "teambox.message", "teambox.inbounddelivery", "teambox.conversation",
-    "teambox.notification", "webhooks.delivery", "journeys.subscription",
+    "teambox.notification", "teambox.whatsappgroup", "webhooks.delivery", "journeys.subscription",
     "journeys.delivery", "journeys.flowsession",
 }  # fmt: skip
 
@@ -149,6 +150,9 @@ def rows(project):
         ),
         "journeys.smartreply": SmartReply.objects.create(
             project=project, name="acme-row reply", phrases="price", reply="acme-row reply"
+        ),
+        "teambox.whatsappgroup": WhatsAppGroup.objects.create(
+            channel=channel, gateway_id="120363000000000001@g.us", subject="acme-row group"
         ),
         "webhooks.webhooksettings": WebhookSettings.objects.create(
             project=project, event_url="https://acme.example/acme-row", secret="s"
