@@ -6,4 +6,5 @@ class PickyConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
-        from . import global_variables  # noqa: F401 (its receivers bump globals_revision)
+        # Its receivers bump globals_revision; they import the models, loaded by now.
+        from . import global_variables  # noqa: F401

@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.html import escape
 
 from crm.models import MacroButton, Module
 from picky.json_input import JSONInputError, JSONInputField, parse_json
@@ -143,7 +144,8 @@ class ConnectorForm(forms.ModelForm):
         choices=Connector.Trigger.choices,
         required=False,
         label="Started by",
-        help_text=TRIGGER_HELP,
+        # Escaped: the admin shows help texts as HTML, and the payloads' help names <field>s.
+        help_text=escape(TRIGGER_HELP),
         widget=TriggerSelect,
     )
     field_mapping = JSONText(help_text=FIELD_MAPPING_HELP, widget=BuilderEditor("mapping"))

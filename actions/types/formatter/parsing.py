@@ -6,6 +6,7 @@ a JMESPath path (the paths templates use)."""
 from urllib.parse import parse_qs
 
 from django import forms
+from django.utils.html import escape
 
 from picky import patterns
 from picky.json_input import JSONInputError, parse_json
@@ -44,7 +45,8 @@ class DataParserForm(ActionConfigForm):
     pattern = forms.CharField(
         required=False,
         max_length=2000,
-        help_text=(
+        # Escaped: the admin shows help texts as HTML, where <order> would vanish.
+        help_text=escape(
             "Extract: a regular expression (RE2); each named group (?P<order>\\d+) becomes a "
             "field. It matches anywhere and ignores case unless asked not to."
         ),
