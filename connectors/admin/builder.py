@@ -29,9 +29,10 @@ class BuilderAdminMixin:
         """{form field name: the saved value holding templates} of `obj`."""
         raise NotImplementedError
 
-    def field_warnings(self, request, obj):
-        """{form field name: [warning]} for the saved `obj`."""
-        scope = self.template_scope(request, obj)
+    def field_warnings(self, request, obj, scope=None):
+        """{form field name: [warning]} for the saved `obj` (in `scope`, when the caller
+        has it already: building a scope reads the project's names)."""
+        scope = scope if scope is not None else self.template_scope(request, obj)
         if scope is None:
             return {}
         found = {}
@@ -47,7 +48,7 @@ class BuilderAdminMixin:
             context["picky_paths"] = picker_tree(scope)
             form = context["adminform"].form
             if obj is not None and obj.pk and not form.is_bound:
-                for name, warnings in self.field_warnings(request, obj).items():
+                for name, warnings in self.field_warnings(request, obj, scope).items():
                     show_warnings(form, name, warnings)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
