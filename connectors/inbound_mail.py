@@ -17,6 +17,7 @@ from django.conf import settings
 
 from picky.json_input import check_storable
 
+from .mail_fields import extract_fields
 from .models import Connector
 from .services import record_event
 
@@ -97,9 +98,22 @@ def mail_payload(raw, envelope_from="", envelope_to=()):
     }
 
 
+def with_fields(rules, payload):
+    """The mail payload with `fields`, what the connector's parsing template (`rules`,
+    Connector.mail_fields) takes out of it; a connector without one adds nothing."""
+    return {**payload, "fields": extract_fields(rules, payload)} if rules else payload
+
+
+def rules_for_token(token):
+    """The parsing template of the connector with this URL token ([] when none)."""
+    rules = Connector.objects.filter(token=token).values_list("mail_fields", flat=True).first()
+    return rules or []
+
+
 def receive_mail(connector, payload, source_ip=None):
-    """Record the mail `payload` as an event of `connector`; the event. A payload the JSON
-    sanitiser refuses (JSONInputError) is refused whole."""
+    """Record the mail `payload`, with its template's fields, as an event of `connector`;
+    the event. A payload the JSON sanitiser refuses (JSONInputError) is refused whole."""
+    payload = with_fields(connector.mail_fields, payload)
     check_storable(payload)
     return record_event(connector, payload, method="EMAIL", headers={}, source_ip=source_ip)
 

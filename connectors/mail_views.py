@@ -11,7 +11,7 @@ from picky.net import client_ip
 from picky.request_body import BodyError
 
 from . import services
-from .inbound_mail import InboundMailError, provider_payload
+from .inbound_mail import InboundMailError, provider_payload, rules_for_token, with_fields
 from .ingest import IngestError, kept_headers, parse_request
 from .views import refuse
 
@@ -22,6 +22,7 @@ def inbound_mail(request, token):
     meta = {"method": "EMAIL", "headers": kept_headers(request), "source_ip": client_ip(request)}
     try:
         payload = provider_payload(parse_request(request), request.FILES)
+        payload = with_fields(rules_for_token(token), payload)
         check_storable(payload)
     except InboundMailError as exc:
         problem = IngestError(400, "not_a_mail", exc.message)

@@ -93,6 +93,9 @@ class Connector(models.Model):
         max_length=64, blank=True, editable=False, help_text="Digest of the sample's paths."
     )
     field_mapping = models.JSONField(default=dict, blank=True)
+    # The parsing template of inbound mail: [{"name", "where", "pattern", "all"}]
+    # (connectors/mail_fields.py), applied by inbound_mail as a mail becomes an event.
+    mail_fields = models.JSONField(default=list, blank=True)
     revision = models.PositiveIntegerField(
         default=0, editable=False, help_text="Goes up whenever a step or action changes."
     )

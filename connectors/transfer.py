@@ -29,13 +29,16 @@ from teambox.services import unknown_channel_message
 
 from .delays import delay_errors
 from .filters import filter_errors
+from .mail_fields import mail_fields_errors
 from .models import Connector, Step
 
 FORMAT = "picky.connector/v1"
 NAME_MAX_LENGTH = Connector._meta.get_field("name").max_length
 MAPPED_CONTACT_FIELDS = ("number", "name", "email")
 
-CONNECTOR_KEYS = ("format", "name", "description", "enabled", "trigger", "field_mapping", "steps")
+CONNECTOR_KEYS = (
+    "format", "name", "description", "enabled", "trigger", "field_mapping", "mail_fields", "steps",
+)  # fmt: skip
 TRIGGER_KEYS = ("type", "channel", "module", "button", "group")
 STEP_KEYS = ("name", "delay", "filters", "iterator", "actions")
 ACTION_KEYS = ("type", "config", "name", "enabled")
@@ -76,6 +79,8 @@ def export_connector(connector, steps=None):
     if connector.trigger != Connector.Trigger.WEBHOOK:
         document["trigger"] = exported_trigger(connector)
     document["field_mapping"] = connector.field_mapping or {}
+    if connector.mail_fields:
+        document["mail_fields"] = connector.mail_fields
     document["steps"] = [
         {
             "name": step.name,
@@ -146,6 +151,7 @@ def import_connector(project, data, name=None, published_by=None, note="Imported
                 enabled=document["enabled"],
                 **document["trigger"],
                 field_mapping=document["field_mapping"],
+                mail_fields=document["mail_fields"],
             )
             actions = []
             for position, step_data in enumerate(document["steps"]):
@@ -208,6 +214,11 @@ def clean_document(project, data, name=None):
     trigger = clean_trigger(project, data.get("trigger"), errors)
     field_mapping = data.get("field_mapping")
     errors.extend(field_mapping_errors(field_mapping))
+    mail_fields = data.get("mail_fields") or []
+    errors.extend(
+        ("mail_fields" if index is None else f"mail_fields[{index}]", message)
+        for index, message in mail_fields_errors(mail_fields)
+    )
 
     steps = data.get("steps", [])
     cleaned_steps = []
@@ -225,6 +236,7 @@ def clean_document(project, data, name=None):
         "enabled": enabled,
         "trigger": trigger,
         "field_mapping": field_mapping or {},
+        "mail_fields": mail_fields,
         "steps": cleaned_steps,
     }
 

@@ -22,7 +22,8 @@ from picky.wording import counted
 
 from .. import engine, transfer
 from ..filters import filter_summary
-from ..inbound_mail import mail_address
+from ..inbound_mail import mail_address, mail_payload
+from ..mail_fields import cleaned_rule, extract_fields, mail_fields_errors
 from ..models import Connector, Event, Step
 from ..services import remap_from_event
 from ..stats import connector_stats
@@ -113,7 +114,9 @@ class ConnectorAdmin(
     list_display = ["name", "project", "enabled", "connector_url", "updated_at"]
     list_filter = ["enabled", "project"]
     search_fields = ["name", "description"]
-    readonly_fields = ["connector_url", "inbound_mail", "created_at", "updated_at"]
+    readonly_fields = [
+        "connector_url", "inbound_mail", "mail_fields_test", "created_at", "updated_at",
+    ]  # fmt: skip
     fieldsets = [
         (
             None,
@@ -124,10 +127,10 @@ class ConnectorAdmin(
                     "description",
                     "enabled",
                     "connector_url",
-                    "inbound_mail",
                 ]
             },
         ),
+        ("Inbound e-mail", {"fields": ["inbound_mail", "mail_fields", "mail_fields_test"]}),
         (
             "Trigger",
             {
@@ -147,7 +150,7 @@ class ConnectorAdmin(
 
     class Media:
         css = {"all": ["picky/admin.css"]}
-        js = ["picky/copy.js", "picky/unsaved.js"]
+        js = ["picky/copy.js", "picky/unsaved.js", "picky/mail-fields-test.js"]
 
     def get_readonly_fields(self, request, obj=None):
         # Events and runs carry the connector's project: a connector never moves.
@@ -184,9 +187,32 @@ class ConnectorAdmin(
             obj.url,
         )
 
+    @admin.display(description="Test against a pasted mail")
+    def mail_fields_test(self, obj):
+        """A box to paste a raw mail into and see the fields the rows above take out of it
+        (picky/mail-fields-test.js posts both to mail_fields_test_view)."""
+        if not obj.pk:
+            return "Shown once the connector is saved."
+        url = reverse("admin:connectors_connector_mail_fields_test", args=[obj.pk])
+        return format_html(
+            '<div class="picky-mail-test" data-url="{}">'
+            '<textarea class="vLargeTextField picky-mail-test-mail" rows="6" '
+            'aria-label="A raw mail (RFC 822: headers, a blank line, the body)" '
+            'placeholder="Subject: Order #A-1047&#10;From: shop@example.com&#10;&#10;'
+            'Total 1,250.00"></textarea><br>'
+            '<button type="button" class="button picky-mail-test-run">Test</button>'
+            '<pre class="picky-mail-test-result" aria-live="polite"></pre></div>',
+            url,
+        )
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path(
+                "<int:object_id>/mail-fields-test/",
+                view(require_POST(self.mail_fields_test_view)),
+                name="connectors_connector_mail_fields_test",
+            ),
             path("import/", view(self.import_view), name="connectors_connector_import"),
             path(
                 "<int:object_id>/simulate/",
@@ -267,6 +293,28 @@ class ConnectorAdmin(
         if not isinstance(body, dict) or "delay" not in body:
             return JsonResponse({"text": 'Send {"delay": ...}.'}, status=400)
         return JsonResponse({"text": preview_delay(connector, body["delay"])})
+
+    def mail_fields_test_view(self, request, object_id):
+        """The fields a parsing template takes out of a pasted mail: the body is {"mail":
+        the raw mail's text, "rules": the rows as they stand}; {"fields": ...}, or
+        {"errors": [...]} (400) naming the rows to fix."""
+        self.scoped_object(request, object_id)
+        try:
+            body = parse_json(request.body)
+        except JSONInputError as exc:
+            return JsonResponse({"errors": [exc.message]}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("mail"), str):
+            return JsonResponse({"errors": ['Send {"mail": text, "rules": [...]}.']}, status=400)
+        rules = body.get("rules") or []
+        rules = [cleaned_rule(rule) for rule in rules] if isinstance(rules, list) else rules
+        errors = mail_fields_errors(rules)
+        if errors:
+            problems = [m if i is None else f"Field {i + 1}: {m}" for i, m in errors]
+            return JsonResponse({"errors": problems}, status=400)
+        if not body["mail"].strip():
+            return JsonResponse({"errors": ["Paste a mail to test against."]}, status=400)
+        payload = mail_payload(body["mail"].encode("utf-8", "surrogateescape"))
+        return JsonResponse({"fields": extract_fields(rules, payload)})
 
     # Remap, simulate, export, import ----------------------------------------
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import escape
 
+from actions.types.fields import RowsInput
 from crm.models import MacroButton, Module
 from picky.json_input import JSONInputError, JSONInputField, parse_json
 from picky.models import Project
@@ -18,6 +19,7 @@ from .. import transfer
 from ..filters import NO_VALUE_OPS, OPERATOR_WORDS, TWO_VALUE_OPS, filter_errors
 from ..group_triggers import GROUP_PAYLOAD_HELP
 from ..macro_triggers import MACRO_PAYLOAD_HELP
+from ..mail_fields import WHERE, cleaned_rule, mail_fields_errors
 from ..models import Connector, Step
 from ..triggers import MESSAGE_PAYLOAD_HELP, RECORD_PAYLOAD_HELP
 
@@ -138,6 +140,41 @@ TRIGGER_HELP = (
 )
 
 
+MAIL_FIELDS_HELP = (
+    "Fields taken out of each inbound mail, read as {{ event.fields.<name> }}: a rule's "
+    "pattern (a regular expression, RE2 syntax) is matched in the subject, the text body, "
+    "the HTML body as text or the sender's address; its group (?P<value>...), else its "
+    "first group, else the whole match is the value. “Every match” gives a list. A rule that "
+    "matches nothing gives an empty text; the mail is kept either way. The other mail "
+    "fields: event.from, from_name, to, subject, text, html, headers, attachments."
+)
+
+
+class MailFieldsField(forms.Field):
+    """The parsing template's rules: a list of {"name", "where", "pattern", "all"}
+    (connectors/mail_fields.py), each row's problems named at its row ("Field 2: ...")."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            raise ValidationError("Give the rules as rows (or a JSON list of rules).")
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list):
+            raise ValidationError("Give the rules as rows (or a JSON list of rules).")
+        return [cleaned_rule(rule) for rule in value]
+
+    def validate(self, value):
+        super().validate(value)
+        problems = [
+            message if index is None else f"Field {index + 1}: {message}"
+            for index, message in mail_fields_errors(value)
+        ]
+        if problems:
+            raise ValidationError(problems)
+
+
 class ConnectorForm(forms.ModelForm):
     # Not required: as in the connector JSON, no trigger means the URL only.
     trigger = forms.ChoiceField(
@@ -149,12 +186,33 @@ class ConnectorForm(forms.ModelForm):
         widget=TriggerSelect,
     )
     field_mapping = JSONText(help_text=FIELD_MAPPING_HELP, widget=BuilderEditor("mapping"))
+    mail_fields = MailFieldsField(
+        required=False,
+        label="Parsing template",
+        # Escaped: the admin shows help texts as HTML, and this one names <name>.
+        help_text=escape(MAIL_FIELDS_HELP),
+        widget=RowsInput(
+            "list",
+            item="fields",
+            noun="Field",
+            fields=(
+                {"key": "name", "label": "Field name", "placeholder": "order"},
+                {"key": "where", "label": "Look in", "choices": list(WHERE.items())},
+                {"key": "pattern", "label": "Pattern", "placeholder": r"Order #(\S+)"},
+                {
+                    "key": "all",
+                    "label": "Matches",
+                    "choices": [["", "the first"], ["true", "every match (a list)"]],
+                },
+            ),
+        ),
+    )
 
     class Meta:
         model = Connector
         fields = [
             "project", "name", "description", "enabled", "trigger", "trigger_channel",
-            "trigger_module", "trigger_macro", "trigger_group", "field_mapping",
+            "trigger_module", "trigger_macro", "trigger_group", "field_mapping", "mail_fields",
         ]  # fmt: skip
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         labels = {

@@ -557,14 +557,23 @@
     }
     var row = make("div", {className: "picky-row"});
     fields.forEach(function (field) {
-      boxes[field.key] = templateBox(item[field.key], function (value) {
+      function onInput(value) {
         item[field.key] = value;
         fields.forEach(function (other) {
           if (other.within === field.key && other.url) narrow(other);
         });
         changed();
-      }, {className: "picky-field-" + field.key, label: field.label,
-        placeholder: field.placeholder || "", pickerUrl: field.url});
+      }
+      // A setting with "choices" (a parsing rule's "look in") is a select, not a template.
+      if (field.choices) {
+        var current = item[field.key] === undefined ? field.choices[0][0] : String(item[field.key]);
+        boxes[field.key] = select(field.choices, current, onInput, field.label);
+        boxes[field.key].classList.add("picky-field-" + field.key);
+        item[field.key] = current;
+      } else {
+        boxes[field.key] = templateBox(item[field.key], onInput, {className: "picky-field-" + field.key,
+          label: field.label, placeholder: field.placeholder || "", pickerUrl: field.url});
+      }
       row.appendChild(labelled(field.label, boxes[field.key]));
     });
     fields.forEach(function (field) {
