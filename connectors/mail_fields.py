@@ -8,6 +8,7 @@ them as a mail becomes an event: `event.fields.<name>`. A rule that matches noth
 
 import html
 import re
+from itertools import islice
 
 from django.utils.html import strip_tags
 
@@ -24,6 +25,9 @@ WHERE = {
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The text a rule reads is cut to this many characters (RE2 is linear in it).
 TEXT_MAX = 100_000
+# An "all" rule keeps at most this many matches: a field is a value to use, not a copy of
+# the mail.
+MATCHES_MAX = 1000
 # Block ends that read as line breaks once an HTML body's tags are stripped.
 HTML_BREAKS = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
 # The values "all" takes as typed in a row's box.
@@ -108,7 +112,8 @@ def extract_fields(rules, payload):
         regex = patterns.compiled(rule["pattern"])
         text = source_text(payload, rule["where"])
         if rule.get("all"):
-            fields[rule["name"]] = [match_value(match) for match in regex.finditer(text)]
+            matches = islice(regex.finditer(text), MATCHES_MAX)
+            fields[rule["name"]] = [match_value(match) for match in matches]
         else:
             match = regex.search(text)
             fields[rule["name"]] = match_value(match) if match else ""

@@ -10,7 +10,7 @@ import pytest
 from connectors import engine, transfer
 from connectors.admin.forms import ConnectorForm
 from connectors.inbound_mail import mail_address, mail_payload
-from connectors.mail_fields import extract_fields, mail_fields_errors
+from connectors.mail_fields import MATCHES_MAX, extract_fields, mail_fields_errors
 from connectors.models import Connector, Event, Run
 from tests.builders import build_connector
 from tests.connectors.test_inbound_mail import listener, order_mail  # noqa: F401 (fixture)
@@ -56,6 +56,13 @@ def test_the_html_body_is_read_as_text():
         "currency": "INR",
         "lines": ["Order for Asha & co,", "total 1,250.00 <INR>"],
     }
+
+
+def test_an_all_rule_keeps_at_most_matches_max():
+    payload = {"text": "7 " * (MATCHES_MAX + 5)}
+    rule = {"name": "n", "where": "text", "pattern": r"\d", "all": True}
+    fields = extract_fields([rule], payload)
+    assert fields == {"n": ["7"] * MATCHES_MAX}
 
 
 def test_bad_rules_are_named_at_their_row():
