@@ -14,14 +14,13 @@ own, of a type whose equal values are equal JSON, goes through `data @> {key: va
 which the GIN index serves.
 """
 
-from django.db import connection
-from django.db.models import BooleanField, F, Q, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Q, Value
 from django.db.models.functions import Lower, NullIf
 
 from picky.wording import listed
 
 from .models import Module
+from .queries import containment_serves_equality, has_element
 from .values import FIELD_TYPES, DateTime, RecordError, is_empty
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "is_true", "is_false"}
@@ -210,7 +209,7 @@ def _equals(field, alias, operand, narrowed):
     # expression, which that index serves; the others through the GIN index, unless
     # an indexed field of their group narrows the search.
     if (
-        connection.vendor == "postgresql"
+        containment_serves_equality()
         and not isinstance(field, Attribute)
         and FIELD_TYPES[field.type].exact
         and not narrowed
@@ -224,16 +223,7 @@ def _equals(field, alias, operand, narrowed):
 
 
 def _has_element(field, alias, choice):
-    if connection.vendor == "postgresql":
-        return Q(data__contains={field.key: [choice]})
-    # SQLite: one of the list's elements is the choice (json_each walks the list).
-    return Q(
-        RawSQL(
-            'EXISTS (SELECT 1 FROM json_each("crm_record"."data", %s) WHERE value = %s)',
-            (f'$."{field.key}"', choice),
-            output_field=BooleanField(),
-        )
-    )
+    return has_element(field.key, choice)
 
 
 def _any(conditions):

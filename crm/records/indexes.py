@@ -18,6 +18,7 @@ from django.db.utils import DatabaseError
 
 from .criteria import fields_changed
 from .models import Field, Record
+from .queries import create_index, drop_index
 from .values import FIELD_TYPES
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,7 @@ def _unique_index(field):
 def _create(definition):
     with connection.schema_editor(atomic=False) as editor:
         sql = str(definition.create_sql(Record, editor))
-    head = "CREATE UNIQUE INDEX" if sql.startswith("CREATE UNIQUE INDEX") else "CREATE INDEX"
-    extra = " CONCURRENTLY" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(sql.replace(head, f"{head}{extra} IF NOT EXISTS", 1))
-
-
-def drop_index(name):
-    extra = " CONCURRENTLY" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP INDEX{extra} IF EXISTS "{name}"')
+    create_index(sql)
 
 
 def sync_field_indexes(field, previous=None):

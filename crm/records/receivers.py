@@ -9,9 +9,10 @@ from django.dispatch import receiver
 from picky.models import Project
 
 from .criteria import fields_changed, forget_fields
-from .indexes import drop_index, sort_index_name, sync_field_indexes, unique_index_name
+from .indexes import sort_index_name, sync_field_indexes, unique_index_name
 from .models import Field, Module
 from .prebuilt import create_prebuilt_modules
+from .queries import drop_index
 
 
 @receiver(post_save, sender=Project, dispatch_uid="crm_prebuilt_modules")

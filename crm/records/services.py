@@ -8,13 +8,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from picky.names import name_is
-from picky.rows import insert_values
 from picky.wording import listed
 
 from ..signals import record_changed
 from .criteria import fields_by_key, filter_records, order_records
 from .models import Module, Record, RecordEntry
-from .queries import write_data
+from .queries import insert_entries, write_data
 from .values import DuplicateError, RecordError, clean_value, is_empty, shown
 
 # At most this many records are deleted in the call that asks; a worker task deletes
@@ -327,7 +326,7 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
     try:
         with transaction.atomic():
             write_data(changed, now)
-            insert_values(RecordEntry, entries)
+            insert_entries(entries)
     except IntegrityError:
         raise _conflict(module, changed) from None
     if trigger_workflows:

@@ -14,12 +14,11 @@ Row numbers in reports are the file's lines, the header being line 1.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from picky.rows import insert_values
 from picky.wording import counted
 
 from .criteria import fields_by_key
-from .models import Record, RecordEntry
-from .queries import write_data
+from .models import Record
+from .queries import insert_entries, insert_records, write_data
 from .services import (
     add_record,
     change_entry_values,
@@ -158,14 +157,13 @@ def _write(module, fields, cleaned, upsert_on, author, trigger_workflows, report
                 {"project_id": module.project_id, "module_id": module.pk, "data": data, "name": ""}
             )
     # Rows as values, not model instances: on PostgreSQL one JSON document per batch.
-    ids = insert_values(Record, rows)
+    ids = insert_records(rows)
     if changed:
         write_data(list(changed.values()), now)
     author_id = author.pk if author else None
     created_entry = change_entry_values({}, {}, fields, "Imported")
-    insert_values(
-        RecordEntry,
-        [{"record_id": pk, "author_id": author_id, **created_entry} for pk in ids] + entries,
+    insert_entries(
+        [{"record_id": pk, "author_id": author_id, **created_entry} for pk in ids] + entries
     )
     if trigger_workflows:
         made = Record.objects.filter(pk__in=ids).select_related("module", "owner")
