@@ -146,7 +146,7 @@ def report(figures, key, label, picky_ms, bare_ms, target_ms=None):
     ratio = picky_ms / bare_ms
     line = f"{label:<46} {picky_ms:10.1f} ms   bare SQL {bare_ms:9.1f} ms   ratio {ratio:5.2f}"
     if target_ms is not None:
-        line += f"   ({support.against(picky_ms, target_ms, higher_is_better=False)} ms)"
+        line += f"   ({support.against(picky_ms, target_ms, higher_is_better=False)})"
     print(line, flush=True)
     figures[f"{key}_ms"] = picky_ms
     figures[f"{key}_bare_ms"] = bare_ms
