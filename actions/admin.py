@@ -300,18 +300,26 @@ class ActionAdmin(
             *super().get_urls(),
         ]
 
+    def built_project(self, request):
+        """(the project ?project= whose connectors the user builds, or None when there is no
+        such project; a 400 answer when ?project= is not an id). Raises PermissionDenied
+        for a project the user does not build."""
+        project_id = request.GET.get("project", "")
+        if not project_id.isdigit():
+            return None, JsonResponse({"error": "Name the project: ?project=<id>."}, status=400)
+        if not has_access(request, self.section, EDIT, int(project_id)):
+            raise PermissionDenied
+        return Project.objects.filter(pk=project_id).first(), None
+
     def pick_view(self, request, source):
         """The names picker `source` offers in the project ?project= for the typed ?term=
         (narrowed by ?within=, for a source that takes it),
         as {"results": [...]}: for those who build the project's connectors."""
         if get_picker(source) is None:
             raise Http404(f"No picker called {source!r}.")
-        project_id = request.GET.get("project", "")
-        if not project_id.isdigit():
-            return JsonResponse({"error": "Name the project: ?project=<id>."}, status=400)
-        if not has_access(request, self.section, EDIT, int(project_id)):
-            raise PermissionDenied
-        project = Project.objects.filter(pk=project_id).first()
+        project, refusal = self.built_project(request)
+        if refusal:
+            return refusal
         if project is None:
             raise Http404("No such project.")
         names = names_for(
@@ -322,12 +330,9 @@ class ActionAdmin(
     def whatsapp_template_view(self, request):
         """The approved WhatsApp template ?name= of the project ?project=: its language,
         text and parameters (the send form shows a value box per parameter)."""
-        project_id = request.GET.get("project", "")
-        if not project_id.isdigit():
-            return JsonResponse({"error": "Name the project: ?project=<id>."}, status=400)
-        if not has_access(request, self.section, EDIT, int(project_id)):
-            raise PermissionDenied
-        project = Project.objects.filter(pk=project_id).first()
+        project, refusal = self.built_project(request)
+        if refusal:
+            return refusal
         template = project and find_template(project, request.GET.get("name", "").strip())
         if not template:
             raise Http404("No approved template of that name on the project's channels.")
