@@ -247,4 +247,5 @@ from .records.models import (  # noqa: E402, F401
     Module,
     Record,
     RecordEntry,
+    RecordImport,
 )

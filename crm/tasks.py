@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .records import imports
 from .records import services as records
 
 
@@ -13,3 +14,14 @@ def finish_record_deletion(module_id, criteria, sort, descending, remaining, tri
     )
     if left:
         finish_record_deletion.delay(module_id, criteria, sort, descending, left, trigger_workflows)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_record_import(import_id):
+    """A CSV import of records, resumed after its last batch if a worker ran it before."""
+    imports.run_import(import_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_stuck_imports():
+    imports.sweep_stuck_imports()

@@ -18,6 +18,8 @@ SYSTEM_SCHEDULES = [
      "PICKY_STUCK_SWEEP_SECONDS", 60),
     ("picky: prune expired events and runs", "connectors.tasks.prune_expired_history",
      "PICKY_PRUNE_SECONDS", 86400),
+    ("picky: resume record imports whose worker died", "crm.tasks.sweep_stuck_imports",
+     "PICKY_STUCK_SWEEP_SECONDS", 60),
     ("picky: re-enqueue stuck inbound deliveries", "teambox.tasks.sweep_inbound_deliveries",
      "PICKY_STUCK_SWEEP_SECONDS", 60),
     ("picky: prune processed inbound deliveries", "teambox.tasks.prune_inbound_deliveries",

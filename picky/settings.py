@@ -143,6 +143,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files kept for a worker to read (CSV imports of records): in the scaled mode a folder
+# every web and worker machine shares. Never served as they are.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 
 # Email: django-environ's EMAIL_URL (smtp://user:pass@host:port, consolemail://, ...).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import get_random_string
 
 from picky.models import Project
 from picky.wording import counted
@@ -228,6 +229,81 @@ class Record(models.Model):
 
     def __str__(self):
         return self.name or f"{self.module} #{self.pk}"
+
+
+def import_file_path(record_import, filename):
+    """Where an import's file is kept: under its project, by a random name (the user's
+    file name is kept in `file_name`, never in a path)."""
+    return f"record-imports/{record_import.project_id}/{get_random_string(24)}.csv"
+
+
+class RecordImport(models.Model):
+    """A CSV import of a module's records, run by a worker (crm/records/imports.py): the
+    file kept until the import is deleted, the mapping chosen on the page, and the
+    progress written with each batch, so an import whose worker died resumes after its
+    last batch."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Stopped"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="record_imports")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField(upload_to=import_file_path, max_length=200)
+    file_name = models.CharField(
+        max_length=255, help_text="The file's name on the uploader's disk."
+    )
+    header = models.JSONField(default=list, help_text="The file's first line, its columns' names.")
+    mapping = models.JSONField(
+        default=dict, help_text="{column index: field key, or “name” for a row's name}."
+    )
+    upsert_on = models.CharField(
+        max_length=50, blank=True, help_text="The field (or “name”) matching existing records."
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="record_imports",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    refused = models.JSONField(
+        default=list, blank=True, help_text="[line, reason] of the first refused rows."
+    )
+    error = models.TextField(blank=True, help_text="Why the import stopped before its end.")
+    # Raised by each worker that takes the import: a worker whose turn has passed (its
+    # lease ran out and another took over) writes nothing more.
+    attempt = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["module", "-created_at"], name="record_import_module"),
+            models.Index(
+                fields=["status", "lease_until"],
+                name="record_import_unfinished",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name} into {self.module}"
+
+    @property
+    def finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
 class RecordEntry(models.Model):

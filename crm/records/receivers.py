@@ -1,6 +1,7 @@
 """A new project gets the prebuilt modules (crm/records/prebuilt.py); a field saved or
 deleted raises its module's fields revision (searches cache fields by it); a field marked
-sortable or unique gets its index, built after the save commits (crm/records/indexes.py)."""
+sortable or unique gets its index, built after the save commits (crm/records/indexes.py);
+a CSV import deleted (or its module's) takes its kept file with it."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -10,7 +11,7 @@ from picky.models import Project
 
 from .criteria import fields_changed, forget_fields
 from .indexes import sort_index_name, sync_field_indexes, unique_index_name
-from .models import Field, Module
+from .models import Field, Module, RecordImport
 from .prebuilt import create_prebuilt_modules
 from .queries import drop_index
 
@@ -61,3 +62,11 @@ def drop_deleted_field_indexes(sender, instance, **kwargs):
         transaction.on_commit(lambda: drop_index(sort_index_name(field_id)))
     if instance.unique:
         transaction.on_commit(lambda: drop_index(unique_index_name(field_id)))
+
+
+@receiver(post_delete, sender=RecordImport, dispatch_uid="crm_record_import_file")
+def delete_import_file(sender, instance, **kwargs):
+    # After the commit: a rolled-back deletion keeps its file.
+    file = instance.file
+    if file:
+        transaction.on_commit(lambda: file.storage.delete(file.name))

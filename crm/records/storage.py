@@ -24,7 +24,7 @@ def find_table(project, name):
 
 
 def find_row(table, name, *, lock=False):
-    name = _row_name(name)
+    name = clean_row_name(name)
     rows = Record.objects.filter(module=table, name=name).select_related("module", "owner")
     row = (rows.select_for_update(of=("self",)) if lock else rows).first()
     if row is None:
@@ -34,7 +34,7 @@ def find_row(table, name, *, lock=False):
 
 def create_row(table, name, values):
     """A new row `name` of `table` with `values`; RecordError when the name is taken."""
-    return add_record(table, values, name=_row_name(name), trigger_workflows=False)
+    return add_record(table, values, name=clean_row_name(name), trigger_workflows=False)
 
 
 def update_row(table, name, values):
@@ -65,7 +65,8 @@ def storage_values(project, table_name, row_name):
     return record_as_dict(row) if row else {}
 
 
-def _row_name(name):
+def clean_row_name(name):
+    """A row's name as rows are written and read: trimmed, not empty, at most 200."""
     name = str(name or "").strip()
     if not name:
         raise RecordError("Name the row.", field="name")

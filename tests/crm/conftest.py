@@ -40,3 +40,10 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Files kept by the tests (CSV imports) go to the test's own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

@@ -8,7 +8,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from crm.models import Field, Funnel, MacroButton, Module, Record, RecordEntry
+from crm.models import Field, Funnel, MacroButton, Module, Record, RecordEntry, RecordImport
 from crm.records import services
 from crm.records.funnels import add_to_funnel
 
@@ -464,13 +464,24 @@ def csv_file(text, name="patients.csv", encoding="utf-8"):
     return SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
 
 
-def import_csv(client, module, text, **form):
-    return client.post(
-        f"/admin/crm/record/import/?module={module.pk}", {"file": csv_file(text), **form}
-    )
+@pytest.fixture
+def import_csv(logged_in, eager_celery, django_capture_on_commit_callbacks):
+    """Post a file to a module's import page; a queued import runs in-process at the
+    commit, and its page is fetched as the redirect leads to it."""
+
+    def post(module, text, **form):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post(
+                f"/admin/crm/record/import/?module={module.pk}", {"file": csv_file(text), **form}
+            )
+        if response.status_code == 302:
+            return logged_in.get(response["Location"])
+        return response
+
+    return post
 
 
-def test_an_import_maps_columns_upserts_and_reports_refused_rows(logged_in, patients, ward):
+def test_an_import_maps_columns_upserts_and_reports_refused_rows(import_csv, patients, ward):
     text = (
         "Full name,Mail,Years,Room\n"
         "Asha N,asha@example.com,35,North\n"  # updates Asha (same e-mail)
@@ -480,7 +491,6 @@ def test_an_import_maps_columns_upserts_and_reports_refused_rows(logged_in, pati
         'Lata,"lata@example.com",n/a,North\n'
     )
     response = import_csv(
-        logged_in,
         patients,
         text,
         upsert="email",
@@ -490,25 +500,89 @@ def test_an_import_maps_columns_upserts_and_reports_refused_rows(logged_in, pati
         column_3="",
     )
     assert response.status_code == 200
-    report = response.context["report"]["result"]
-    assert (report["created"], report["updated"]) == (1, 1)
-    refused = dict(report["refused"])
+    done = response.context["record_import"]
+    assert (done.status, done.created, done.updated, done.rows_done) == ("done", 1, 1, 5)
+    refused = dict(done.refused)
     assert sorted(refused) == [4, 5, 6]
     assert "E-mail" in refused[4]
     assert "Name" in refused[5]
     assert "Age" in refused[6]
     page = response.content.decode()
     assert "<td>4</td>" in page and "Room → <em>left out</em>" in page
+    assert "Records with the same E-mail were updated." in page
+    assert 'http-equiv="refresh"' not in page  # done: the page no longer reloads
     asha = Record.objects.get(pk=ward[0].pk)
     assert (asha.data["name_field"], asha.data["age"], asha.data["ward"]) == ("Asha N", 35, "North")
     kiran = Record.objects.get(module=patients, data__email="kiran@example.com")
     assert kiran.data == {"name_field": "Kiran", "email": "kiran@example.com", "age": 41}
 
 
-def test_without_the_page_script_columns_are_matched_by_their_header(logged_in, patients):
+def test_a_posted_file_is_queued_and_its_page_follows_it(
+    logged_in, patients, member, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        response = logged_in.post(
+            f"/admin/crm/record/import/?module={patients.pk}",
+            {"file": csv_file("Name\nAsha\n", name="ward 7.csv")},
+        )
+    record_import = RecordImport.objects.get()
+    assert response["Location"] == f"/admin/crm/record/import/{record_import.pk}/"
+    assert len(queued) == 1  # the task, published once the import is saved
+    assert (record_import.file_name, record_import.author, record_import.header) == (
+        "ward 7.csv", member, ["Name"]
+    )  # fmt: skip
+    assert record_import.mapping == {"0": "name_field"}
+    assert record_import.file.read() == b"Name\nAsha\n"
+    page = logged_in.get(response["Location"]).content.decode()
+    assert "Waiting for a worker" in page and '<meta http-equiv="refresh" content="2">' in page
+    assert not Record.objects.filter(module=patients).exists()
+    # The import page lists the module's imports.
+    listed = logged_in.get("/admin/crm/record/import/", {"module": patients.pk})
+    assert f'href="/admin/crm/record/import/{record_import.pk}/">ward 7.csv</a>' in (
+        listed.content.decode()
+    )
+
+
+def test_a_running_import_shows_its_progress(logged_in, patients):
+    record_import = RecordImport.objects.create(
+        project=patients.project, module=patients, file="x.csv", file_name="big.csv",
+        header=["Name"], mapping={"0": "name_field"}, status="running", total_rows=8000,
+        rows_done=2000, created=1990, refused_count=10, refused=[[7, "Name: too long."]],
+    )  # fmt: skip
+    page = logged_in.get(f"/admin/crm/record/import/{record_import.pk}/").content.decode()
+    assert "Row 2000 of 8000 imported (25%)" in page
+    assert '<progress id="import-bar" max="100" value="25">' in page
+    assert "<strong>1990</strong> added" in page and "<strong>10</strong> refused" in page
+    assert "And 9 more refused rows" in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_a_stopped_import_says_why_and_continues_from_its_last_batch(
+    logged_in, patients, eager_celery, django_capture_on_commit_callbacks
+):
+    record_import = RecordImport(
+        project=patients.project, module=patients, file_name="ward.csv", header=["Name"],
+        mapping={"0": "name_field"}, status="failed", total_rows=3, rows_done=1, created=1,
+        error="The import stopped at row 3 (the database went away). 1 row before it went in "
+        "as the report says; rows from 3 on were not imported.",
+    )  # fmt: skip
+    record_import.file.save("ward.csv", csv_file("Name\nAsha\nKiran\nLata\n"))
+    add(patients, name_field="Asha")
+    url = f"/admin/crm/record/import/{record_import.pk}/"
+    page = logged_in.get(url).content.decode()
+    assert "1 row before it went in" in page and 'value="Continue from row 3"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        assert logged_in.post(url)["Location"] == url
+    record_import.refresh_from_db()
+    assert (record_import.status, record_import.created, record_import.error) == ("done", 3, "")
+    listed = sorted(r.data["name_field"] for r in Record.objects.filter(module=patients))
+    assert listed == ["Asha", "Kiran", "Lata"]
+
+
+def test_without_the_page_script_columns_are_matched_by_their_header(import_csv, patients):
     text = "\ufeffName,E-MAIL,age,Comment\nAsha,asha@example.com,34,likes tea\n"
-    response = import_csv(logged_in, patients, text)
-    assert response.context["report"]["result"]["created"] == 1
+    response = import_csv(patients, text)
+    assert response.context["record_import"].created == 1
     record = Record.objects.get(module=patients)
     assert record.data == {"name_field": "Asha", "email": "asha@example.com", "age": 34}
 
@@ -520,6 +594,7 @@ def test_the_import_page_offers_fields_and_unique_fields(logged_in, patients):
     page = response.content.decode()
     assert '<option value="email">E-mail</option>' in page
     assert '<option value="age">' not in page  # not unique: not an upsert choice
+    assert "at most 200.0\xa0MB and 1,000,000 rows" in page
 
 
 @pytest.mark.parametrize(
@@ -533,25 +608,31 @@ def test_the_import_page_offers_fields_and_unique_fields(logged_in, patients):
     ],
 )  # fmt: skip
 def test_an_import_that_cannot_run_says_why_and_imports_nothing(
-    logged_in, patients, text, form, message
+    import_csv, patients, text, form, message
 ):
-    response = import_csv(logged_in, patients, text, **form)
+    response = import_csv(patients, text, **form)
     assert message in response.context["import_error"]
+    assert not RecordImport.objects.exists()
     assert not Record.objects.filter(module=patients).exists()
 
 
-def test_files_over_the_limits_are_refused_with_the_limit_said(logged_in, patients, monkeypatch):
+def test_files_over_the_limits_are_refused_with_the_limit_said(import_csv, patients, monkeypatch):
+    from crm.records import imports
     from crm.records.admin import importing
 
-    monkeypatch.setattr(importing, "MAX_IMPORT_ROWS", 2)
-    response = import_csv(logged_in, patients, "Name\nA\nB\nC\n")
-    assert "The file has 3 rows; Picky imports up to 2 at once" in response.context["import_error"]
+    monkeypatch.setattr(imports, "MAX_IMPORT_ROWS", 2)
+    response = import_csv(patients, "Name\nA\nB\nC\n")
+    assert response.context["record_import"].error == (
+        "The file has 3 rows; Picky imports up to 2 rows a file. Split it into smaller files; "
+        "nothing was imported."
+    )
     monkeypatch.setattr(importing, "MAX_IMPORT_BYTES", 10)
-    response = import_csv(logged_in, patients, "Name\nA\nB\nC\n")
+    response = import_csv(patients, "Name\nA\nB\nC\n")
     assert response.context["form"].errors["file"] == [
-        "The file is 11\xa0bytes; Picky imports files of up to 10\xa0bytes at once. "
+        "The file is 11\xa0bytes; Picky imports files of up to 10\xa0bytes. "
         "Split it into smaller files."
     ]
+    assert RecordImport.objects.count() == 1
     assert not Record.objects.filter(module=patients).exists()
 
 
@@ -561,19 +642,28 @@ def test_a_file_that_is_not_utf8_is_refused(logged_in, patients):
         {"file": csv_file("Name\nJosé\n", encoding="latin-1")},
     )
     assert "not UTF-8" in response.context["import_error"]
-    assert not Record.objects.filter(module=patients).exists()
+    assert not RecordImport.objects.exists()
 
 
-def test_a_big_file_streams_from_disk_in_batches(logged_in, patients, settings):
+def test_a_big_file_streams_from_disk_in_batches(import_csv, patients, settings):
     # Over this, Django writes the upload to a temporary file, read line by line.
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
     lines = [f"Patient {n},p{n}@example.com,{n % 90}" for n in range(2500)]
     lines[2398] = "Patient bad,not an e-mail,1"  # the file's line 2,400
-    response = import_csv(logged_in, patients, "Name,E-mail,Age\n" + "\n".join(lines) + "\n")
-    report = response.context["report"]["result"]
-    assert (report["created"], report["updated"], report["rows"]) == (2499, 0, 2500)
-    assert [number for number, _ in report["refused"]] == [2400]
+    response = import_csv(patients, "Name,E-mail,Age\n" + "\n".join(lines) + "\n")
+    done = response.context["record_import"]
+    assert (done.created, done.updated, done.rows_done, done.total_rows) == (2499, 0, 2500, 2500)
+    assert [number for number, _ in done.refused] == [2400]
     assert Record.objects.filter(module=patients).count() == 2499
+
+
+def test_another_projects_import_is_never_shown(logged_in, other_project):
+    theirs = Module.objects.create(project=other_project, name="Secret patients")
+    record_import = RecordImport.objects.create(
+        project=other_project, module=theirs, file="x.csv", file_name="secret.csv"
+    )
+    assert logged_in.get(f"/admin/crm/record/import/{record_import.pk}/").status_code == 404
+    assert logged_in.post(f"/admin/crm/record/import/{record_import.pk}/").status_code == 404
 
 
 # Other field types and data-storage tables -------------------------------------------
@@ -624,8 +714,25 @@ def test_a_data_storage_row_is_named_and_its_name_unique(logged_in, project):
         "Prices already has a row named “lamp”."
     ]
     page = logged_in.get("/admin/crm/record/", {"module": prices.pk}).content.decode()
-    assert "Add a row" in page and "Import CSV" not in page
-    assert logged_in.get("/admin/crm/record/import/", {"module": prices.pk}).status_code == 404
+    assert "Add a row" in page and "Import CSV" in page
+
+
+def test_a_data_storage_import_names_its_rows(logged_in, import_csv, project):
+    prices = Module.objects.create(project=project, name="Prices", kind="storage")
+    Field.objects.create(module=prices, key="amount", label="Amount", type="decimal")
+    services.add_record(prices, {"amount": "1"}, name="lamp")
+    page = logged_in.get("/admin/crm/record/import/", {"module": prices.pk})
+    assert page.context["targets"] == {"name": "Row name", "amount": "Amount"}
+    assert page.context["guesses"]["name"] == "name"
+    assert '<option value="name">Row name</option>' in page.content.decode()
+    refused = import_csv(prices, "Amount\n3\n")
+    assert "Choose the column that goes into Row name" in refused.context["import_error"]
+    response = import_csv(prices, "Name,Amount\nlamp,12.50\n chair ,3\n", upsert="name")
+    done = response.context["record_import"]
+    assert (done.status, done.created, done.updated) == ("done", 1, 1)
+    rows = {row.name: row.data for row in Record.objects.filter(module=prices)}
+    assert rows == {"lamp": {"amount": "12.5"}, "chair": {"amount": "3"}}
+    assert "Rows with the same Row name were updated." in response.content.decode()
 
 
 def test_a_funnels_stages_are_added_and_ordered_on_its_page(logged_in, patients):

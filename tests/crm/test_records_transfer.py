@@ -3,9 +3,10 @@ import io
 
 import pytest
 
-from crm.models import Field, Record
+from crm.models import Field, Module, Record
 from crm.records.services import add_record, timeline_of
-from crm.records.transfer import ImportInterrupted, export_records, import_records
+from crm.records.storage import create_row, find_row, storage_values
+from crm.records.transfer import ROW_NAME, ImportInterrupted, export_records, import_records
 from crm.records.values import RecordError
 
 CSV = """Title,Value,Stage,Ignored
@@ -110,11 +111,64 @@ def test_an_import_that_stops_says_which_rows_went_in(deals, monkeypatch):
     with pytest.raises(ImportInterrupted) as caught:
         import_records(deals, rows(), {"Title": "title"})
     assert (
-        "The import stopped at row 4 (the upload was cut). 2 rows before it went in"
-        in caught.value.message
+        "The import stopped at row 4 (the file could not be read: the upload was cut). "
+        "2 rows before it went in" in caught.value.message
     )
     assert caught.value.report["created"] == 2
     assert Record.objects.filter(module=deals).count() == 2
+
+
+# Data-storage tables: rows keyed by their name ------------------------------------------
+
+
+@pytest.fixture
+def prices(project):
+    table = Module.objects.create(project=project, name="Prices", kind="storage")
+    Field.objects.create(module=table, key="price", label="Price", type="decimal")
+    Field.objects.create(module=table, key="stock", label="Stock", type="number")
+    return table
+
+
+def test_a_storage_import_names_its_rows_as_row_create_does(prices):
+    text = "Row,Price\n  gold ,10.50\n,3\nsilver,4\nsilver,5\n" + "x" * 201 + ",1\n"
+    report = import_records(prices, rows_of(text), {"Row": ROW_NAME, "Price": "price"})
+    assert (report["created"], report["updated"]) == (2, 0)
+    assert report["refused"] == [
+        (3, "Row name: a value is required (a row is read by its name)."),
+        (5, "Prices already has a row named “silver”."),
+        (6, "A row name has at most 200 characters."),
+    ]
+    assert storage_values(prices.project, "prices", "gold")["price"] == "10.5"
+    assert find_row(prices, "silver").data == {"price": "4"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_import_matching_on_the_row_name_updates_those_rows(project):
+    prices = Module.objects.create(project=project, name="Prices", kind="storage")
+    Field.objects.create(module=prices, key="price", label="Price", type="decimal")
+    Field.objects.create(module=prices, key="stock", label="Stock", type="number")
+    create_row(prices, "gold", {"price": "9", "stock": 3})
+    text = "name,price\ngold,11\nGold,12\nsilver,4\nsilver,5\n"
+    report = import_records(
+        prices, rows_of(text), {"name": ROW_NAME, "price": "price"}, upsert_on=ROW_NAME
+    )
+    assert (report["created"], report["updated"], report["refused"]) == (2, 1, [])
+    rows = {row.name: row.data for row in Record.objects.filter(module=prices)}
+    # A name is exact, as templates read it: "Gold" is another row than "gold".
+    assert rows == {
+        "gold": {"price": "11", "stock": 3},
+        "Gold": {"price": "12"},
+        "silver": {"price": "5"},
+    }
+    assert timeline_of(find_row(prices, "gold"))[0].text == "Imported: Price: 9 → 11"
+
+
+def test_a_storage_import_without_a_row_name_column_is_refused(prices):
+    with pytest.raises(RecordError, match="Choose the column that goes into Row name"):
+        import_records(prices, rows_of("Price\n3\n"), {"Price": "price"})
+    with pytest.raises(RecordError, match="Deals has no field name"):
+        import_records(prices.project.modules.get(name="Deals"), rows_of("n\nx\n"), {"n": "name"})
+    assert not Record.objects.filter(module=prices).exists()
 
 
 def test_export_gives_a_header_and_one_row_per_record(deals):

@@ -1,24 +1,31 @@
-"""CSV import of a module's records: the file is read as it streams (never whole in
-memory), its columns mapped to fields (a select per column, guessed from the header by
-the page's script, or here when the page had no script), records matched on an upsert
-field, and the record store's import_records says which rows went in and why others
+"""CSV import of a module's records (or a data-storage table's rows): the page checks at
+once what it can (the file's header, the columns mapped to fields by a select per column,
+guessed from the header by the page's script or here when the page had no script, the
+match field), then keeps the file as an import a worker runs (crm/records/imports.py);
+the import's page shows its progress and, at its end, which rows went in and why others
 did not."""
 
-import codecs
 import csv
 import re
+from datetime import timedelta
 
 from django import forms
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
-from ..transfer import ImportInterrupted, import_records
+from ..imports import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, REFUSED_LISTED, csv_lines, start_import
+from ..models import Module, RecordImport
+from ..transfer import FIRST_ROW, ROW_NAME, check_mapping
 from ..values import RecordError
+from .display import local_time
 
-# Bigger files are refused before a row is read, with the limit said: an import runs
-# while the page waits.
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
-MAX_IMPORT_ROWS = 50_000
 COLUMN_PREFIX = "column_"
+ROW_NAME_LABEL = "Row name"
+# Imports listed under the form and the progress.
+EARLIER_IMPORTS = 10
+# The progress page reloads itself this often while the import runs.
+REFRESH_SECONDS = 2
+WAITING_LONG = timedelta(minutes=1)
 
 
 def normalised(header):
@@ -27,9 +34,18 @@ def normalised(header):
     return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
 
 
-def guesses(fields):
-    """{normalised header: field key}: each field by its key and by its label."""
+def import_targets(module, fields):
+    """{target: label} a column can go into: the fields, and a table's row name first."""
+    storage = {ROW_NAME: ROW_NAME_LABEL} if module.kind == Module.Kind.STORAGE else {}
+    return {**storage, **{field.key: field.label for field in fields}}
+
+
+def guesses(module, fields):
+    """{normalised header: target}: each field by its key and by its label; a table's
+    row name by "name" and "row name" (before a field labelled "Name")."""
     guessed = {}
+    if module.kind == Module.Kind.STORAGE:
+        guessed.update({ROW_NAME: ROW_NAME, "row_name": ROW_NAME, "row": ROW_NAME})
     for field in fields:
         guessed.setdefault(normalised(field.label), field.key)
         guessed[field.key] = field.key
@@ -40,7 +56,8 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text=f"UTF-8, the first line naming the columns; at most "
-        f"{filesizeformat(MAX_IMPORT_BYTES)} and {MAX_IMPORT_ROWS:,} rows.",
+        f"{filesizeformat(MAX_IMPORT_BYTES)} and {MAX_IMPORT_ROWS:,} rows. It imports in the "
+        "background: you can leave the page and come back to its progress.",
     )
     upsert = forms.ChoiceField(
         label="Update records with the same",
@@ -49,37 +66,34 @@ class ImportForm(forms.Form):
         "the others are added. Without it every row is a new record.",
     )
 
-    def __init__(self, *args, fields, **kwargs):
+    def __init__(self, *args, module, fields, **kwargs):
         super().__init__(*args, **kwargs)
-        unique = [(f.key, f.label) for f in fields if f.unique]
-        self.fields["upsert"].choices = [("", "— (add every row as a new record)"), *unique]
+        if module.kind == Module.Kind.STORAGE:
+            self.fields["upsert"].label = "Update rows with the same"
+            self.fields["upsert"].help_text = (
+                "A row whose name the table already has updates that row; the others are "
+                "added. Without it a name the table has is refused."
+            )
+            self.fields["upsert"].choices = [
+                ("", "— (add every row as a new row)"),
+                (ROW_NAME, ROW_NAME_LABEL),
+            ]
+        else:
+            unique = [(f.key, f.label) for f in fields if f.unique]
+            self.fields["upsert"].choices = [("", "— (add every row as a new record)"), *unique]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise forms.ValidationError(
                 f"The file is {filesizeformat(upload.size)}; Picky imports files of up to "
-                f"{filesizeformat(MAX_IMPORT_BYTES)} at once. Split it into smaller files."
+                f"{filesizeformat(MAX_IMPORT_BYTES)}. Split it into smaller files."
             )
         return upload
 
 
-def text_lines(upload):
-    """The upload's lines as text, decoded as they are read (a BOM is dropped)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    pending = ""
-    for chunk in upload.chunks():
-        pending += decoder.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield line + "\n"
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
-
-
 def read_mapping(data, header, guessed, targets):
-    """{column index: field key} of the columns that go in: the page's selects
+    """{column index: target} of the columns that go in: the page's selects
     (column_<i>) when it sent them, else the header's guess."""
     if any(name.startswith(COLUMN_PREFIX) for name in data):
         chosen = {i: data.get(f"{COLUMN_PREFIX}{i}", "") for i in range(len(header))}
@@ -89,42 +103,58 @@ def read_mapping(data, header, guessed, targets):
 
 
 def import_page(request, module):
-    """The context of the import page: the form, and after a run its report."""
+    """The context of the import page: the form and the module's earlier imports; after
+    a valid POST, `started`: the import queued."""
     fields = list(module.fields.all())
-    guessed = guesses(fields)
-    targets = {field.key: field.label for field in fields}
-    context = {"targets": targets, "guesses": guessed, "max_rows": MAX_IMPORT_ROWS}
+    guessed = guesses(module, fields)
+    targets = import_targets(module, fields)
+    context = {
+        "targets": targets,
+        "guesses": guessed,
+        "max_rows": MAX_IMPORT_ROWS,
+        "earlier_imports": earlier_imports(module),
+    }
     if request.method != "POST":
-        context["form"] = ImportForm(fields=fields)
+        context["form"] = ImportForm(module=module, fields=fields)
         return context
-    form = ImportForm(request.POST, request.FILES, fields=fields)
+    form = ImportForm(request.POST, request.FILES, module=module, fields=fields)
     context["form"] = form
     if not form.is_valid():
         return context
+    upload = form.cleaned_data["file"]
+    upsert = form.cleaned_data.get("upsert") or None
     try:
-        context["report"] = run_import(request, module, form, guessed, targets)
-    except ImportInterrupted as exc:
-        context["import_error"] = exc.message
-        context["report"] = {"result": exc.report}
+        header = read_header(upload)
+        mapping = checked_mapping(request.POST, module, header, guessed, targets, upsert)
     except RecordError as exc:
         context["import_error"] = exc.message
-    except UnicodeDecodeError:
-        context["import_error"] = (
-            "The file is not UTF-8 text. Save it from your spreadsheet as “CSV UTF-8” and "
-            "import it again; nothing was imported."
-        )
-    except csv.Error as exc:
-        context["import_error"] = f"The file is not CSV a spreadsheet reads: {exc}."
+        return context
+    context["started"] = start_import(module, upload, header, mapping, upsert, request.user)
     return context
 
 
-def run_import(request, module, form, guessed, targets):
-    upload = form.cleaned_data["file"]
-    rows = csv.reader(text_lines(upload))
-    header = next(rows, None)
-    if not header:
+def read_header(upload):
+    """The file's first line as a list of column names; RecordError when the file is not
+    UTF-8 CSV or has no header. The rest is read by the worker."""
+    try:
+        header = next(csv.reader(csv_lines(upload)), None)
+    except UnicodeDecodeError:
+        raise RecordError(
+            "The file is not UTF-8 text. Save it from your spreadsheet as “CSV UTF-8” and "
+            "import it again; nothing was imported."
+        ) from None
+    except csv.Error as exc:
+        raise RecordError(f"The file is not CSV a spreadsheet reads: {exc}.") from None
+    finally:
+        upload.seek(0)
+    if not header or not any(name.strip() for name in header):
         raise RecordError("The file is empty: its first line should name the columns.")
-    mapping = read_mapping(request.POST, header, guessed, targets)
+    return header
+
+
+def checked_mapping(data, module, header, guessed, targets, upsert):
+    """{column index: target} as the page chose it, or RecordError saying what to change."""
+    mapping = read_mapping(data, header, guessed, targets)
     mapped = list(mapping.values())
     twice = sorted({key for key in mapped if mapped.count(key) > 1})
     if twice:
@@ -135,26 +165,43 @@ def run_import(request, module, form, guessed, targets):
             "No column goes into a field: choose a field for at least one column "
             f"(the file's columns: {', '.join(header)})."
         )
-    upsert = form.cleaned_data.get("upsert") or None
     if upsert and upsert not in mapped:
         raise RecordError(
-            f"To update records with the same {targets[upsert]}, a column must go into it."
+            f"To update {'rows' if upsert == ROW_NAME else 'records'} with the same "
+            f"{targets[upsert]}, a column must go into it."
         )
-    total = count_rows(upload)
-    if total > MAX_IMPORT_ROWS:
-        raise RecordError(
-            f"The file has {total:,} rows; Picky imports up to {MAX_IMPORT_ROWS:,} at once. "
-            "Split it into smaller files; nothing was imported."
-        )
-    rows = csv.reader(text_lines(upload))
-    next(rows)  # the header
-    cells = (dict(enumerate(row)) for row in rows)
-    report = import_records(module, cells, mapping, upsert_on=upsert, author=request.user)
+    check_mapping(module, mapping, upsert)
+    return mapping
+
+
+def earlier_imports(module):
+    """[(import, when it was started in the project's time zone)], the latest first."""
+    latest = module.imports.select_related("author")[:EARLIER_IMPORTS]
+    return [(each, local_time(each.created_at, module.project, zone=False)) for each in latest]
+
+
+def progress_page(record_import):
+    """The context of an import's page: its progress while it runs, its report once done."""
+    module = record_import.module
+    targets = import_targets(module, module.fields.all())
+    mapping = record_import.mapping
+    total = record_import.total_rows
+    percent = (100 * record_import.rows_done // total) if total else (100 if total == 0 else 0)
     return {
-        "result": report,
-        "columns": [(name, targets.get(mapping.get(i), "")) for i, name in enumerate(header)],
+        "record_import": record_import,
+        "refreshing": not record_import.finished,
+        "refresh_seconds": REFRESH_SECONDS,
+        "percent": percent,
+        "next_row": FIRST_ROW + record_import.rows_done,
+        "upsert_label": targets.get(record_import.upsert_on, ""),
+        "refused_listed": REFUSED_LISTED,
+        "refused_more": record_import.refused_count - len(record_import.refused),
+        "columns": [
+            (name, targets.get(mapping.get(str(i)), ""))
+            for i, name in enumerate(record_import.header)
+        ],
+        "earlier_imports": earlier_imports(module),
+        # Queued this long, the import waits for a worker that may not run.
+        "waiting_long": record_import.status == RecordImport.Status.QUEUED
+        and timezone.now() - record_import.created_at > WAITING_LONG,
     }
-
-
-def count_rows(upload):
-    return sum(1 for _ in csv.reader(text_lines(upload))) - 1

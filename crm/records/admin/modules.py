@@ -25,8 +25,7 @@ def module_links(module):
         (records_url(module), f"{module_noun(module, plural=True).capitalize()}"),
         (records_url(module, "add"), f"Add a {module_noun(module)}"),
     ]
-    if module.kind == Module.Kind.MODULE:
-        links.append((records_url(module, "import"), "Import a CSV file"))
+    links.append((records_url(module, "import"), "Import a CSV file"))
     return format_html_join(" ", '<a class="button picky-button" href="{}">{}</a>', links)
 
 

@@ -7,6 +7,7 @@ import csv
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -18,11 +19,12 @@ from ...admin_panels import members_of, panel
 from .. import services
 from ..criteria import expression_of
 from ..funnels import add_to_funnel, remove_from_funnel
-from ..models import Field, Module, Record
+from ..imports import continue_import
+from ..models import Field, Module, Record, RecordImport
 from .display import csv_cell, local_time, record_title, shown_value
 from .filters import FieldsFilter, ModuleFilter, member_choices
 from .forms import FUNNEL_PREFIX, data_name, record_form_class
-from .importing import import_page
+from .importing import import_page, progress_page
 from .modules import module_links, module_noun, records_url
 
 TIMELINE_ROWS = 50
@@ -143,6 +145,11 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         return [
             path("export/", view(self.export_view), name="crm_record_export"),
             path("import/", view(self.import_view), name="crm_record_import"),
+            path(
+                "import/<int:import_id>/",
+                view(self.import_progress_view),
+                name="crm_record_import_progress",
+            ),
             *super().get_urls(),
         ]
 
@@ -185,20 +192,51 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
 
     def import_view(self, request):
         module = self.module_of(request)
-        if module is None or module.kind != Module.Kind.MODULE:
-            # A data-storage table's rows are keyed by name: actions and its page fill it.
+        if module is None:
             raise Http404("Choose a module to import records into.")
         if not self.has_section_access(request, EDIT, Record(project=module.project)):
             raise PermissionDenied
+        page = import_page(request, module)
+        if "started" in page:
+            return redirect(import_url(page["started"]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "module": module,
             "title": f"Import {module_noun(module, plural=True)} into {module.name}",
+            "noun": module_noun(module, plural=True),
             "list_url": records_url(module),
-            **import_page(request, module),
+            **page,
         }
         return TemplateResponse(request, "admin/crm/record/import.html", context)
+
+    def import_progress_view(self, request, import_id):
+        """An import's progress, refreshing itself while it runs, then its report; a
+        stopped import can be continued from its last batch that went in."""
+        record_import = (
+            RecordImport.objects.filter(pk=import_id, project__in=self.user_projects(request))
+            .select_related("module__project", "author")
+            .first()
+        )
+        if record_import is None:
+            raise Http404("No such import in your projects.")
+        module = record_import.module
+        if not self.has_section_access(request, EDIT, Record(project=module.project)):
+            raise PermissionDenied
+        if request.method == "POST":
+            continue_import(record_import)
+            return redirect(import_url(record_import))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "module": module,
+            "title": f"Import of {record_import.file_name} into {module.name}",
+            "noun": module_noun(module, plural=True),
+            "list_url": records_url(module),
+            "import_url": records_url(module, "import"),
+            **progress_page(record_import),
+        }
+        return TemplateResponse(request, "admin/crm/record/import_progress.html", context)
 
     # The record page ------------------------------------------------------------
 
@@ -332,6 +370,10 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
         for module_id, ids in group_ids(queryset).items():
             module = Module.objects.select_related("project").get(pk=module_id)
             services.delete_records(module, [[{"field": "id", "op": "in_list", "value": ids}]])
+
+
+def import_url(record_import):
+    return reverse("admin:crm_record_import_progress", args=[record_import.pk])
 
 
 def author_name(user):
