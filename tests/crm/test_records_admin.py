@@ -509,7 +509,7 @@ def test_an_import_maps_columns_upserts_and_reports_refused_rows(import_csv, pat
     assert "Age" in refused[6]
     page = response.content.decode()
     assert "<td>4</td>" in page and "Room → <em>left out</em>" in page
-    assert "Records with the same E-mail were updated." in page
+    assert "Records with the same E-mail are updated, not added again." in page
     assert 'http-equiv="refresh"' not in page  # done: the page no longer reloads
     asha = Record.objects.get(pk=ward[0].pk)
     assert (asha.data["name_field"], asha.data["age"], asha.data["ward"]) == ("Asha N", 35, "North")
@@ -732,7 +732,7 @@ def test_a_data_storage_import_names_its_rows(logged_in, import_csv, project):
     assert (done.status, done.created, done.updated) == ("done", 1, 1)
     rows = {row.name: row.data for row in Record.objects.filter(module=prices)}
     assert rows == {"lamp": {"amount": "12.5"}, "chair": {"amount": "3"}}
-    assert "Rows with the same Row name were updated." in response.content.decode()
+    assert "Rows with the same Row name are updated, not added again." in response.content.decode()
 
 
 def test_a_funnels_stages_are_added_and_ordered_on_its_page(logged_in, patients):

@@ -1,18 +1,20 @@
 """Modules and records in a real browser: a business user builds a Patients module and
 its fields, adds records with the form, filters the list and exports it; imports a CSV
-with a refused row; drags a card on the funnel board. Screenshots go to
-$PICKY_SCREENSHOT_DIR when set."""
+with a refused row, which a worker imports while its page follows it; drags a card on
+the funnel board. Screenshots go to $PICKY_SCREENSHOT_DIR when set."""
 
 import csv
 import io
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from crm.models import Field, Funnel, Module, Record
-from crm.records import services
+from crm.records import imports, services
 from crm.records.funnels import add_to_funnel
+from crm.tasks import run_record_import
 from tests.connectors.test_admin_browser import CHROMIUM, browser_page, log_in
 
 pytestmark = [
@@ -124,8 +126,17 @@ def clinic(transactional_db, project):
 
 
 def test_import_a_csv_and_drag_a_card_on_the_funnel_board(
-    live_server, member, clinic, screenshot_dir
+    live_server, member, clinic, screenshot_dir, monkeypatch
 ):
+    # The import's task is run here, in a thread of its own, once its page shows it queued.
+    queued = []
+    monkeypatch.setattr(imports, "enqueue", lambda task, import_id: queued.append(import_id))
+
+    def run_the_worker():
+        worker = threading.Thread(target=run_record_import, args=(queued[0],))
+        worker.start()
+        worker.join()
+
     module, funnel, stages = clinic["module"], clinic["funnel"], clinic["stages"]
     asha = clinic["asha"]
     base = live_server.url
@@ -149,9 +160,16 @@ def test_import_a_csv_and_drag_a_card_on_the_funnel_board(
         page.select_option("#id_upsert", "email")
         page.screenshot(path=str(screenshot_dir / "records-import-mapping.png"), full_page=True)
         page.click("#import-form input[type=submit]")
-        page.wait_for_selector("#import-report")
+        page.wait_for_selector("#import-progress")
+        waiting = page.inner_text("#import-progress h2")
+        page.screenshot(path=str(screenshot_dir / "records-import-queued.png"), full_page=True)
+        run_the_worker()
+        # The page reloads itself while the import runs, and shows the report at its end.
+        page.wait_for_selector("#refused-rows")
+        done = page.inner_text("#import-progress h2")
         counts = page.inner_text(".picky-import-counts")
         refused = page.inner_text("#refused-rows")
+        listed = page.inner_text("#earlier-imports")
         page.screenshot(path=str(screenshot_dir / "records-import-report.png"), full_page=True)
 
         page.goto(f"{base}/admin/crm/funnel/{funnel.pk}/change/")
@@ -177,7 +195,11 @@ def test_import_a_csv_and_drag_a_card_on_the_funnel_board(
         page.screenshot(path=str(screenshot_dir / "records-record.png"), full_page=True)
 
     assert guessed == ["name_field", "", "", ""]
-    assert counts.split() == ["1", "added", "·", "1", "updated", "·", "1", "refused"]
+    assert (waiting, done) == ("Waiting for a worker", "Done")
+    assert counts.split("·") == [
+        "1 added ", " 1 updated ", " 1 refused ", " 3 of 3 rows read"
+    ]  # fmt: skip
+    assert "patients.csv" in listed and "Done" in listed
     assert "4" in refused and "E-mail" in refused
     asha.refresh_from_db()
     assert asha.data["name_field"] == "Asha Nair"
