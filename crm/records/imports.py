@@ -24,7 +24,13 @@ from django.utils import timezone
 from picky.dispatch import enqueue
 
 from .models import RecordImport
-from .transfer import FIRST_ROW, ImportInterrupted, import_batches, interrupted_message
+from .transfer import (
+    FIRST_ROW,
+    ImportInterrupted,
+    import_batches,
+    interrupted_message,
+    stop_reason,
+)
 
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 MAX_IMPORT_ROWS = 1_000_000
@@ -140,7 +146,7 @@ def sweep_stuck_imports():
 def _import(record_import):
     with record_import.file.open("rb") as file:
         if record_import.total_rows is None:
-            total = sum(1 for _ in csv.reader(csv_lines(file))) - 1
+            total = _count_rows(file)
             if total > MAX_IMPORT_ROWS:
                 raise ImportInterrupted(
                     f"The file has {total:,} rows; Picky imports up to {MAX_IMPORT_ROWS:,} "
@@ -161,6 +167,19 @@ def _import(record_import):
             first_row=FIRST_ROW + record_import.rows_done,
             on_batch=lambda last_row, batch: _save_batch(record_import, last_row, batch),
         )
+
+
+def _count_rows(file):
+    """The rows under the header; ImportInterrupted when the file cannot be read to its
+    end (nothing is imported from a file that is not CSV all through)."""
+    try:
+        return sum(1 for _ in csv.reader(csv_lines(file))) - 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ImportInterrupted(
+            f"Picky could not read the whole file: {stop_reason(exc)}. Nothing was imported; "
+            "fix the file and import it again.",
+            report=None,
+        ) from exc
 
 
 def _save_batch(record_import, last_row, batch):

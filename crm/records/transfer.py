@@ -163,7 +163,7 @@ def interrupted_message(done, exc):
 def stop_reason(exc):
     """Why an import stopped, in the words of who imports."""
     if isinstance(exc, UnicodeDecodeError):
-        return "the file is not UTF-8 text there: save it from the spreadsheet as “CSV UTF-8”"
+        return "part of it is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”"
     if isinstance(exc, csv.Error):
         return f"the file is not CSV a spreadsheet reads: {exc}"
     if isinstance(exc, OSError):
