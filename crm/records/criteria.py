@@ -14,13 +14,16 @@ own, of a type whose equal values are equal JSON, goes through `data @> {key: va
 which the GIN index serves.
 """
 
-from django.db.models import F, Q, Value
-from django.db.models.functions import Lower, NullIf
+import json
+
+from django.db import connection
+from django.db.models import F, JSONField, Q, TextField, Value
+from django.db.models.functions import Cast, Lower, NullIf
 
 from picky.wording import listed
 
-from .models import Module
-from .queries import containment_serves_equality, has_element
+from .models import Module, Record
+from .queries import Operand, Slot, containment_serves_equality, has_element
 from .values import FIELD_TYPES, DateTime, RecordError, is_empty
 
 NO_VALUE_OPS = {"is_empty", "is_not_empty", "is_true", "is_false"}
@@ -106,21 +109,63 @@ def expression_of(field):
     return FIELD_TYPES[field.type].sort_expression(field.key)
 
 
+def output_field_of(field):
+    """The model field whose database form the values compared with `field` take."""
+    if isinstance(field, Attribute):
+        return Record._meta.get_field(field.column)
+    return FIELD_TYPES[field.type].sort_expression(field.key).output_field
+
+
 def operators_of(field):
     if isinstance(field, Attribute):
         return ATTRIBUTE_OPS.get(field.key, FIELD_TYPES[field.type].operators)
     return FIELD_TYPES[field.type].operators
 
 
-def filter_records(queryset, module, criteria, project, fields=None):
-    """`queryset` (the module's records) narrowed to those meeting `criteria`."""
+class RecordFilter:
+    """Criteria compiled for the ORM: the `aliases` and the `condition` to filter on.
+
+    Each value compared with goes in as one Operand, in the form the database takes it,
+    and is kept in `values` in the order it was placed. With `slots`, each Operand holds a
+    Slot (its place in `values`) instead of the value: the SQL of a search is then the
+    same for every search of its `shape` (the fields, their types and indexes, the
+    operators and how many values each takes), which crm/records/queries.py compiles
+    once and runs with each search's values."""
+
+    def __init__(self, slots=False):
+        self.slots = slots
+        self.aliases = {}
+        self.condition = Q()
+        self.values = []
+        self.shape = []
+
+    def apply(self, queryset):
+        return queryset.alias(**self.aliases).filter(self.condition) if self.shape else queryset
+
+    def param(self, value, output_field):
+        """`value` as the database takes it, kept in `values`; what goes in the SQL's
+        parameters (the value, or its Slot)."""
+        self.values.append(output_field.get_db_prep_value(value, connection))
+        return Slot(len(self.values) - 1) if self.slots else self.values[-1]
+
+    def operand(self, value, output_field):
+        return Operand(self.param(value, output_field), output_field)
+
+    def holds(self, document):
+        """A Q: the record's data holds `document` (PostgreSQL's @>, which the GIN index
+        serves), the document given as its JSON text."""
+        text = self.operand(json.dumps(document), TextField())
+        return Q(data__contains=Cast(text, JSONField()))
+
+
+def compile_criteria(module, criteria, project, fields, *, slots=False):
+    """A RecordFilter of `criteria` on the module's records, or RecordError naming what
+    is wrong in them."""
+    compiled = RecordFilter(slots)
     if is_empty(criteria):
-        return queryset
+        return compiled
     if not isinstance(criteria, list) or not all(isinstance(g, list) for g in criteria):
         raise RecordError("Criteria must be a list of groups, each a list of conditions.")
-    fields = fields if fields is not None else fields_by_key(module)
-    aliases = {}
-    matched = Q()
     for group in criteria:
         if not all(isinstance(condition, dict) for condition in group):
             raise RecordError("Each condition needs a field, an operator and a value.")
@@ -132,17 +177,33 @@ def filter_records(queryset, module, criteria, project, fields=None):
             for c in group
         )
         holds = Q()
+        shape = []
         for condition in group:
-            holds &= _condition(module, condition, fields, project, aliases, narrowed)
-        matched |= holds
-    return queryset.alias(**aliases).filter(matched)
+            placed = len(compiled.values)
+            field, op, q = _condition(module, condition, fields, project, compiled, narrowed)
+            holds &= q
+            shape.append((*signature(field), op, len(compiled.values) - placed))
+        compiled.condition |= holds
+        compiled.shape.append(tuple(shape))
+    return compiled
+
+
+def filter_records(queryset, module, criteria, project, fields=None):
+    """`queryset` (the module's records) narrowed to those meeting `criteria`."""
+    fields = fields if fields is not None else fields_by_key(module)
+    return compile_criteria(module, criteria, project, fields).apply(queryset)
+
+
+def signature(field):
+    """What of a field decides the SQL comparing or sorting it."""
+    return field.key, field.type, _indexed(field)
 
 
 def _indexed(field):
     return field is not None and (field.sortable or field.unique)
 
 
-def _condition(module, condition, fields, project, aliases, narrowed):
+def _condition(module, condition, fields, project, compiled, narrowed):
     field = find_field(module, condition.get("field"), fields)
     op = condition.get("op")
     allowed = operators_of(field)
@@ -152,44 +213,81 @@ def _condition(module, condition, fields, project, aliases, narrowed):
             field=field.key,
         )
     alias = f"criterion_{field.key}"
-    aliases[alias] = expression_of(field)
+    compiled.aliases[alias] = expression_of(field)
+    compare = Comparison(field, alias, compiled, narrowed)
     present = Q(**{f"{alias}__isnull": False})
     if op == "is_empty":
-        return Q(**{f"{alias}__isnull": True})
+        return field, op, Q(**{f"{alias}__isnull": True})
     if op == "is_not_empty":
-        return present
+        return field, op, present
     if op in ("is_true", "is_false"):
-        return _equals(field, alias, op == "is_true", narrowed)
+        return field, op, compare.equals(op == "is_true")
     if op in NEGATED:
-        return present & ~_positive(field, NEGATED[op], condition, alias, project, narrowed)
-    return _positive(field, op, condition, alias, project, narrowed)
+        return field, op, present & ~compare.positive(NEGATED[op], condition, project)
+    return field, op, compare.positive(op, condition, project)
 
 
-def _positive(field, op, condition, alias, project, narrowed):
-    value = condition.get("value")
-    if op == "in_list":
-        items = value if isinstance(value, list) else str(value or "").split(",")
-        operands = [_operand(field, item, project) for item in items if not is_empty(item)]
-        if not operands:
-            raise RecordError(f"“{field.label}”: list the values to look for.", field=field.key)
-        if field.type == "multi_choice":
-            return _any(_has_element(field, alias, operand) for operand in operands)
-        return Q(**{f"{alias}__in": operands})
-    operand = _operand(field, value, project)
-    if op == "equals":
-        return _equals(field, alias, operand, narrowed)
-    if op == "contains":
-        if field.type == "multi_choice":
-            return _has_element(field, alias, operand)
-        return Q(**{f"{alias}__contains": operand})
-    if op in ("starts_with", "ends_with"):
-        return Q(**{f"{alias}__{op.replace('_with', 'with')}": operand})
-    if op in RANGE_LOOKUPS:
-        return Q(**{f"{alias}__{RANGE_LOOKUPS[op]}": operand})
-    if op == "between":
-        upper = _operand(field, condition.get("value2"), project)
-        return Q(**{f"{alias}__gte": operand, f"{alias}__lte": upper})
-    raise RecordError(f"“{op}” is not an operator.", field=field.key)
+class Comparison:
+    """The Q of one condition's field (through its alias) with its values."""
+
+    def __init__(self, field, alias, compiled, narrowed):
+        self.field, self.alias, self.compiled, self.narrowed = field, alias, compiled, narrowed
+        self.output_field = output_field_of(field)
+
+    def operand(self, value):
+        return self.compiled.operand(value, self.output_field)
+
+    def positive(self, op, condition, project):
+        field, alias = self.field, self.alias
+        value = condition.get("value")
+        if op == "in_list":
+            items = value if isinstance(value, list) else str(value or "").split(",")
+            operands = [_operand(field, item, project) for item in items if not is_empty(item)]
+            if not operands:
+                raise RecordError(f"“{field.label}”: list the values to look for.", field=field.key)
+            if field.type == "multi_choice":
+                return _any(self.has_element(operand) for operand in operands)
+            return Q(**{f"{alias}__in": [self.operand(operand) for operand in operands]})
+        operand = _operand(field, value, project)
+        if op == "equals":
+            return self.equals(operand)
+        if op == "contains":
+            if field.type == "multi_choice":
+                return self.has_element(operand)
+            return Q(**{f"{alias}__contains": self.operand(operand)})
+        if op in ("starts_with", "ends_with"):
+            return Q(**{f"{alias}__{op.replace('_with', 'with')}": self.operand(operand)})
+        if op in RANGE_LOOKUPS:
+            return Q(**{f"{alias}__{RANGE_LOOKUPS[op]}": self.operand(operand)})
+        if op == "between":
+            upper = _operand(field, condition.get("value2"), project)
+            return Q(
+                **{f"{alias}__gte": self.operand(operand), f"{alias}__lte": self.operand(upper)}
+            )
+        raise RecordError(f"“{op}” is not an operator.", field=field.key)
+
+    def equals(self, operand):
+        # A field with an index of its own (sortable or unique) compares through its
+        # expression, which that index serves; the others through the GIN index, unless
+        # an indexed field of their group narrows the search.
+        field = self.field
+        if (
+            containment_serves_equality()
+            and not isinstance(field, Attribute)
+            and FIELD_TYPES[field.type].exact
+            and not self.narrowed
+            and not _indexed(field)
+        ):
+            return self.compiled.holds({field.key: operand})
+        if isinstance(operand, bool):
+            # A yes/no value reads as the text "true" or "false" (->> and SQLite alike).
+            operand = "true" if operand else "false"
+        return Q(**{self.alias: self.operand(operand)})
+
+    def has_element(self, choice):
+        if containment_serves_equality():
+            return self.compiled.holds({self.field.key: [choice]})
+        return has_element(self.field.key, self.compiled.param(choice, TextField()))
 
 
 def _operand(field, value, project):
@@ -204,33 +302,18 @@ def _operand(field, value, project):
     return FIELD_TYPES[field.type].clean_operand(field, value, project)
 
 
-def _equals(field, alias, operand, narrowed):
-    # A field with an index of its own (sortable or unique) compares through its
-    # expression, which that index serves; the others through the GIN index, unless
-    # an indexed field of their group narrows the search.
-    if (
-        containment_serves_equality()
-        and not isinstance(field, Attribute)
-        and FIELD_TYPES[field.type].exact
-        and not narrowed
-        and not _indexed(field)
-    ):
-        return Q(data__contains={field.key: operand})
-    if isinstance(operand, bool):
-        # A yes/no value reads as the text "true" or "false" (->> and SQLite alike).
-        operand = "true" if operand else "false"
-    return Q(**{alias: operand})
-
-
-def _has_element(field, alias, choice):
-    return has_element(field.key, choice)
-
-
 def _any(conditions):
     combined = Q()
     for condition in conditions:
         combined |= condition
     return combined
+
+
+def sort_signature(module, sort, fields):
+    """What of a sort decides its SQL (RecordError for a field the module lacks)."""
+    if not sort or sort == "id":
+        return None
+    return signature(find_field(module, sort, fields))
 
 
 def order_records(queryset, module, sort, descending, fields=None):

@@ -11,9 +11,14 @@ from picky.names import name_is
 from picky.wording import listed
 
 from ..signals import record_changed
-from .criteria import fields_by_key, filter_records, order_records
+from .criteria import (
+    compile_criteria,
+    fields_by_key,
+    order_records,
+    sort_signature,
+)
 from .models import Module, Record, RecordEntry
-from .queries import insert_entries, write_data
+from .queries import insert_entries, select_records, write_data
 from .values import DuplicateError, RecordError, clean_value, is_empty, shown
 
 # At most this many records are deleted in the call that asks; a worker task deletes
@@ -112,15 +117,29 @@ def records_matching(module, criteria=None, *, sort=None, descending=False):
     """A queryset of the module's records meeting `criteria`, sorted; for pages that
     paginate and exports that stream."""
     fields = fields_by_key(module)
-    # Through the module's related manager each record's `module` is this instance,
-    # with no join.
-    queryset = filter_records(module.records.all(), module, criteria, module.project, fields)
-    return order_records(queryset, module, sort, descending, fields).select_related("owner")
+    compiled = compile_criteria(module, criteria, module.project, fields)
+    return _sorted(module, compiled, sort, descending, fields)
 
 
 def search_records(module, criteria, *, limit=None, sort=None, descending=False):
-    queryset = records_matching(module, criteria, sort=sort, descending=descending)
-    return list(queryset[:limit] if limit else queryset)
+    """A list of the module's records meeting `criteria`, sorted, at most `limit`; each
+    search of a shape already seen reuses its statement (queries.select_records)."""
+    fields = fields_by_key(module)
+    compiled = compile_criteria(module, criteria, module.project, fields, slots=True)
+    shape = (tuple(compiled.shape), sort_signature(module, sort, fields), descending, limit)
+
+    def build():
+        queryset = _sorted(module, compiled, sort, descending, fields)
+        return queryset[:limit] if limit else queryset
+
+    return select_records(shape, compiled.values, module, build)
+
+
+def _sorted(module, compiled, sort, descending, fields):
+    # Through the module's related manager each record's `module` is this instance,
+    # with no join.
+    queryset = compiled.apply(module.records.all())
+    return order_records(queryset, module, sort, descending, fields).select_related("owner")
 
 
 # Writing ---------------------------------------------------------------------------

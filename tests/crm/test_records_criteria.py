@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 
 from crm import services as crm
-from crm.records.criteria import order_records
-from crm.records.services import add_record, records_matching, search_records
+from crm.records.criteria import fields_by_key, order_records
+from crm.records.services import add_record, records_matching, search_records, update_record
 from crm.records.values import FIELD_TYPES, RecordError
 
 
@@ -116,6 +116,54 @@ def c(field, op, value=None, value2=None):
 )
 def test_each_operator_finds_what_it_says(rows, every_type, condition, names):
     assert found(every_type, condition) == names
+    # The record lists' queryset (values in the SQL) finds the same.
+    listed = records_matching(every_type, [[condition]])
+    assert {record.data.get("text") for record in listed} == names
+
+
+@pytest.mark.parametrize(
+    "first, then, names",
+    [
+        (c("text", "equals", "chen"), c("text", "equals", "asha rao"), {"Asha Rao"}),
+        (c("choice", "equals", "Blue"), c("choice", "equals", "Red"), {"Asha Rao"}),
+        (c("text", "contains", "ch"), c("text", "contains", "on"), {"Ben Ong"}),
+        (c("text", "starts_with", "a"), c("text", "starts_with", "ch"), {"Chen"}),
+        (c("number", "between", 50, 200), c("number", "between", 1, 20), {"Asha Rao", "Ben Ong"}),
+        (c("number", "in_list", "10, 100"), c("number", "in_list", "2.5, 7"), {"Ben Ong"}),
+        (c("decimal", "gt", "50"), c("decimal", "gt", "9.99"), {"Asha Rao", "Chen"}),
+        (c("datetime", "after", "2025-04-01"), c("datetime", "before", "2025-04-01"), {"Asha Rao"}),
+        (c("multi_choice", "contains", "Blue"), c("multi_choice", "contains", "Red"), {"Asha Rao"}),
+        (c("boolean", "equals", "yes"), c("boolean", "equals", "no"), {"Ben Ong"}),
+        (c("id", "in_list", "0"), c("id", "in_list", "0"), set()),
+    ],
+)
+def test_a_search_of_a_shape_already_run_finds_its_own_values(rows, every_type, first, then, names):
+    """The second search reuses the first one's statement with its own values."""
+    found(every_type, first)
+    assert found(every_type, then) == names
+
+
+def test_searches_of_one_shape_share_a_statement_and_fill_owner_and_module(
+    rows, every_type, teammate, django_assert_num_queries
+):
+    from crm.records import queries
+
+    queries._statements.clear()
+    update_record(rows["ben"], {"text": "Ben Ong"}, author=teammate)
+    rows["ben"].owner = teammate
+    rows["ben"].save(update_fields=["owner"])
+    every_type.project  # noqa: B018 (loaded before counting)
+    fields_by_key(every_type)
+    search_records(every_type, [[c("text", "equals", "asha rao")]], sort="number", limit=5)
+    with django_assert_num_queries(1):
+        (ben,) = search_records(
+            every_type, [[c("text", "equals", "ben ong")]], sort="number", limit=5
+        )
+        assert ben.owner == teammate
+        assert ben.module is every_type
+    assert len(queries._statements) == 1
+    search_records(every_type, [[c("text", "equals", "ben ong")]], sort="number", limit=6)
+    assert len(queries._statements) == 2
 
 
 def test_conditions_and_within_a_group_or_between_groups(rows, every_type):
@@ -198,7 +246,7 @@ def test_an_indexed_field_narrows_its_group_and_the_other_equalities_filter(ever
     narrowed = [[c("number", "equals", 10), c("choice", "equals", "Red")]]
     query = str(records_matching(every_type, narrowed).query)
     assert "@>" not in query
-    assert "->> choice) = Red" in query
+    assert "->> choice) = (Red)" in query
     # Not equal to 10 is no narrowing: choice goes through the GIN index again.
     wide = [[c("number", "not_equals", 10), c("choice", "equals", "Red")]]
     assert "@>" in str(records_matching(every_type, wide).query)
