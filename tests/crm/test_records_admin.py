@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from crm.models import Field, Funnel, MacroButton, Module, Record, RecordEntry, RecordImport
 from crm.records import services
@@ -634,6 +635,24 @@ def test_files_over_the_limits_are_refused_with_the_limit_said(import_csv, patie
     ]
     assert RecordImport.objects.count() == 1
     assert not Record.objects.filter(module=patients).exists()
+
+
+def test_a_file_cut_by_the_web_servers_deadline_is_said_so(logged_in, patients):
+    # The body the web server passed on ends before the Content-Length it announced.
+    body = encode_multipart(BOUNDARY, {"file": csv_file("Name\n" + "Asha\n" * 40_000)})
+    response = logged_in.post(
+        f"/admin/crm/record/import/?module={patients.pk}",
+        content_type=MULTIPART_CONTENT,
+        CONTENT_LENGTH=str(len(body)),
+        **{"wsgi.input": io.BytesIO(body[: len(body) // 2])},
+    )
+    assert response.context["form"].errors["file"] == [
+        "The file did not arrive in full: the web server takes 10 s at most to receive an "
+        "upload, and this one took longer. Upload it over a faster connection or in smaller "
+        "files, or ask whoever runs Picky to raise PICKY_REQUEST_READ_SECONDS; nothing was "
+        "imported."
+    ]
+    assert not RecordImport.objects.exists()
 
 
 def test_a_file_that_is_not_utf8_is_refused(logged_in, patients):

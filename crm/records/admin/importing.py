@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -23,6 +24,8 @@ COLUMN_PREFIX = "column_"
 ROW_NAME_LABEL = "Row name"
 # Imports listed under the form and the progress.
 EARLIER_IMPORTS = 10
+# A form posted this long without a file carried one that did not arrive in full.
+CUT_UPLOAD_BYTES = 64 * 1024
 # The progress page reloads itself this often while the import runs.
 REFRESH_SECONDS = 2
 WAITING_LONG = timedelta(minutes=1)
@@ -92,6 +95,23 @@ class ImportForm(forms.Form):
         return upload
 
 
+def request_length(request):
+    text = request.META.get("CONTENT_LENGTH") or "0"
+    return int(text) if text.isdigit() else 0
+
+
+def cut_upload_message():
+    # The web server reads a request whole within PICKY_REQUEST_READ_SECONDS of its
+    # connection opening, then cuts it (picky/gunicorn_worker.py): a file sent, not received.
+    seconds = f"{settings.PICKY_REQUEST_READ_SECONDS:g}"
+    return (
+        f"The file did not arrive in full: the web server takes {seconds} s at most to "
+        "receive an upload, and this one took longer. Upload it over a faster connection or "
+        "in smaller files, or ask whoever runs Picky to raise PICKY_REQUEST_READ_SECONDS; "
+        "nothing was imported."
+    )
+
+
 def read_mapping(data, header, guessed, targets):
     """{column index: target} of the columns that go in: the page's selects
     (column_<i>) when it sent them, else the header's guess."""
@@ -120,6 +140,8 @@ def import_page(request, module):
     form = ImportForm(request.POST, request.FILES, module=module, fields=fields)
     context["form"] = form
     if not form.is_valid():
+        if "file" not in request.FILES and request_length(request) > CUT_UPLOAD_BYTES:
+            form.errors["file"] = form.error_class([cut_upload_message()])
         return context
     upload = form.cleaned_data["file"]
     upsert = form.cleaned_data.get("upsert") or None
