@@ -131,7 +131,6 @@ def import_page(request, module):
     context = {
         "targets": targets,
         "guesses": guessed,
-        "max_rows": MAX_IMPORT_ROWS,
         "earlier_imports": earlier_imports(module),
     }
     if request.method != "POST":
