@@ -223,6 +223,12 @@ class ActionType:
     # types (actions/previews.py): for types that compute and touch nothing (formatters).
     shows_preview = False
 
+    def effect_of(self, config):
+        """What the action saved with `config` touches: the type's `effect`, unless one of
+        its settings reaches further (a record whose owner is picked from the team's pool
+        is a SHARED_ROW, like assign_chat)."""
+        return self.effect
+
     def validate(self, config, project=None):
         """Return the cleaned config, or raise forms.ValidationError with per-field errors.
         With `project`, the action's, the names it gives (a channel, an owner) must be the

@@ -14,6 +14,7 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from connectors.filters import OPERATOR_WORDS
 from crm.records import criteria as record_criteria
@@ -28,6 +29,13 @@ from ..pickers import matching, picker
 from ..registry import register
 from .fields import JSONValueField, RowsInput
 from .http import KeyValueField
+from .record_owners import (
+    LITERAL_SETTINGS,
+    AddedOwnerSettings,
+    UpdatedOwnerSettings,
+    effect_with_owner,
+    owner_for,
+)
 
 # A search saves its records in the run: at most this many.
 MAX_SEARCH_RESULTS = 500
@@ -240,7 +248,7 @@ def unknown_fields_message(module, keys, fields=None):
     return f"{start} {listed(list(fields), 'fields', WHERE_TO_ADD_FIELDS)}"
 
 
-class RecordAddForm(RecordsForm):
+class RecordAddForm(RecordsForm, AddedOwnerSettings):
     values = RecordValuesField(
         help_text="A value for each field, by its key: e.g. title and {{ event.name }}; "
         "templates allowed."
@@ -258,6 +266,7 @@ class RecordAddForm(RecordsForm):
         "naming the fields that were missing.",
     )
     skip_workflows = skip_workflows_field()
+    field_order = ["module", "values", "link_contact", "only_complete", "owner"]
 
 
 class SearchSettings(forms.Form):
@@ -285,7 +294,7 @@ class RecordSearchForm(RecordsForm, SearchSettings):
     field_order = ["module", "criteria", "limit", "sort", "order"]
 
 
-class RecordUpdateForm(RecordsForm, SearchSettings):
+class RecordUpdateForm(RecordsForm, SearchSettings, UpdatedOwnerSettings):
     criteria = CriteriaField(
         help_text="Which records: conditions on their fields (e.g. email is "
         "{{ event.email }}); all the conditions of a group hold, any group."
@@ -297,7 +306,7 @@ class RecordUpdateForm(RecordsForm, SearchSettings):
         required=False, min_value=1, help_text="At most this many records (empty: all)."
     )
     skip_workflows = skip_workflows_field()
-    field_order = ["module", "criteria", "values", "limit", "sort", "order"]
+    field_order = ["module", "criteria", "values", "limit", "sort", "order", "owner"]
 
 
 class RecordDeleteForm(RecordsForm, SearchSettings):
@@ -354,7 +363,14 @@ def limit_of(inputs, default=None):
 class RecordActionType(ActionType):
     category = "Modules"
     effect = Effect.DATABASE
-    literal_fields = ("limit", "order", "link_contact", "only_complete", "skip_workflows")
+    literal_fields = (
+        "limit",
+        "order",
+        "link_contact",
+        "only_complete",
+        "skip_workflows",
+        *LITERAL_SETTINGS,
+    )
 
 
 @register("record_add")
@@ -362,6 +378,9 @@ class RecordAdd(RecordActionType):
     label = "Add Record"
     description = "Add a record to a module (Deals, Patients) with a value for each field."
     form_class = RecordAddForm
+
+    def effect_of(self, config):
+        return effect_with_owner(self, config)
 
     def run(self, ctx, inputs):
         module = module_for(ctx, inputs)
@@ -371,17 +390,19 @@ class RecordAdd(RecordActionType):
                 "This run has no contact to link the record to: map one with the connector's "
                 "field mapping or a Map Contact action before this one."
             )
+        owner, warning = owner_for(ctx, inputs, AddedOwnerSettings)
         try:
             record = records.add_record(
                 module,
                 inputs.get("values") or {},
+                owner=owner,
                 contact=ctx.contact if boxed(inputs, "link_contact") else None,
                 trigger_workflows=not boxed(inputs, "skip_workflows"),
                 allow_partial=not boxed(inputs, "only_complete"),
             )
         except records.RecordError as exc:
             raise ActionError(str(exc)) from exc
-        return Result(outputs=records.record_as_dict(record))
+        return Result(outputs=records.record_as_dict(record), skipped_because=warning)
 
 
 @register("record_search")
@@ -415,21 +436,33 @@ class RecordUpdate(RecordActionType):
     description = "Set fields of the module's records that match the criteria."
     form_class = RecordUpdateForm
 
+    def effect_of(self, config):
+        return effect_with_owner(self, config)
+
     def run(self, ctx, inputs):
         module = module_for(ctx, inputs)
         checked(module, inputs)
-        try:
-            count = records.update_records(
-                module,
-                inputs.get("criteria") or [],
-                inputs.get("values") or {},
-                limit=limit_of(inputs),
-                trigger_workflows=not boxed(inputs, "skip_workflows"),
-                **ordering(inputs),
-            )
-        except records.RecordError as exc:
-            raise ActionError(str(exc)) from exc
-        return Result(outputs={"count": count})
+        # A pick is undone when no record changes: the team's round robin skips nobody.
+        with transaction.atomic():
+            owner, warning = owner_for(ctx, inputs, UpdatedOwnerSettings)
+            try:
+                count = records.update_records(
+                    module,
+                    inputs.get("criteria") or [],
+                    inputs.get("values") or {},
+                    limit=limit_of(inputs),
+                    owner=owner,
+                    trigger_workflows=not boxed(inputs, "skip_workflows"),
+                    **ordering(inputs),
+                )
+            except records.RecordError as exc:
+                raise ActionError(str(exc)) from exc
+            if not count:
+                transaction.set_rollback(True)
+        outputs = {"count": count}
+        if owner is not records.KEEP_OWNER:
+            outputs["owner"] = records.username(owner) if count else ""
+        return Result(outputs=outputs, skipped_because=warning)
 
 
 @register("record_delete")

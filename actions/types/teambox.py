@@ -19,9 +19,6 @@ fails the run's step when the agent is gone by then, naming it either way. A nam
 template is checked when the action runs.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import webcolors
 from django import forms
 from django.core.exceptions import ValidationError
@@ -35,7 +32,6 @@ from crm.records.values import RecordError
 from picky.json_input import JSONInputField
 from picky.models import Membership
 from picky.templating import HOLE, to_text
-from teambox import agents as team
 from teambox import assignment, conversations, notifications
 from teambox import services as messaging
 
@@ -43,9 +39,19 @@ from ..base import VARIABLE_NAME, ActionConfigForm, ActionError, ActionType, Eff
 from ..pickers import PickerInput
 from ..registry import register
 from .crm import the_contact
-from .fields import ChannelNameField, RowsInput, TextListField
+from .fields import ChannelNameField, RowsInput
+from .team import (
+    AGENTS,
+    DEPARTMENTS,
+    PRESENCES,
+    FlatListField,
+    NameListField,
+    agents_for,
+    check_count,
+    departments_for,
+    quoted,
+)
 
-MAX_NAMES = 50
 MAX_BUTTONS = 10
 BUTTON_NAME_LENGTH = 40
 INLINE, NEW_WINDOW = "inline", "new_window"
@@ -58,65 +64,6 @@ WEB_ADDRESS = URLValidator(schemes=["http", "https"])
 def literal(text):
     """Whether `text` has no template hole: what it is is known on save."""
     return "{{" not in str(text)
-
-
-def quoted(names):
-    listed = [repr(str(name)) for name in names]
-    return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} and {listed[-1]}"
-
-
-def check_count(names, noun):
-    """A template may give any number of names: an action takes MAX_NAMES at most."""
-    if len(names) > MAX_NAMES:
-        raise ActionError(
-            f"The event gave {len(names)} {noun}; one action takes {MAX_NAMES} at most."
-        )
-
-
-@dataclass(frozen=True)
-class TeamNames:
-    """Names of one kind of the project's team (agents, departments): looked up on save
-    and at run time, with one wording for those not found."""
-
-    noun: str
-    find: Callable  # (project, names) -> (found, unknown)
-    listed: Callable  # project -> the sentence naming what there is
-
-    def unknown_message(self, project, names):
-        if len(names) == 1:
-            start = f"No {self.noun} of this project is called {quoted(names)}."
-        else:
-            start = f"{quoted(names)} are not {self.noun}s of this project."
-        return f"{start} {self.listed(project)}"
-
-    def unknown(self, project, names):
-        return self.find(project, names)[1]
-
-    def for_run(self, project, names):
-        """Those `names` (rendered) name, or an ActionError naming those not found or
-        saying that the names given all came out empty."""
-        cleaned = crm.clean_names(names)
-        if names and not cleaned:
-            raise ActionError(
-                f"Every {self.noun} came out empty (the event has no value for them)."
-            )
-        check_count(cleaned, f"{self.noun}s")
-        found, unknown = self.find(project, cleaned)
-        if unknown:
-            raise ActionError(self.unknown_message(project, unknown))
-        return found
-
-
-AGENTS = TeamNames("agent", team.agents_named, team.agents_listed)
-DEPARTMENTS = TeamNames("department", team.departments_named, team.departments_listed)
-
-
-def agents_for(project, refs):
-    return AGENTS.for_run(project, refs)
-
-
-def departments_for(project, names):
-    return DEPARTMENTS.for_run(project, names)
 
 
 def channel_for(ctx, inputs):
@@ -147,27 +94,6 @@ class TextField(TextOnly, forms.CharField):
 
 class ChannelField(TextOnly, ChannelNameField):
     pass
-
-
-class FlatListField(TextListField):
-    """A list of texts or numbers (or one comma-separated text), without lists or objects
-    inside."""
-
-    def to_python(self, value):
-        if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
-            raise ValidationError(f"Give the {self.item_noun} as a list of texts.")
-        return super().to_python(value)
-
-
-class NameListField(FlatListField):
-    """Agents or departments by name: a list, or one comma-separated text."""
-
-    item_noun = "names"
-
-    def validate(self, value):
-        super().validate(value)
-        if len(value) > MAX_NAMES:
-            raise ValidationError(f"At most {MAX_NAMES} names; {len(value)} given.")
 
 
 class TeamboxForm(ActionConfigForm):
@@ -766,7 +692,6 @@ class SendInstantNotification(TeamboxActionType):
 
 # get_users -------------------------------------------------------------------------------
 
-PRESENCES = {"online": "online", "offline": "offline", "both": "any"}
 SORTS = [
     ("last_seen", "Last seen"),
     ("last_assigned", "Last chat assigned time"),

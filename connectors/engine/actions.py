@@ -75,7 +75,7 @@ class ActionRunner:
             # Already performed by an earlier attempt of this run: reuse its outputs.
             self.store_outputs(action, done, {})
             return None
-        effect = action_type.effect
+        effect = action_type.effect_of(action.config or {})
         described = self.dry_run and effect == Effect.OUTSIDE
         outside = effect == Effect.OUTSIDE and not self.dry_run
         claims_effect = outside and not action_type.effect_is_idempotent

@@ -24,6 +24,8 @@ from .values import DuplicateError, RecordError, clean_value, is_empty, shown
 # At most this many records are deleted in the call that asks; a worker task deletes
 # the rest, as many at a time (crm/tasks.py).
 DELETE_BATCH = 2000
+# The `owner` of an update that leaves the records' owners as they are.
+KEEP_OWNER = object()
 
 
 # Modules ---------------------------------------------------------------------------
@@ -181,10 +183,15 @@ def add_record(
     return record
 
 
-def update_record(record, values, *, author=None, trigger_workflows=True, entry_text=""):
-    """Set `values` on one record (None or "" empties a field); whether anything changed."""
+def update_record(
+    record, values, *, owner=KEEP_OWNER, author=None, trigger_workflows=True, entry_text=""
+):
+    """Set `values` on one record (None or "" empties a field) and, unless KEEP_OWNER, give
+    it to `owner` (a user, or None: nobody); whether anything changed."""
     cleaned = clean_values(record.module, values, partial=True)
-    return bool(_update(record.module, [record], cleaned, author, trigger_workflows, entry_text))
+    return bool(
+        _update(record.module, [record], cleaned, author, trigger_workflows, entry_text, owner)
+    )
 
 
 def update_records(
@@ -195,17 +202,18 @@ def update_records(
     limit=None,
     sort=None,
     descending=False,
+    owner=KEEP_OWNER,
     author=None,
     trigger_workflows=True,
 ):
-    """Set `values` on the records meeting `criteria` (the first `limit` in `sort` order);
-    how many changed."""
+    """Set `values` on the records meeting `criteria` (the first `limit` in `sort` order)
+    and, unless KEEP_OWNER, give them to `owner` (a user, or None); how many changed."""
     cleaned = clean_values(module, values, partial=True)
     with transaction.atomic():
         queryset = records_matching(module, criteria, sort=sort, descending=descending)
         queryset = queryset.select_for_update(of=("self",))
         records = list(queryset[:limit] if limit else queryset)
-        return _update(module, records, cleaned, author, trigger_workflows)
+        return _update(module, records, cleaned, author, trigger_workflows, owner=owner)
 
 
 def upsert_record(
@@ -323,10 +331,11 @@ def timeline_of(record, limit=100):
 # Internals -------------------------------------------------------------------------
 
 
-def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
+def _update(module, records, cleaned, author, trigger_workflows, entry_text="", owner=KEEP_OWNER):
     now = timezone.now()
     fields = fields_by_key(module)
-    changed, entries, befores = [], [], []
+    owner_id = None if owner is KEEP_OWNER or owner is None else owner.pk
+    changed, entries, befores, handed = [], [], [], []
     for record in records:
         data = dict(record.data)
         for key, value in cleaned.items():
@@ -334,17 +343,26 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
                 data.pop(key, None)
             else:
                 data[key] = value
-        if data == record.data:
+        hands_over = owner is not KEEP_OWNER and record.owner_id != owner_id
+        if data == record.data and not hands_over:
             continue
         befores.append(record_as_dict(record) if trigger_workflows else None)
-        entries.append(entry_row(record.pk, record.data, data, author, fields, entry_text))
+        handover = (username(record.owner), username(owner)) if hands_over else None
+        entries.append(
+            entry_row(record.pk, record.data, data, author, fields, entry_text, owner=handover)
+        )
         record.data, record.updated_at = data, now
+        if hands_over:
+            record.owner = owner
+            handed.append(record.pk)
         changed.append(record)
     if not changed:
         return 0
     try:
         with transaction.atomic():
             write_data(changed, now)
+            if handed:
+                Record.objects.filter(pk__in=handed).update(owner=owner)
             insert_entries(entries)
     except IntegrityError:
         raise _conflict(module, changed) from None
@@ -359,19 +377,19 @@ def _update(module, records, cleaned, author, trigger_workflows, entry_text=""):
     return len(changed)
 
 
-def entry_row(record_id, before, after, author, fields, text=""):
+def entry_row(record_id, before, after, author, fields, text="", owner=None):
     """The timeline line of a change, as values for picky.rows.insert_values: each
-    field's before and after; a new record's line says only how it came (its values
-    are the record's)."""
+    field's before and after, and the owner's (`owner`: (before, after) usernames) when it
+    changed; a new record's line says only how it came (its values are the record's)."""
     return {
         "record_id": record_id,
         "author_id": author.pk if author else None,
-        **change_entry_values(before, after, fields, text),
+        **change_entry_values(before, after, fields, text, owner),
     }
 
 
-def change_entry_values(before, after, fields, text=""):
-    if not before:
+def change_entry_values(before, after, fields, text="", owner=None):
+    if not before and owner is None:
         return {"kind": RecordEntry.Kind.CHANGE, "text": text or "Created", "data": {}}
     keys = [*fields, *(key for key in {**before, **after} if key not in fields)]
     changes = [
@@ -379,8 +397,11 @@ def change_entry_values(before, after, fields, text=""):
         for key in keys
         if before.get(key) != after.get(key)
     ]
+    if owner is not None:
+        # "owner" is no field's key (models.RESERVED_KEYS).
+        changes.append({"field": "owner", "before": owner[0] or None, "after": owner[1] or None})
     summary = "; ".join(
-        f"{fields[c['field']].label if c['field'] in fields else c['field']}: "
+        f"{change_label(c['field'], fields)}: "
         f"{shown(c['before'])} → {shown(c['after'])}"
         for c in changes
     )
@@ -389,6 +410,18 @@ def change_entry_values(before, after, fields, text=""):
         "text": f"{text}: {summary}" if text and summary else text or summary,
         "data": {"changes": changes},
     }
+
+
+def change_label(key, fields):
+    """How a timeline line names what changed: a field by its label, the owner as such, and
+    a key no field has any more as it is."""
+    if key in fields:
+        return fields[key].label
+    return "Owner" if key == "owner" else key
+
+
+def username(user):
+    return user.get_username() if user else ""
 
 
 def _conflict(module, records):

@@ -341,9 +341,15 @@ class RecordAdmin(ProjectScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied("That module belongs to a project where you may not change it.")
         owner, contact = form.cleaned_data.get("owner"), form.cleaned_data.get("contact")
         if change:
-            services.update_record(obj, form.values, author=request.user)
-            if {"owner", "contact", "name"} & set(form.changed_data):
-                obj.save(update_fields=["owner", "contact", "name", "updated_at"])
+            handover = {}
+            if "owner" in form.changed_data:
+                # The form put the new owner on the record: the service compares it with
+                # the stored one and writes the change's timeline line.
+                obj.owner_id = form.initial.get("owner")
+                handover = {"owner": owner}
+            services.update_record(obj, form.values, author=request.user, **handover)
+            if {"contact", "name"} & set(form.changed_data):
+                obj.save(update_fields=["contact", "name", "updated_at"])
         else:
             record = services.add_record(
                 module,
