@@ -12,6 +12,7 @@ from actions.registry import get_type
 from connectors import engine, services
 from connectors.models import Run, RunLog
 from crm.records.models import Field, Module, Record, RecordEntry
+from crm.signals import record_changed
 from teambox.models import AssignmentPool, Department
 from tests.actions.test_record_actions import refusal, run_actions
 from tests.builders import build_agent, build_connector
@@ -34,6 +35,19 @@ def leads(project):
     Field.objects.create(module=module, key="title", label="Title", required=True)
     Field.objects.create(module=module, key="stage", label="Stage")
     return module
+
+
+@pytest.fixture
+def changes():
+    """The record_changed signals sent, as (change, record id)."""
+    sent = []
+
+    def note(sender, record, change, **kwargs):
+        sent.append((change, record["id"]))
+
+    record_changed.connect(note)
+    yield sent
+    record_changed.disconnect(note)
 
 
 @pytest.fixture
@@ -224,16 +238,20 @@ class TestRecordUpdate:
         line = first.entries.filter(kind=RecordEntry.Kind.CHANGE).order_by("-id").first()
         assert line.text == "Stage: new → called; Owner: anu → bala"
 
-    def test_nobody_takes_the_owner_away(self, project, leads, team):
+    def test_nobody_takes_the_owner_away_which_starts_the_update_workflows(
+        self, project, leads, team, changes, django_capture_on_commit_callbacks
+    ):
         record = Record.objects.create(
             project=project, module=leads, data={"title": "A", "stage": "new"}, owner=team[0]
         )
 
-        run, log = self.update(project, owner="nobody", values={"stage": "new"})
+        with django_capture_on_commit_callbacks(execute=True):
+            run, log = self.update(project, owner="nobody", values={"stage": "new"})
 
         record.refresh_from_db()
         assert record.owner is None and log.outputs == {"count": 1, "owner": ""}
         assert record.entries.order_by("-id").first().text == "Owner: anu → (empty)"
+        assert changes == [("updated", record.pk)]
 
     def test_a_pick_that_updates_no_record_leaves_the_round_robin_where_it_was(
         self, project, leads, team
