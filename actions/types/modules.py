@@ -5,8 +5,9 @@ filters' shape.
 Their config names the module, and the values, criteria and sort name its fields by key:
 a module, field or operator the project does not have is refused on save, at its
 setting, and again when the action runs (the module may have changed since). They call
-the crm record services only, and write Picky's own database (Effect.DATABASE): a
-simulation runs them for real and rolls them back. "Don't trigger workflows" makes the
+the crm record services only, and write Picky's own database (Effect.DATABASE; a
+shared row when an owner is picked from the team, record_owners.py): a simulation runs
+them for real and rolls them back. "Don't trigger workflows" makes the
 write start no connector of the module (crm sends no record_changed for it).
 """
 
