@@ -10,7 +10,9 @@ bytes; the threads, each of which may keep a database connection, only serve req
 that are in. A request not in within PICKY_REQUEST_READ_SECONDS is cut: without its
 headers the client gets a 408 and the connection closes; with them the application
 answers it (its body reads short, with what arrived: a clear 400). Reads a thread
-still makes past what arrived (a body over the limit) also end at that deadline.
+still makes past what arrived (a body over the limit) also end at that deadline, unless
+the application gives the request longer (picky/upload_deadline.py: a signed-in staff
+member's upload), through `serving_source`, the RequestSource of the request a thread serves.
 Closing a connection, which gthread lingers over on its poller's thread, waits on
 the poller too.
 """
@@ -24,6 +26,8 @@ from functools import partial
 from django.conf import settings
 from gunicorn.errors import ConfigError
 from gunicorn.workers.gthread import ThreadWorker
+
+from picky.upload_deadline import serving_source
 
 # A header block this long without its end goes to gunicorn's parser, which refuses it
 # (limit_request_line, limit_request_fields, limit_request_field_size).
@@ -167,16 +171,22 @@ class RequestSource:
     """The connection as gunicorn's parser reads it in a thread: first the bytes the
     poller collected, a socket read's worth at a time as from the socket itself (the
     chunked body parser copies what it is given for every chunk), then the socket,
-    until the request's deadline at most. Past it the connection reads as closed by
-    the client (`cut` is set): a body then reads short, with what arrived, and the
-    application says so."""
+    until the request's deadline at most, `seconds` after its connection opened (`allow`
+    gives it longer). Past it the connection reads as closed by the client (`cut` is
+    set): a body then reads short, with what arrived, and the application says so."""
 
-    def __init__(self, sock, collected, deadline):
+    def __init__(self, sock, collected, opened, seconds):
         self.sock = sock
         self.collected = collected
         self.served = 0
-        self.deadline = deadline
+        self.opened = opened
+        self.deadline = opened + seconds
         self.cut = False
+
+    def allow(self, seconds):
+        """Let the request arrive within `seconds` of its connection opening (if longer
+        than it had); the reads still to come wait until then."""
+        self.deadline = max(self.deadline, self.opened + seconds)
 
     @property
     def unserved(self):
@@ -220,7 +230,7 @@ class BufferedThreadWorker(ThreadWorker):
             )
 
     def init_process(self):
-        self.reading = {}  # connection -> (IncomingRequest, deadline), oldest first
+        self.reading = {}  # connection -> (IncomingRequest, when it opened), oldest first
         self.lingering = {}  # connection -> [deadline, bytes drained], oldest first
         super().init_process()
 
@@ -238,16 +248,16 @@ class BufferedThreadWorker(ThreadWorker):
             unreader = conn.parser.unreader
             leftover = unreader.take_buffered() + unreader.sock.take_unserved()
         incoming = IncomingRequest(self.body_limit, leftover)
-        deadline = time.monotonic() + self.read_seconds
+        opened = time.monotonic()
         if incoming.ready:
-            self.hand_over(conn, incoming, deadline)
+            self.hand_over(conn, incoming, opened)
             return
         conn.sock.setblocking(False)
-        self.reading[conn] = (incoming, deadline)
+        self.reading[conn] = (incoming, opened)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_request_bytes, conn))
 
     def on_request_bytes(self, conn, sock):
-        incoming, deadline = self.reading[conn]
+        incoming, opened = self.reading[conn]
         data = receive(sock)
         if data is None:
             return
@@ -259,7 +269,7 @@ class BufferedThreadWorker(ThreadWorker):
         incoming.add(data)
         if incoming.ready:
             self.stop_reading(conn)
-            self.hand_over(conn, incoming, deadline)
+            self.hand_over(conn, incoming, opened)
         elif incoming.awaits_continue:
             incoming.continue_sent = True
             with suppress(OSError):  # the next read sees the connection gone
@@ -269,13 +279,15 @@ class BufferedThreadWorker(ThreadWorker):
         del self.reading[conn]
         self.poller.unregister(conn.sock)
 
-    def hand_over(self, conn, incoming, deadline):
+    def hand_over(self, conn, incoming, opened):
         """A thread serves the request from memory; what it reads past what arrived
         (the rest of a request cut at its deadline, or over the limits) waits until
         the deadline at most."""
         conn.init()
         conn.incoming = incoming
-        conn.parser.unreader.sock = RequestSource(conn.sock, bytes(incoming.data), deadline)
+        conn.parser.unreader.sock = RequestSource(
+            conn.sock, bytes(incoming.data), opened, self.read_seconds
+        )
         super().enqueue_req(conn)
 
     def handle(self, conn):
@@ -287,7 +299,11 @@ class BufferedThreadWorker(ThreadWorker):
         if conn.incoming.continue_sent:
             # The poller said "100 Continue" already; gunicorn would say it again.
             req._expected_100_continue = False
-        return super().handle_request(req, conn)
+        token = serving_source.set(conn.parser.unreader.sock)
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            serving_source.reset(token)
 
     def finish_request(self, conn, fs):
         """A connection done with (no keep-alive) is closed with a linger: its write side
@@ -332,8 +348,8 @@ class BufferedThreadWorker(ThreadWorker):
     def wait_for_and_dispatch_events(self, timeout):
         # Wake up for the first request deadline too, not only once a second.
         if self.reading:
-            _, deadline = next(iter(self.reading.values()))
-            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+            _, opened = next(iter(self.reading.values()))
+            timeout = max(0.0, min(timeout, opened + self.read_seconds - time.monotonic()))
         super().wait_for_and_dispatch_events(timeout)
 
     def murder_pending(self):
@@ -352,12 +368,12 @@ class BufferedThreadWorker(ThreadWorker):
         now = time.monotonic()
         while self.reading:
             conn = next(iter(self.reading))
-            incoming, deadline = self.reading[conn]
-            if deadline > now:
+            incoming, opened = self.reading[conn]
+            if opened + self.read_seconds > now:
                 break
             self.stop_reading(conn)
             if incoming.body_start is not None:
-                self.hand_over(conn, incoming, deadline)
+                self.hand_over(conn, incoming, opened)
                 continue
             self.log.info(
                 "Closed a connection from %s: no request within %g s (%d bytes came)",

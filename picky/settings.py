@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads a body: CsrfViewMiddleware reads it in process_view, later.
+    "picky.upload_deadline.StaffUploadDeadline",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "teambox.pages.csp.TeamboxContentSecurityPolicy",
@@ -225,6 +227,8 @@ PICKY_INBOUND_MAIL_MAX_BYTES = env.int("PICKY_INBOUND_MAIL_MAX_BYTES", default=1
 # A request must be in, headers and body, within this many seconds of its connection opening
 # (of its first byte on a kept-alive connection): picky/gunicorn_worker.py cuts it then.
 PICKY_REQUEST_READ_SECONDS = env.float("PICKY_REQUEST_READ_SECONDS", default=10.0)
+# The same for a file a signed-in staff member uploads (picky/upload_deadline.py).
+PICKY_UPLOAD_READ_SECONDS = env.float("PICKY_UPLOAD_READ_SECONDS", default=600.0)
 PICKY_HTTP_RATE_LIMIT_PER_MINUTE = env.int("PICKY_HTTP_RATE_LIMIT_PER_MINUTE", default=10)
 # Default API (REST and Push) requests per minute of a new project (picky/ratelimit.py).
 PICKY_API_RATE_LIMIT_PER_MINUTE = env.int("PICKY_API_RATE_LIMIT_PER_MINUTE", default=90)

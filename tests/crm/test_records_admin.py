@@ -647,10 +647,10 @@ def test_a_file_cut_by_the_web_servers_deadline_is_said_so(logged_in, patients):
         **{"wsgi.input": io.BytesIO(body[: len(body) // 2])},
     )
     assert response.context["form"].errors["file"] == [
-        "The file did not arrive in full: the web server takes 10 s at most to receive an "
-        "upload, and this one took longer. Upload it over a faster connection or in smaller "
-        "files, or ask whoever runs Picky to raise PICKY_REQUEST_READ_SECONDS; nothing was "
-        "imported."
+        "The file did not arrive in full: the web server takes 10 minutes at most to receive "
+        "an upload, and this one took longer. Upload it over a faster connection or in "
+        "smaller files, or ask whoever runs Picky to raise PICKY_UPLOAD_READ_SECONDS; nothing "
+        "was imported."
     ]
     assert not RecordImport.objects.exists()
 

@@ -101,14 +101,19 @@ def request_length(request):
 
 
 def cut_upload_message():
-    # The web server reads a request whole within PICKY_REQUEST_READ_SECONDS of its
-    # connection opening, then cuts it (picky/gunicorn_worker.py): a file sent, not received.
-    seconds = f"{settings.PICKY_REQUEST_READ_SECONDS:g}"
+    # The web server reads a staff member's upload whole within PICKY_UPLOAD_READ_SECONDS of
+    # its connection opening, then cuts it (picky/upload_deadline.py): a file sent, not received.
+    seconds = settings.PICKY_UPLOAD_READ_SECONDS
+    if seconds >= 60:
+        minutes = seconds / 60
+        limit = f"{minutes:g} minute{'' if minutes == 1 else 's'}"
+    else:
+        limit = f"{seconds:g} s"
     return (
-        f"The file did not arrive in full: the web server takes {seconds} s at most to "
-        "receive an upload, and this one took longer. Upload it over a faster connection or "
-        "in smaller files, or ask whoever runs Picky to raise PICKY_REQUEST_READ_SECONDS; "
-        "nothing was imported."
+        f"The file did not arrive in full: the web server takes {limit} at most to receive an "
+        "upload, and this one took longer. Upload it over a faster connection or in smaller "
+        "files, or ask whoever runs Picky to raise PICKY_UPLOAD_READ_SECONDS; nothing was "
+        "imported."
     )
 
 
