@@ -124,16 +124,22 @@ class OwnerSettings(forms.Form):
         return cleaned
 
 
-class AddedOwnerSettings(OwnerSettings):
-    owner = owner_choice("Owner", [(NOBODY, "Nobody")], "Who owns the new record.")
-    if_no_agent = forms.ChoiceField(
+def if_no_agent_field(skip_label):
+    return forms.ChoiceField(
         choices=[
-            (SKIP, "Add the record without an owner, with a warning in the run's log"),
+            (SKIP, skip_label),
             (FAIL, "Fail, as any error does (the fallback option says what follows)"),
         ],
         required=False,
         label="If no agent can be picked",
         help_text="When nobody of the team is available, e.g. nobody is online.",
+    )
+
+
+class AddedOwnerSettings(OwnerSettings):
+    owner = owner_choice("Owner", [(NOBODY, "Nobody")], "Who owns the new record.")
+    if_no_agent = if_no_agent_field(
+        "Add the record without an owner, with a warning in the run's log"
     )
     without_agent = "the record was added without an owner"
     not_written = "the record was not added"
@@ -146,14 +152,8 @@ class UpdatedOwnerSettings(OwnerSettings):
         [(UNCHANGED, "Leave it unchanged"), (NOBODY, "Nobody")],
         "Who owns the records updated; “Nobody” takes their owner away.",
     )
-    if_no_agent = forms.ChoiceField(
-        choices=[
-            (SKIP, "Update the records, their owner unchanged, with a warning in the run's log"),
-            (FAIL, "Fail, as any error does (the fallback option says what follows)"),
-        ],
-        required=False,
-        label="If no agent can be picked",
-        help_text="When nobody of the team is available, e.g. nobody is online.",
+    if_no_agent = if_no_agent_field(
+        "Update the records, their owner unchanged, with a warning in the run's log"
     )
     without_agent = "the records were updated, their owner unchanged"
     not_written = "no record was updated"
