@@ -401,8 +401,7 @@ def change_entry_values(before, after, fields, text="", owner=None):
         # "owner" is no field's key (models.RESERVED_KEYS).
         changes.append({"field": "owner", "before": owner[0] or None, "after": owner[1] or None})
     summary = "; ".join(
-        f"{change_label(c['field'], fields)}: "
-        f"{shown(c['before'])} → {shown(c['after'])}"
+        f"{change_label(c['field'], fields)}: {shown(c['before'])} → {shown(c['after'])}"
         for c in changes
     )
     return {
