@@ -2,6 +2,8 @@
 name, on the same JSON record store. Rows are read in templates as
 `storage.<table>.<row>.<field>`. Writes to rows start no record workflows."""
 
+from django.db import transaction
+
 from .models import Module, Record
 from .services import (
     add_record,
@@ -42,6 +44,21 @@ def update_row(table, name, values):
     row = find_row(table, name, lock=True)
     update_record(row, values, trigger_workflows=False)
     return row
+
+
+def upsert_row(table, name, values, *, author=None, entry_text=""):
+    """Set `values` on row `name` (a clean name) of `table`, or add the row, which then
+    needs a value for each required field; whether it was added."""
+    with transaction.atomic():
+        row = table.records.filter(name=name).select_for_update(of=("self",)).first()
+        if row is not None:
+            update_record(
+                row, values, author=author, trigger_workflows=False, entry_text=entry_text
+            )
+            return False
+    add_record(table, values, name=name, author=author, trigger_workflows=False,
+               allow_partial=False)  # fmt: skip
+    return True
 
 
 def empty_row(table, name):

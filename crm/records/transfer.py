@@ -33,10 +33,9 @@ from .services import (
     record_as_dict,
     records_matching,
     send_changes,
-    update_record,
     upsert_record,
 )
-from .storage import clean_row_name
+from .storage import clean_row_name, upsert_row
 from .values import FIELD_TYPES, RecordError
 
 IMPORT_BATCH = 2000
@@ -302,7 +301,7 @@ def _write_one_by_one(module, cleaned, upsert_on, author, trigger_workflows, rep
         name = values.pop(ROW_NAME, "")
         try:
             if upsert_on == ROW_NAME:
-                was_created = _upsert_row(module, name, values, author)
+                was_created = upsert_row(module, name, values, author=author, entry_text="Imported")
             elif upsert_on is not None and values.get(upsert_on) is not None:
                 _, was_created = upsert_record(
                     module,
@@ -326,21 +325,6 @@ def _write_one_by_one(module, cleaned, upsert_on, author, trigger_workflows, rep
         except RecordError as exc:
             report["refused"].append((number, exc.message))
     return created, updated
-
-
-def _upsert_row(table, name, values, author):
-    """Update row `name` of a data-storage table, or add it; whether it was added. Rows
-    start no record workflows (crm/records/storage.py)."""
-    with transaction.atomic():
-        row = table.records.filter(name=name).select_for_update(of=("self",)).first()
-        if row is not None:
-            update_record(
-                row, values, author=author, trigger_workflows=False, entry_text="Imported"
-            )
-            return False
-    add_record(table, values, name=name, author=author, trigger_workflows=False,
-               allow_partial=False)  # fmt: skip
-    return True
 
 
 def export_records(module, criteria=None, sort=None, descending=False):
