@@ -109,11 +109,12 @@ def expression_of(field):
     return FIELD_TYPES[field.type].sort_expression(field.key)
 
 
-def output_field_of(field):
-    """The model field whose database form the values compared with `field` take."""
+def output_field_of(field, expression):
+    """The model field whose database form the values compared with `field` (through its
+    `expression`) take: an attribute's column (its F() has none until resolved)."""
     if isinstance(field, Attribute):
         return Record._meta.get_field(field.column)
-    return FIELD_TYPES[field.type].sort_expression(field.key).output_field
+    return expression.output_field
 
 
 def operators_of(field):
@@ -213,8 +214,8 @@ def _condition(module, condition, fields, project, compiled, narrowed):
             field=field.key,
         )
     alias = f"criterion_{field.key}"
-    compiled.aliases[alias] = expression_of(field)
-    compare = Comparison(field, alias, compiled, narrowed)
+    expression = compiled.aliases[alias] = expression_of(field)
+    compare = Comparison(field, alias, compiled, narrowed, output_field_of(field, expression))
     present = Q(**{f"{alias}__isnull": False})
     if op == "is_empty":
         return field, op, Q(**{f"{alias}__isnull": True})
@@ -230,9 +231,9 @@ def _condition(module, condition, fields, project, compiled, narrowed):
 class Comparison:
     """The Q of one condition's field (through its alias) with its values."""
 
-    def __init__(self, field, alias, compiled, narrowed):
+    def __init__(self, field, alias, compiled, narrowed, output_field):
         self.field, self.alias, self.compiled, self.narrowed = field, alias, compiled, narrowed
-        self.output_field = output_field_of(field)
+        self.output_field = output_field
 
     def operand(self, value):
         return self.compiled.operand(value, self.output_field)
